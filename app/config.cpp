@@ -1,0 +1,241 @@
+// Configuration sources and validation.
+#include "souk/app/config.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <toml++/toml.h>
+
+#include <charconv>
+#include <sstream>
+
+namespace souk::app {
+namespace {
+
+using Apply = void (*)(ServerConfig&, const std::string&);
+
+struct Setting {
+  SettingInfo info;
+  Apply apply;  // throws std::invalid_argument with the reason
+};
+
+[[noreturn]] void bad(const std::string& why) { throw std::invalid_argument(why); }
+
+std::int64_t parse_int(const std::string& v, std::int64_t min, std::int64_t max) {
+  std::int64_t out = 0;
+  const auto* end = v.data() + v.size();
+  const auto [p, ec] = std::from_chars(v.data(), end, out);
+  if (ec != std::errc() || p != end) bad("expected an integer, got '" + v + "'");
+  if (out < min || out > max) {
+    bad("expected " + std::to_string(min) + ".." + std::to_string(max) + ", got " + v);
+  }
+  return out;
+}
+
+ListenAddress parse_listen(const std::string& v) {
+  const auto colon = v.rfind(':');
+  if (colon == std::string::npos) bad("expected HOST:PORT, got '" + v + "'");
+  std::string host = v.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(host, ec);
+  if (ec) bad("expected HOST:PORT with an IP address as HOST, got '" + v + "'");
+  const auto port = parse_int(v.substr(colon + 1), 0, 65535);
+  return ListenAddress{host, static_cast<std::uint16_t>(port)};
+}
+
+std::string parse_url(const std::string& v, std::initializer_list<const char*> schemes) {
+  std::string url = v;
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  for (const char* s : schemes) {
+    const std::string prefix = std::string(s) + "://";
+    if (url.size() > prefix.size() && url.compare(0, prefix.size(), prefix) == 0 &&
+        url.find_first_of(" \t\r\n") == std::string::npos) {
+      return url;
+    }
+  }
+  std::string expected;
+  for (const char* s : schemes) expected += (expected.empty() ? "" : " or ") + std::string(s) + "://";
+  bad("expected a URL starting with " + expected + ", got '" + v + "'");
+}
+
+const std::vector<Setting>& all_settings() {
+  static const std::vector<Setting> list = {
+      {{"data-dir", "SOUK_DATA_DIR", "Directory for the database and media", "./data"},
+       [](ServerConfig& c, const std::string& v) {
+         if (v.empty()) bad("must not be empty");
+         c.data_dir = v;
+       }},
+      {{"rtmp-listen", "SOUK_RTMP_LISTEN", "RTMP ingest address HOST:PORT", "0.0.0.0:1935"},
+       [](ServerConfig& c, const std::string& v) { c.rtmp_listen = parse_listen(v); }},
+      {{"http-listen", "SOUK_HTTP_LISTEN", "HTTP API address HOST:PORT", "0.0.0.0:8080"},
+       [](ServerConfig& c, const std::string& v) { c.http_listen = parse_listen(v); }},
+      {{"public-http-url", "SOUK_PUBLIC_HTTP_URL",
+        "Base URL viewers and apps reach the HTTP port at (used in every returned URL)",
+        "derived from --http-listen"},
+       [](ServerConfig& c, const std::string& v) {
+         c.public_http_url = parse_url(v, {"http", "https"});
+       }},
+      {{"public-rtmp-url", "SOUK_PUBLIC_RTMP_URL",
+        "RTMP URL publishers use, as OBS's Server field takes it", "derived from --rtmp-listen"},
+       [](ServerConfig& c, const std::string& v) {
+         c.public_rtmp_url = parse_url(v, {"rtmp", "rtmps"});
+       }},
+      {{"log-level", "SOUK_LOG_LEVEL", "trace|debug|info|warn|error|critical|off", "info"},
+       [](ServerConfig& c, const std::string& v) {
+         static const char* names[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+         for (int i = 0; i < 7; ++i) {
+           if (v == names[i]) {
+             c.log_level = static_cast<spdlog::level::level_enum>(i);
+             return;
+           }
+         }
+         bad("expected trace, debug, info, warn, error, critical or off, got '" + v + "'");
+       }},
+      {{"log-format", "SOUK_LOG_FORMAT", "text|json", "text"},
+       [](ServerConfig& c, const std::string& v) {
+         if (v == "text") {
+           c.log_format = log::Format::text;
+         } else if (v == "json") {
+           c.log_format = log::Format::json;
+         } else {
+           bad("expected text or json, got '" + v + "'");
+         }
+       }},
+      {{"max-body-bytes", "SOUK_MAX_BODY_BYTES", "Largest accepted request body", "1048576"},
+       [](ServerConfig& c, const std::string& v) {
+         c.max_body_bytes = static_cast<std::size_t>(parse_int(v, 1, std::int64_t{1} << 32));
+       }},
+      {{"cors-origins", "SOUK_CORS_ORIGINS", "Allowed browser origins, comma-separated, or *",
+        "*"},
+       [](ServerConfig& c, const std::string& v) {
+         std::vector<std::string> origins;
+         std::stringstream ss(v);
+         std::string item;
+         while (std::getline(ss, item, ',')) {
+           const auto a = item.find_first_not_of(' ');
+           const auto b = item.find_last_not_of(' ');
+           if (a == std::string::npos) continue;
+           origins.push_back(item.substr(a, b - a + 1));
+         }
+         if (origins.empty()) bad("expected * or a comma-separated list of origins");
+         c.cors_origins = std::move(origins);
+       }},
+      {{"login-max-failures", "SOUK_LOGIN_MAX_FAILURES",
+        "Failed logins per username before logins are refused (429)", "5"},
+       [](ServerConfig& c, const std::string& v) {
+         c.login_max_failures = static_cast<int>(parse_int(v, 1, 1000));
+       }},
+      {{"login-window", "SOUK_LOGIN_WINDOW", "Seconds over which failed logins count", "900"},
+       [](ServerConfig& c, const std::string& v) {
+         c.login_window = std::chrono::seconds(parse_int(v, 1, 86400 * 7));
+       }},
+  };
+  return list;
+}
+
+// TOML keys are the flag names, with '-' or '_'.
+std::string normalize_key(std::string k) {
+  for (char& c : k) {
+    if (c == '_') c = '-';
+  }
+  return k;
+}
+
+// Flattens a TOML value to the text form a flag would carry.
+std::optional<std::string> toml_value_text(const toml::node& node) {
+  if (auto s = node.value<std::string>()) return *s;
+  if (node.is_integer()) return std::to_string(*node.value<std::int64_t>());
+  if (node.is_boolean()) return *node.value<bool>() ? "true" : "false";
+  if (const auto* arr = node.as_array()) {
+    std::string joined;
+    for (const auto& item : *arr) {
+      auto s = item.value<std::string>();
+      if (!s) return std::nullopt;
+      joined += (joined.empty() ? "" : ",") + *s;
+    }
+    return joined;
+  }
+  return std::nullopt;
+}
+
+std::string default_public_host(const ListenAddress& a) {
+  if (a.host == "0.0.0.0" || a.host == "::") return "localhost";
+  return a.host.find(':') != std::string::npos ? "[" + a.host + "]" : a.host;
+}
+
+}  // namespace
+
+std::string ListenAddress::to_string() const {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+const std::vector<SettingInfo>& settings() {
+  static const std::vector<SettingInfo> infos = [] {
+    std::vector<SettingInfo> out;
+    for (const auto& s : all_settings()) out.push_back(s.info);
+    return out;
+  }();
+  return infos;
+}
+
+ServerConfig resolve_config(const CliValues& cli, const EnvLookup& env,
+                            const std::optional<std::string>& toml_text,
+                            const std::string& toml_name) {
+  // Values from the file, by normalized key, keeping the key as written.
+  std::map<std::string, std::pair<std::string, std::string>> from_file;
+  if (toml_text) {
+    toml::table table;
+    try {
+      table = toml::parse(*toml_text, toml_name);
+    } catch (const toml::parse_error& e) {
+      const auto& where = e.source().begin;
+      throw ConfigError(toml_name + ":" + std::to_string(where.line) + ": " +
+                        std::string(e.description()));
+    }
+    for (const auto& [key, node] : table) {
+      const std::string written(key.str());
+      const std::string name = normalize_key(written);
+      bool known = false;
+      for (const auto& s : all_settings()) known = known || name == s.info.name;
+      if (!known) throw ConfigError(toml_name + ": unknown key '" + written + "'");
+      auto text = toml_value_text(node);
+      if (!text) throw ConfigError(toml_name + ": key '" + written + "' has an unsupported type");
+      from_file[name] = {written, *text};
+    }
+  }
+
+  ServerConfig config;
+  for (const auto& s : all_settings()) {
+    std::string source;
+    std::optional<std::string> value;
+    if (auto it = cli.find(s.info.name); it != cli.end()) {
+      value = it->second;
+      source = std::string("--") + s.info.name;
+    } else if (auto e = env(s.info.env)) {
+      value = *e;
+      source = s.info.env;
+    } else if (auto f = from_file.find(s.info.name); f != from_file.end()) {
+      value = f->second.second;
+      source = toml_name + ": " + f->second.first;
+    }
+    if (!value) continue;
+    try {
+      s.apply(config, *value);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(source + ": " + e.what());
+    }
+  }
+  if (config.public_http_url.empty()) {
+    config.public_http_url = "http://" + default_public_host(config.http_listen) + ":" +
+                             std::to_string(config.http_listen.port);
+  }
+  if (config.public_rtmp_url.empty()) {
+    config.public_rtmp_url = "rtmp://" + default_public_host(config.rtmp_listen) + ":" +
+                             std::to_string(config.rtmp_listen.port) + "/live";
+  }
+  return config;
+}
+
+}  // namespace souk::app

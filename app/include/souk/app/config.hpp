@@ -1,0 +1,65 @@
+// Server configuration: defaults, then a TOML file (--config), then SOUK_*
+// environment variables, then command-line flags, each overriding the one before.
+// Every value is checked here; a bad one is a ConfigError naming where it came from.
+#pragma once
+
+#include "souk/log.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace souk::app {
+
+struct ListenAddress {
+  std::string host;  // an IP address literal
+  std::uint16_t port = 0;
+  std::string to_string() const;
+};
+
+struct ServerConfig {
+  std::filesystem::path data_dir = "./data";
+  ListenAddress rtmp_listen{"0.0.0.0", 1935};
+  ListenAddress http_listen{"0.0.0.0", 8080};
+  std::string public_http_url;  // derived from http_listen when not set
+  std::string public_rtmp_url;  // derived from rtmp_listen when not set
+  spdlog::level::level_enum log_level = spdlog::level::info;
+  log::Format log_format = log::Format::text;
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::vector<std::string> cors_origins{"*"};
+  int login_max_failures = 5;
+  std::chrono::seconds login_window{15 * 60};
+};
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// One setting: its flag name (without "--"), environment variable, help text
+// and default as shown in --help.
+struct SettingInfo {
+  const char* name;
+  const char* env;
+  const char* help;
+  const char* default_text;
+};
+const std::vector<SettingInfo>& settings();
+
+// Values given on the command line, by setting name.
+using CliValues = std::map<std::string, std::string>;
+using EnvLookup = std::function<std::optional<std::string>(const char*)>;
+
+// Builds the configuration. `toml_text` is the config file's contents and
+// `toml_name` its path (for messages). Throws ConfigError.
+ServerConfig resolve_config(const CliValues& cli, const EnvLookup& env,
+                            const std::optional<std::string>& toml_text = std::nullopt,
+                            const std::string& toml_name = "config file");
+
+}  // namespace souk::app

@@ -1,0 +1,129 @@
+// Wiring: one io_context run by a thread per core for all network I/O; a
+// blocking-work pool for request handlers (SQLite, password hashing, disk).
+#include "souk/app/server.hpp"
+
+#include "souk/api/api.hpp"
+#include "souk/api/http_server.hpp"
+#include "souk/log.hpp"
+#include "souk/random.hpp"
+#include "souk/storage/database.hpp"
+#include "souk/storage/migrations.hpp"
+#include "souk/version.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <algorithm>
+#include <csignal>
+#include <future>
+#include <thread>
+
+namespace souk::app {
+namespace {
+
+namespace net = boost::asio;
+
+// Requests still in flight at SIGTERM get this long before the process exits.
+constexpr auto shutdown_grace = std::chrono::milliseconds(4500);
+
+unsigned network_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+// Handlers block on SQLite and argon2id; a few more threads than cores keeps the
+// CPU busy while some wait on the database or disk.
+std::size_t blocking_threads() { return std::max<std::size_t>(4, 2 * network_threads()); }
+
+}  // namespace
+
+int run_server(const ServerConfig& config) {
+  log::init(config.log_level, config.log_format);
+  init_crypto();
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::error_code fs_ec;
+  std::filesystem::create_directories(config.data_dir, fs_ec);
+  if (fs_ec) {
+    log::error("cannot create the data directory",
+               {{"data_dir", config.data_dir.string()}, {"error", fs_ec.message()}});
+    return 1;
+  }
+
+  std::unique_ptr<storage::Database> db;
+  try {
+    db = std::make_unique<storage::Database>((config.data_dir / "souk.db").string());
+  } catch (const std::exception& e) {
+    log::error("cannot open the database",
+               {{"path", (config.data_dir / "souk.db").string()}, {"error", e.what()}});
+    return 1;
+  }
+
+  net::io_context ioc;
+  net::thread_pool blocking(blocking_threads());
+
+  api::ApiOptions api_options;
+  api_options.data_dir = config.data_dir;
+  api_options.public_http_url = config.public_http_url;
+  api_options.public_rtmp_url = config.public_rtmp_url;
+  api_options.cors_origins = config.cors_origins;
+  api_options.login_max_failures = config.login_max_failures;
+  api_options.login_window = config.login_window;
+  api::Api api(*db, api_options);
+
+  api::HttpServerOptions http_options;
+  http_options.max_body_bytes = config.max_body_bytes;
+  api::HttpServer http(ioc, blocking, http_options,
+                       [&api](const api::HttpRequest& r) { return api.handle(r); });
+  try {
+    http.listen({net::ip::make_address(config.http_listen.host), config.http_listen.port});
+  } catch (const std::system_error& e) {
+    log::error("cannot listen", {{"option", "http-listen"},
+                                 {"address", config.http_listen.to_string()},
+                                 {"error", e.code().message()}});
+    blocking.join();
+    return 1;
+  }
+
+  std::promise<int> stop_signal;
+  net::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (!ec) stop_signal.set_value(signo);
+  });
+
+  auto work = net::make_work_guard(ioc);
+  std::vector<std::thread> threads;
+  for (unsigned i = 0; i < network_threads(); ++i) threads.emplace_back([&ioc] { ioc.run(); });
+
+  log::info("souk-live started",
+            {{"version", souk::version},
+             {"http", http.local_endpoint().address().to_string() + ":" +
+                          std::to_string(http.local_endpoint().port())},
+             {"public_http_url", config.public_http_url},
+             {"public_rtmp_url", config.public_rtmp_url},
+             {"data_dir", config.data_dir.string()},
+             {"schema_version", db->schema_version()},
+             {"network_threads", network_threads()},
+             {"blocking_threads", static_cast<std::uint64_t>(blocking_threads())}});
+
+  const int signo = stop_signal.get_future().get();
+  log::info("shutting down", {{"signal", signo == SIGINT ? "SIGINT" : "SIGTERM"}});
+
+  // Stop accepting, close idle connections, let requests in flight finish.
+  http.shutdown();
+  const auto deadline = std::chrono::steady_clock::now() + shutdown_grace;
+  while (http.connection_count() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (const auto left = http.connection_count(); left > 0) {
+    log::warn("closing connections still busy at the deadline",
+              {{"connections", static_cast<std::uint64_t>(left)}});
+  }
+  work.reset();
+  ioc.stop();
+  for (auto& t : threads) t.join();
+  blocking.join();
+  log::info("stopped");
+  return 0;
+}
+
+}  // namespace souk::app

@@ -1,0 +1,172 @@
+// Accounts: register, login, logout, /users/me, follow and unfollow.
+#include "souk/api/api.hpp"
+#include "souk/api/api_error.hpp"
+#include "souk/api/request_context.hpp"
+#include "souk/api/validate.hpp"
+#include "souk/api/views.hpp"
+#include "souk/random.hpp"
+#include "souk/storage/auth_tokens.hpp"
+#include "souk/storage/database.hpp"
+#include "souk/storage/users.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace souk::api {
+namespace {
+
+using storage::Connection;
+
+constexpr std::size_t token_bytes = 32;  // 256 bits
+constexpr std::size_t min_password = 8;
+constexpr std::size_t max_password = 128;
+
+void check_username(const std::string& username) {
+  bool ok = username.size() >= 3 && username.size() <= 32;
+  for (char c : username) {
+    const bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    ok = ok && allowed;
+  }
+  if (!ok) {
+    throw ApiError::invalid_value(
+        "username", "'username' must be 3 to 32 characters of letters, digits, '_', '.' or '-'");
+  }
+}
+
+void check_password(const std::string& password) {
+  const auto len = validate::utf8_length(password);
+  if (len < min_password || len > max_password) {
+    throw ApiError::invalid_value("password", "'password' must be 8 to 128 characters");
+  }
+}
+
+// Issues a token in the caller's write transaction; returns the plain value,
+// which is never stored.
+std::string issue_token(Api& api, Connection& c, const std::string& user_id) {
+  std::string token = random_token(token_bytes);
+  const auto now = now_millis();
+  const auto lifetime = std::chrono::duration_cast<std::chrono::milliseconds>(
+      api.options().token_lifetime);
+  storage::auth_tokens::insert(c, sha256(token), user_id, now, now + lifetime.count());
+  return token;
+}
+
+HttpResponse register_user(Api& api, RequestContext& ctx) {
+  const auto body = ctx.body();
+  storage::User u;
+  u.username = body.required_string("username");
+  const std::string password = body.required_string("password");
+  u.role = body.required_string("role");
+  const auto display_name = body.optional_string("display_name");
+  u.avatar_url = body.optional_string("avatar_url");
+  u.lat = body.optional_number("lat");
+  u.lon = body.optional_number("lon");
+
+  check_username(u.username);
+  check_password(password);
+  if (u.role != "seller" && u.role != "buyer") {
+    throw ApiError::invalid_value("role", "'role' must be \"seller\" or \"buyer\"");
+  }
+  u.display_name = display_name ? validate::text("display_name", *display_name, 1, 64) : u.username;
+  if (u.avatar_url) validate::http_url("avatar_url", *u.avatar_url);
+  if (u.lat.has_value() != u.lon.has_value()) {
+    throw ApiError::invalid_value(u.lat ? "lon" : "lat", "'lat' and 'lon' go together");
+  }
+  if (u.lat && (*u.lat < -90 || *u.lat > 90)) {
+    throw ApiError::invalid_value("lat", "'lat' must be between -90 and 90");
+  }
+  if (u.lon && (*u.lon < -180 || *u.lon > 180)) {
+    throw ApiError::invalid_value("lon", "'lon' must be between -180 and 180");
+  }
+
+  const auto taken = [&](Connection& c) {
+    return storage::users::find_by_username(c, u.username).has_value();
+  };
+  const auto username_taken = ApiError::conflict("username_taken", "that username is taken");
+  // Checked before the (slow) hash, and again under the write lock for races.
+  if (api.db().read(taken)) throw username_taken;
+  u.password_hash = api.passwords().hash(password);
+  u.id = uuid_v4();
+  u.created_at = now_millis();
+
+  const auto token = api.db().write([&](Connection& c) {
+    if (taken(c)) throw username_taken;
+    storage::users::insert(c, u);
+    return issue_token(api, c, u.id);
+  });
+  return data_response({{"user", self_json(u)}, {"token", token}}, 201);
+}
+
+HttpResponse login(Api& api, RequestContext& ctx) {
+  const auto body = ctx.body();
+  const std::string username = body.required_string("username");
+  const std::string password = body.required_string("password");
+
+  auto& limiter = api.login_limiter();
+  if (const auto wait = limiter.retry_after(username, LoginLimiter::Clock::now())) {
+    ApiError e(429, "rate_limited", "too many failed logins for this username; try again later");
+    e.headers.emplace_back("Retry-After", std::to_string(wait->count()));
+    throw e;
+  }
+
+  const auto user = api.db().read(
+      [&](Connection& c) { return storage::users::find_by_username(c, username); });
+  const bool ok = user ? api.passwords().verify(user->password_hash, password)
+                       : (api.passwords().verify_dummy(password), false);
+  if (!ok) {
+    limiter.record_failure(username, LoginLimiter::Clock::now());
+    throw ApiError(401, "invalid_credentials", "wrong username or password");
+  }
+  limiter.record_success(username);
+  const auto token = api.db().write([&](Connection& c) { return issue_token(api, c, user->id); });
+  return data_response({{"user", self_json(*user)}, {"token", token}});
+}
+
+HttpResponse logout(Api& api, RequestContext& ctx) {
+  ctx.user();  // 401 unless the token is valid
+  const auto hash = sha256(*ctx.bearer_token());
+  api.db().write([&](Connection& c) { storage::auth_tokens::revoke(c, hash, now_millis()); });
+  return data_response({{"loggedOut", true}});
+}
+
+// POST and DELETE /users/{id}/follow share everything but the change itself.
+HttpResponse follow(Api& api, RequestContext& ctx, bool on) {
+  const auto& me = ctx.user();
+  const std::string seller_id(ctx.param("id"));
+  if (!is_uuid(seller_id)) throw ApiError::not_found("user_not_found", "no such user");
+  const auto followers = api.db().write([&](Connection& c) {
+    const auto seller = storage::users::find_by_id(c, seller_id);
+    if (!seller) throw ApiError::not_found("user_not_found", "no such user");
+    if (on) {
+      if (seller->id == me.id) {
+        throw ApiError(422, "cannot_follow_self", "you cannot follow yourself");
+      }
+      if (seller->role != "seller") {
+        throw ApiError(422, "not_a_seller", "only sellers can be followed");
+      }
+      storage::follows::add(c, me.id, seller->id, now_millis());
+    } else {
+      storage::follows::remove(c, me.id, seller->id);
+    }
+    return storage::follows::count_followers(c, seller->id);
+  });
+  return data_response({{"sellerId", seller_id}, {"following", on}, {"followerCount", followers}});
+}
+
+}  // namespace
+
+void add_account_routes(Api& api, Router<Api::Handler>& router) {
+  router.add("POST", "/api/v1/auth/register",
+             [&api](RequestContext& ctx) { return register_user(api, ctx); });
+  router.add("POST", "/api/v1/auth/login", [&api](RequestContext& ctx) { return login(api, ctx); });
+  router.add("POST", "/api/v1/auth/logout",
+             [&api](RequestContext& ctx) { return logout(api, ctx); });
+  router.add("GET", "/api/v1/users/me",
+             [](RequestContext& ctx) { return data_response(self_json(ctx.user())); });
+  router.add("POST", "/api/v1/users/{id}/follow",
+             [&api](RequestContext& ctx) { return follow(api, ctx, true); });
+  router.add("DELETE", "/api/v1/users/{id}/follow",
+             [&api](RequestContext& ctx) { return follow(api, ctx, false); });
+}
+
+}  // namespace souk::api

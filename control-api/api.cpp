@@ -1,0 +1,104 @@
+// Dispatch: CORS, routing, and turning every failure into the JSON envelope.
+#include "souk/api/api.hpp"
+
+#include "souk/api/api_error.hpp"
+#include "souk/api/request_context.hpp"
+#include "souk/log.hpp"
+#include "souk/storage/database.hpp"
+
+#include <algorithm>
+#include <exception>
+
+namespace souk::api {
+namespace {
+
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (const auto& s : items) {
+    if (!out.empty()) out += sep;
+    out += s;
+  }
+  return out;
+}
+
+}  // namespace
+
+Api::Api(storage::Database& db, ApiOptions options)
+    : db_(db),
+      options_(std::move(options)),
+      passwords_(options_.password_cost),
+      login_limiter_(options_.login_max_failures, options_.login_window) {
+  add_health_routes(*this, router_);
+  add_account_routes(*this, router_);
+  add_product_routes(*this, router_);
+}
+
+Api::~Api() = default;
+
+HttpResponse Api::handle(const HttpRequest& request) {
+  HttpResponse response;
+  try {
+    if (request.body_too_large) {
+      throw ApiError(413, "payload_too_large", "the request body is larger than the server accepts");
+    }
+    response = request.method == "OPTIONS" ? preflight(request) : route(request);
+  } catch (const ApiError& e) {
+    response = error_response(e);
+  } catch (const std::exception& e) {
+    // A bug or an environment failure (disk, database), never bad input.
+    log::error("request failed", {{"method", request.method}, {"path", request.path},
+                                  {"error", e.what()}});
+    response = error_response(ApiError(500, "internal_error", "the server failed to handle this request"));
+  }
+  add_cors_headers(request, response);
+  return response;
+}
+
+HttpResponse Api::route(const HttpRequest& request) {
+  auto match = router_.match(request.method, request.path);
+  switch (match.outcome) {
+    case Router<Handler>::Outcome::found: {
+      RequestContext ctx(*this, request, std::move(match.params));
+      return (*match.handler)(ctx);
+    }
+    case Router<Handler>::Outcome::method_not_allowed: {
+      ApiError e(405, "method_not_allowed",
+                 request.method + " is not allowed here; use " + join(match.allowed, " or "));
+      e.headers.emplace_back("Allow", join(match.allowed, ", "));
+      throw e;
+    }
+    case Router<Handler>::Outcome::not_found:
+      break;
+  }
+  throw ApiError(404, "not_found", "no such endpoint: " + request.path);
+}
+
+// A CORS preflight for any path that exists.
+HttpResponse Api::preflight(const HttpRequest& request) {
+  const auto match = router_.match(request.method, request.path);
+  if (match.allowed.empty()) throw ApiError(404, "not_found", "no such endpoint: " + request.path);
+  auto allowed = match.allowed;
+  allowed.push_back("OPTIONS");
+  HttpResponse res;
+  res.status = 204;
+  res.set_header("Allow", join(allowed, ", "));
+  res.set_header("Access-Control-Allow-Methods", join(allowed, ", "));
+  res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+  res.set_header("Access-Control-Max-Age", "600");
+  return res;
+}
+
+void Api::add_cors_headers(const HttpRequest& request, HttpResponse& response) const {
+  const auto& origins = options_.cors_origins;
+  if (std::find(origins.begin(), origins.end(), "*") != origins.end()) {
+    response.set_header("Access-Control-Allow-Origin", "*");
+    return;
+  }
+  response.set_header("Vary", "Origin");
+  const auto origin = request.header("origin");
+  if (!origin.empty() && std::find(origins.begin(), origins.end(), origin) != origins.end()) {
+    response.set_header("Access-Control-Allow-Origin", std::string(origin));
+  }
+}
+
+}  // namespace souk::api

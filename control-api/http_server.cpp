@@ -1,0 +1,264 @@
+// Beast HTTP server: listener and per-connection session.
+//
+// A session reads one request at a time: read -> handle (blocking pool) -> write
+// -> read. Pipelined requests wait in the socket buffer, which bounds them.
+#include "souk/api/http_server.hpp"
+
+#include "souk/api/api_error.hpp"
+#include "souk/log.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+namespace souk::api {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+class HttpSession;
+
+struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
+  State(net::io_context& i, net::thread_pool& b, HttpServerOptions o, Handler h)
+      : ioc(i), blocking(b), options(o), handler(std::move(h)), acceptor(net::make_strand(i)) {}
+
+  void do_accept();
+  void on_accept(beast::error_code ec, tcp::socket socket);
+
+  net::io_context& ioc;
+  net::thread_pool& blocking;
+  HttpServerOptions options;
+  Handler handler;
+  tcp::acceptor acceptor;
+
+  mutable std::mutex mutex;
+  bool stopping = false;
+  std::unordered_map<HttpSession*, std::weak_ptr<HttpSession>> sessions;
+};
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(tcp::socket&& socket, std::shared_ptr<HttpServer::State> server)
+      : stream_(std::move(socket)), server_(std::move(server)) {
+    beast::error_code ec;
+    const auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+
+  ~HttpSession() {
+    std::lock_guard lock(server_->mutex);
+    server_->sessions.erase(this);
+  }
+
+  void run() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&HttpSession::do_read, shared_from_this()));
+  }
+
+  // Posted by HttpServer::shutdown: close now if waiting for a request, else
+  // after the response in flight.
+  void stop() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->closing_ = true;
+      if (self->reading_) self->do_close();
+    });
+  }
+
+ private:
+  void do_read() {
+    if (closing_) return do_close();
+    parser_.emplace();
+    parser_->body_limit(server_->options.max_body_bytes);
+    parser_->header_limit(static_cast<std::uint32_t>(server_->options.max_header_bytes));
+    stream_.expires_after(server_->options.request_timeout);
+    reading_ = true;
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    reading_ = false;
+    if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
+        ec == beast::error::timeout || ec == net::error::connection_reset ||
+        ec == net::error::eof) {
+      return do_close();
+    }
+    started_ = std::chrono::steady_clock::now();
+    if (ec == http::error::body_limit && parser_->is_header_done()) {
+      // The body stays unread: answer 413 and close.
+      closing_ = true;
+      return dispatch(true);
+    }
+    if (ec == http::error::header_limit) {
+      return reply_and_close(431, "headers_too_large", "the request headers are too large");
+    }
+    if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
+      return reply_and_close(400, "bad_request", "the request is not valid HTTP/1.1");
+    }
+    if (ec) {
+      log::debug("http read failed", {{"remote", remote_}, {"error", ec.message()}});
+      return do_close();
+    }
+    dispatch(false);
+  }
+
+  void dispatch(bool body_too_large) {
+    auto& msg = parser_->get();
+    HttpRequest req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    split_target(req.target, req.path, req.query);
+    for (const auto& field : msg) {
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      const std::string_view value(field.value().data(), field.value().size());
+      auto [it, inserted] = req.headers.emplace(std::move(name), std::string(value));
+      if (!inserted) {
+        it->second += ", ";
+        it->second += value;
+      }
+    }
+    if (!body_too_large) req.body = std::move(msg.body());
+    req.remote = remote_;
+    req.body_too_large = body_too_large;
+    keep_alive_ = msg.keep_alive() && !body_too_large;
+    version_ = msg.version();
+
+    net::post(server_->blocking, [self = shared_from_this(), req = std::move(req)]() mutable {
+      HttpResponse res = self->server_->handler(req);
+      net::post(self->stream_.get_executor(),
+                [self, req = std::move(req), res = std::move(res)]() mutable {
+                  self->do_write(req.method, req.path, std::move(res));
+                });
+    });
+  }
+
+  void reply_and_close(int status, const char* code, const char* message) {
+    closing_ = true;
+    keep_alive_ = false;
+    version_ = 11;
+    do_write("-", "-", error_response(ApiError(status, code, message)));
+  }
+
+  void do_write(const std::string& method, const std::string& path, HttpResponse res) {
+    response_.emplace(static_cast<http::status>(res.status), version_);
+    response_->set(http::field::server, "souk-live");
+    for (auto& [name, value] : res.headers) response_->insert(name, value);
+    response_->body() = std::move(res.body);
+    response_->keep_alive(keep_alive_ && !closing_);
+    response_->prepare_payload();
+    stream_.expires_after(server_->options.request_timeout);
+
+    const auto elapsed = std::chrono::duration<double, std::milli>(
+                             std::chrono::steady_clock::now() - started_)
+                             .count();
+    log::info("http", {log::bare({"method", method}), log::bare({"path", path}),
+                       log::bare({"status", res.status}), {"duration_ms", elapsed},
+                       {"remote", remote_}});
+
+    http::async_write(stream_, *response_,
+                      beast::bind_front_handler(&HttpSession::on_write, shared_from_this()));
+  }
+
+  void on_write(beast::error_code ec, std::size_t) {
+    const bool keep = response_->keep_alive();
+    response_.reset();
+    if (ec) {
+      log::debug("http write failed", {{"remote", remote_}, {"error", ec.message()}});
+      return do_close();
+    }
+    if (!keep) return do_close();
+    do_read();
+  }
+
+  void do_close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::shared_ptr<HttpServer::State> server_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::response<http::string_body>> response_;
+  std::string remote_;
+  std::chrono::steady_clock::time_point started_;
+  unsigned version_ = 11;
+  bool keep_alive_ = true;
+  bool reading_ = false;
+  bool closing_ = false;
+};
+
+void HttpServer::State::do_accept() {
+  acceptor.async_accept(net::make_strand(ioc),
+                        beast::bind_front_handler(&State::on_accept, shared_from_this()));
+}
+
+void HttpServer::State::on_accept(beast::error_code ec, tcp::socket socket) {
+  if (ec == net::error::operation_aborted) return;
+  if (ec) {
+    // Out of descriptors and the like: keep accepting; the condition may pass.
+    log::warn("http accept failed", {{"error", ec.message()}});
+  } else {
+    auto session = std::make_shared<HttpSession>(std::move(socket), shared_from_this());
+    bool accepted = false;
+    {
+      std::lock_guard lock(mutex);
+      accepted = !stopping;
+      if (accepted) sessions.emplace(session.get(), session);
+    }
+    // A refused session is destroyed outside the lock (its destructor takes it).
+    if (!accepted) return;
+    session->run();
+  }
+  do_accept();
+}
+
+HttpServer::HttpServer(net::io_context& ioc, net::thread_pool& blocking, HttpServerOptions options,
+                       Handler handler)
+    : state_(std::make_shared<State>(ioc, blocking, options, std::move(handler))) {}
+
+HttpServer::~HttpServer() = default;
+
+void HttpServer::listen(const tcp::endpoint& endpoint) {
+  auto& a = state_->acceptor;
+  a.open(endpoint.protocol());
+  a.set_option(net::socket_base::reuse_address(true));
+  a.bind(endpoint);
+  a.listen(net::socket_base::max_listen_connections);
+  state_->do_accept();
+}
+
+tcp::endpoint HttpServer::local_endpoint() const { return state_->acceptor.local_endpoint(); }
+
+void HttpServer::shutdown() {
+  std::vector<std::shared_ptr<HttpSession>> live;
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->stopping = true;
+    for (auto& [ptr, weak] : state_->sessions) {
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+    }
+  }
+  net::post(state_->acceptor.get_executor(), [state = state_] {
+    beast::error_code ec;
+    state->acceptor.close(ec);
+  });
+  for (auto& s : live) s->stop();
+}
+
+std::size_t HttpServer::connection_count() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->sessions.size();
+}
+
+}  // namespace souk::api

@@ -1,0 +1,70 @@
+// The control API: turns an HttpRequest into an HttpResponse. Synchronous: it is
+// called on a blocking-work thread (it hashes passwords and queries SQLite),
+// never on a network thread.
+#pragma once
+
+#include "souk/api/http_types.hpp"
+#include "souk/api/login_limiter.hpp"
+#include "souk/api/passwords.hpp"
+#include "souk/api/router.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace souk::storage {
+class Database;
+}
+
+namespace souk::api {
+
+class RequestContext;
+
+struct ApiOptions {
+  std::filesystem::path data_dir;
+  std::string public_http_url;  // "http://host:8080", no trailing slash
+  std::string public_rtmp_url;  // "rtmp://host:1935/live"
+  std::vector<std::string> cors_origins = {"*"};
+  int login_max_failures = 5;
+  std::chrono::seconds login_window{15 * 60};
+  std::chrono::hours token_lifetime{24 * 30};
+  PasswordCost password_cost = PasswordCost::interactive();
+};
+
+class Api {
+ public:
+  using Handler = std::function<HttpResponse(RequestContext&)>;
+
+  Api(storage::Database& db, ApiOptions options);
+  ~Api();
+
+  HttpResponse handle(const HttpRequest& request);
+
+  // Shared with the route files.
+  storage::Database& db() { return db_; }
+  const ApiOptions& options() const { return options_; }
+  const PasswordHasher& passwords() const { return passwords_; }
+  LoginLimiter& login_limiter() { return login_limiter_; }
+
+ private:
+  HttpResponse route(const HttpRequest& request);
+  HttpResponse preflight(const HttpRequest& request);
+  void add_cors_headers(const HttpRequest& request, HttpResponse& response) const;
+
+  storage::Database& db_;
+  ApiOptions options_;
+  PasswordHasher passwords_;
+  LoginLimiter login_limiter_;
+  Router<Handler> router_;
+};
+
+// Route registration, one function per area (accounts_routes.cpp, ...).
+void add_health_routes(Api& api, Router<Api::Handler>& router);
+void add_account_routes(Api& api, Router<Api::Handler>& router);
+void add_product_routes(Api& api, Router<Api::Handler>& router);
+
+}  // namespace souk::api

@@ -1,0 +1,53 @@
+// The HTTP/1.1 server on Boost.Beast: accepts connections on the shared
+// io_context, reads requests (keep-alive, body limit, timeouts), hands each to a
+// handler on the blocking-work pool, writes the response back on the
+// connection's strand, and logs one access line per request. The only
+// translation unit that includes Beast's HTTP headers.
+#pragma once
+
+#include "souk/api/http_types.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+
+namespace souk::api {
+
+struct HttpServerOptions {
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::chrono::seconds request_timeout{30};  // to read one request, idle time included
+};
+
+class HttpServer {
+ public:
+  // Runs on a blocking-work thread; must not throw.
+  using Handler = std::function<HttpResponse(const HttpRequest&)>;
+
+  HttpServer(boost::asio::io_context& ioc, boost::asio::thread_pool& blocking,
+             HttpServerOptions options, Handler handler);
+  ~HttpServer();
+
+  // Binds and starts accepting; throws std::system_error if the address is unusable.
+  void listen(const boost::asio::ip::tcp::endpoint& endpoint);
+  boost::asio::ip::tcp::endpoint local_endpoint() const;
+
+  // Stops accepting, closes idle connections, and lets requests in flight finish
+  // (their connections close after the response). Thread-safe.
+  void shutdown();
+
+  // Connections still open.
+  std::size_t connection_count() const;
+
+  struct State;  // implementation detail, shared with the sessions
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace souk::api

@@ -1,0 +1,52 @@
+// The HTTP request and response as the API sees them: plain values, no Beast, so
+// routes and handlers compile without the networking headers.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace souk::api {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // as sent: path and query
+  std::string path;    // target up to '?'
+  std::string query;   // after '?', without it
+  std::map<std::string, std::string, std::less<>> headers;  // names lowercased
+  std::string body;
+  std::string remote;  // peer address
+  bool body_too_large = false;  // the body was over the limit and not read
+
+  std::string_view header(std::string_view lowercase_name) const {
+    auto it = headers.find(lowercase_name);
+    return it == headers.end() ? std::string_view() : std::string_view(it->second);
+  }
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  void set_header(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+  }
+  std::string_view header(std::string_view name) const {
+    for (const auto& [k, v] : headers) {
+      if (k == name) return v;
+    }
+    return {};
+  }
+};
+
+// Splits "/a/b?x=1" into path and query.
+inline void split_target(std::string_view target, std::string& path, std::string& query) {
+  const auto q = target.find('?');
+  path = std::string(target.substr(0, q));
+  query = q == std::string_view::npos ? std::string() : std::string(target.substr(q + 1));
+}
+
+}  // namespace souk::api

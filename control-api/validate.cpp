@@ -1,0 +1,47 @@
+// Shared field checks.
+#include "souk/api/validate.hpp"
+
+#include "souk/api/api_error.hpp"
+
+namespace souk::api::validate {
+
+std::size_t utf8_length(std::string_view s) {
+  std::size_t n = 0;
+  for (unsigned char c : s) {
+    if ((c & 0xC0) != 0x80) ++n;  // count every byte that is not a continuation byte
+  }
+  return n;
+}
+
+std::string trim(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(" \t\r\n");
+  return std::string(s.substr(first, last - first + 1));
+}
+
+std::string text(const char* field, std::string_view value, std::size_t min, std::size_t max) {
+  std::string t = trim(value);
+  const auto len = utf8_length(t);
+  if (len < min || len > max) {
+    throw ApiError::invalid_value(field, std::string("'") + field + "' must be " +
+                                             std::to_string(min) + " to " + std::to_string(max) +
+                                             " characters");
+  }
+  return t;
+}
+
+void http_url(const char* field, std::string_view value) {
+  const bool scheme_ok = value.starts_with("https://") || value.starts_with("http://");
+  const auto host_start = value.find("://") + 3;
+  bool chars_ok = value.size() <= 2048;
+  for (unsigned char c : value) {
+    if (c <= 0x20 || c == 0x7f) chars_ok = false;
+  }
+  if (!scheme_ok || !chars_ok || host_start >= value.size() || value[host_start] == '/') {
+    throw ApiError::invalid_value(field, std::string("'") + field +
+                                             "' must be an http(s) URL of at most 2048 characters");
+  }
+}
+
+}  // namespace souk::api::validate

@@ -1,0 +1,34 @@
+// Bearer token queries.
+#include "souk/storage/auth_tokens.hpp"
+
+#include "souk/storage/sqlite.hpp"
+
+namespace souk::storage::auth_tokens {
+
+void insert(Connection& c, const Sha256& token_hash, std::string_view user_id,
+            UnixMillis created_at, UnixMillis expires_at) {
+  c.execute(
+      "INSERT INTO auth_tokens (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+      Blob(token_hash), user_id, created_at, expires_at);
+}
+
+std::optional<std::string> find_user(Connection& c, const Sha256& token_hash, UnixMillis now) {
+  auto q = c.query(
+      "SELECT user_id FROM auth_tokens WHERE token_hash = ? AND revoked_at IS NULL"
+      " AND expires_at > ?",
+      Blob(token_hash), now);
+  if (!q.next()) return std::nullopt;
+  return q->text(0);
+}
+
+bool revoke(Connection& c, const Sha256& token_hash, UnixMillis now) {
+  return c.execute(
+             "UPDATE auth_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
+             now, Blob(token_hash)) > 0;
+}
+
+std::int64_t delete_expired(Connection& c, UnixMillis cutoff) {
+  return c.execute("DELETE FROM auth_tokens WHERE expires_at < ?", cutoff);
+}
+
+}  // namespace souk::storage::auth_tokens

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Souk Live needs to build, run and test.
+# Idempotent: only packages that are missing are installed; uses sudo when not root.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ccache pkg-config
+  # libraries (see DEVELOPERS.md "Chosen dependencies")
+  libboost1.74-dev nlohmann-json3-dev libsqlite3-dev libspdlog-dev libsodium-dev
+  libcli11-dev libtomlplusplus-dev doctest-dev libcpp-httplib-dev librtmp-dev
+  libavformat-dev libavcodec-dev libavutil-dev
+  # real peers and tools used by tests
+  ffmpeg sqlite3 curl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
