@@ -41,10 +41,15 @@ std::optional<std::chrono::seconds> LoginLimiter::retry_after(std::string_view u
 
 void LoginLimiter::record_failure(std::string_view username, Clock::time_point now) {
   std::lock_guard lock(mutex_);
-  if (failures_.size() >= max_tracked_) prune_all(now);
-  // Under a spray of usernames, forget one to stay bounded rather than stop tracking.
-  if (failures_.size() >= max_tracked_) failures_.erase(failures_.begin());
-  auto& f = failures_[key(username)];
+  auto k = key(username);
+  auto it = failures_.find(k);
+  if (it == failures_.end()) {
+    if (failures_.size() >= max_tracked_) prune_all(now);
+    // Under a spray of usernames, forget one to stay bounded rather than stop tracking.
+    if (failures_.size() >= max_tracked_) failures_.erase(failures_.begin());
+    it = failures_.emplace(std::move(k), std::deque<Clock::time_point>{}).first;
+  }
+  auto& f = it->second;
   prune(f, now);
   f.push_back(now);
   // Only the newest max_failures matter.

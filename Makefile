@@ -1,0 +1,35 @@
+# Souk Live: the two commands are `make run` and `make test` (see README.md).
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+# CI treats warnings as errors; a local build only shows them.
+WERROR := $(if $(CI),ON,OFF)
+CMAKE_COMMON := -DSOUK_WERROR=$(WERROR)
+
+.PHONY: all deps build build-asan run test test-unit clean
+
+all: build
+
+deps:
+	@./tools/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD_DIR)/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_COMMON) >/dev/null
+	@cmake --build $(BUILD_DIR)/release -j$(JOBS)
+
+# ASan + UBSan build of the unit tests.
+build-asan: deps
+	@cmake -S . -B $(BUILD_DIR)/asan -DCMAKE_BUILD_TYPE=Debug -DSOUK_SANITIZE=ON $(CMAKE_COMMON) >/dev/null
+	@cmake --build $(BUILD_DIR)/asan -j$(JOBS) --target unit_tests
+
+run: build
+	$(BUILD_DIR)/release/app/souk-live serve
+
+test: build build-asan
+	@echo "== unit tests under ASan+UBSan"
+	@cd $(BUILD_DIR)/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -L unit
+	@echo "== unit and integration tests (Release)"
+	@cd $(BUILD_DIR)/release && ctest --output-on-failure
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,82 @@
+#include "souk/app/config.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace souk::app;
+
+namespace {
+
+EnvLookup env_of(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](const char* name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+std::string error_of(const CliValues& cli, const EnvLookup& env,
+                     const std::optional<std::string>& toml = std::nullopt) {
+  try {
+    resolve_config(cli, env, toml, "souk.toml");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("config: defaults") {
+  const auto c = resolve_config({}, env_of({}));
+  CHECK(c.data_dir == "./data");
+  CHECK(c.http_listen.to_string() == "0.0.0.0:8080");
+  CHECK(c.rtmp_listen.to_string() == "0.0.0.0:1935");
+  CHECK(c.public_http_url == "http://localhost:8080");
+  CHECK(c.public_rtmp_url == "rtmp://localhost:1935/live");
+  CHECK(c.max_body_bytes == 1024 * 1024);
+  CHECK(c.cors_origins == std::vector<std::string>{"*"});
+  CHECK(c.log_level == spdlog::level::info);
+  CHECK(c.log_format == souk::log::Format::text);
+}
+
+TEST_CASE("config: precedence is flag, then env, then file") {
+  const std::string toml = "http_listen = \"127.0.0.1:1001\"\nrtmp-listen = \"127.0.0.1:1002\"\n"
+                           "data_dir = \"/from/file\"\n";
+  const auto c = resolve_config({{"http-listen", "127.0.0.1:3001"}},
+                                env_of({{"SOUK_HTTP_LISTEN", "127.0.0.1:2001"},
+                                        {"SOUK_RTMP_LISTEN", "127.0.0.1:2002"}}),
+                                toml, "souk.toml");
+  CHECK(c.http_listen.port == 3001);
+  CHECK(c.rtmp_listen.port == 2002);
+  CHECK(c.data_dir == "/from/file");
+  CHECK(c.public_http_url == "http://127.0.0.1:3001");
+  CHECK(c.public_rtmp_url == "rtmp://127.0.0.1:2002/live");
+}
+
+TEST_CASE("config: public URLs, IPv6 and lists") {
+  const auto c = resolve_config(
+      {{"public-http-url", "https://live.example.com/"}, {"rtmp-listen", "[::1]:1935"},
+       {"cors-origins", "https://a.example, https://b.example"}},
+      env_of({}));
+  CHECK(c.public_http_url == "https://live.example.com");
+  CHECK(c.public_rtmp_url == "rtmp://[::1]:1935/live");
+  CHECK(c.cors_origins == std::vector<std::string>{"https://a.example", "https://b.example"});
+  const auto f = resolve_config({}, env_of({}), "cors_origins = [\"https://x.example\"]\nmax_body_bytes = 2048\n");
+  CHECK(f.cors_origins == std::vector<std::string>{"https://x.example"});
+  CHECK(f.max_body_bytes == 2048);
+}
+
+TEST_CASE("config: errors name where the bad value came from") {
+  CHECK(error_of({{"http-listen", "nonsense"}}, env_of({})).starts_with("--http-listen: "));
+  CHECK(error_of({{"http-listen", "127.0.0.1:70000"}}, env_of({})).starts_with("--http-listen: "));
+  CHECK(error_of({{"http-listen", "example.com:80"}}, env_of({})).starts_with("--http-listen: "));
+  CHECK(error_of({{"log-level", "loud"}}, env_of({})).starts_with("--log-level: "));
+  CHECK(error_of({{"log-format", "xml"}}, env_of({})).starts_with("--log-format: "));
+  CHECK(error_of({{"public-http-url", "ftp://x"}}, env_of({})).starts_with("--public-http-url: "));
+  CHECK(error_of({{"max-body-bytes", "0"}}, env_of({})).starts_with("--max-body-bytes: "));
+  CHECK(error_of({}, env_of({{"SOUK_RTMP_LISTEN", "x"}})).starts_with("SOUK_RTMP_LISTEN: "));
+  CHECK(error_of({}, env_of({}), "http_listen = \"bad\"").starts_with("souk.toml: http_listen: "));
+  CHECK(error_of({}, env_of({}), "bogus = 1").find("unknown key 'bogus'") != std::string::npos);
+  CHECK(error_of({}, env_of({}), "http_listen = ").starts_with("souk.toml:1: "));
+  CHECK(error_of({}, env_of({}), "http_listen = 1.5").find("unsupported type") != std::string::npos);
+}

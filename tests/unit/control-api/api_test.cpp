@@ -1,0 +1,201 @@
+// The API end to end in process: an in-memory database, cheap password hashing,
+// requests straight into Api::handle. The integration tests repeat the important
+// cases over real HTTP against the binary.
+#include "souk/api/api.hpp"
+
+#include "souk/random.hpp"
+#include "souk/storage/database.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+using namespace souk::api;
+using nlohmann::json;
+
+namespace {
+
+struct Fixture {
+  souk::storage::Database db{":memory:"};
+  Api api{db, [] {
+            ApiOptions o;
+            o.data_dir = "/tmp";
+            o.password_cost = PasswordCost::minimum();
+            o.login_max_failures = 2;
+            return o;
+          }()};
+
+  struct Reply {
+    int status;
+    json body;
+    HttpResponse raw;
+  };
+
+  Reply call(const std::string& method, const std::string& target, const std::string& body = "",
+             const std::string& token = "") {
+    HttpRequest req;
+    req.method = method;
+    req.target = target;
+    split_target(target, req.path, req.query);
+    req.body = body;
+    if (!token.empty()) req.headers["authorization"] = "Bearer " + token;
+    auto res = api.handle(req);
+    json j = res.body.empty() ? json() : json::parse(res.body);
+    return {res.status, j, res};
+  }
+
+  // Registers and returns {user id, token}.
+  std::pair<std::string, std::string> user(const std::string& name, const std::string& role) {
+    const auto r = call("POST", "/api/v1/auth/register",
+                        json{{"username", name}, {"password", "password1"}, {"role", role}}.dump());
+    REQUIRE(r.status == 201);
+    return {r.body["data"]["user"]["id"], r.body["data"]["token"]};
+  }
+};
+
+}  // namespace
+
+TEST_CASE_FIXTURE(Fixture, "register, me, login, logout") {
+  auto r = call("POST", "/api/v1/auth/register",
+                R"({"username":"alice","password":"password1","role":"seller","lat":1.5,"lon":2.5})");
+  REQUIRE(r.status == 201);
+  const auto token = r.body["data"]["token"].get<std::string>();
+  CHECK(r.body["data"]["user"]["displayName"] == "alice");
+  CHECK(r.body["data"]["user"]["lat"] == 1.5);
+
+  r = call("GET", "/api/v1/users/me", "", token);
+  CHECK(r.status == 200);
+  CHECK(r.body["data"]["username"] == "alice");
+
+  r = call("POST", "/api/v1/auth/login", R"({"username":"ALICE","password":"password1"})");
+  CHECK(r.status == 200);
+  const auto token2 = r.body["data"]["token"].get<std::string>();
+  CHECK(token2 != token);
+
+  CHECK(call("POST", "/api/v1/auth/logout", "", token).status == 200);
+  r = call("GET", "/api/v1/users/me", "", token);
+  CHECK(r.status == 401);
+  CHECK(r.body["error"]["code"] == "invalid_token");
+  CHECK(call("GET", "/api/v1/users/me", "", token2).status == 200);
+}
+
+TEST_CASE_FIXTURE(Fixture, "register validation") {
+  CHECK(call("POST", "/api/v1/auth/register", R"({"password":"password1","role":"buyer"})")
+            .body["error"]["code"] == "missing_field");
+  auto r = call("POST", "/api/v1/auth/register", R"({"username":5,"password":"password1","role":"buyer"})");
+  CHECK(r.status == 400);
+  CHECK(r.body["error"]["field"] == "username");
+  r = call("POST", "/api/v1/auth/register", R"({"username":"ab","password":"password1","role":"buyer"})");
+  CHECK(r.status == 422);
+  CHECK(r.body["error"]["field"] == "username");
+  r = call("POST", "/api/v1/auth/register", R"({"username":"abc","password":"short","role":"buyer"})");
+  CHECK(r.body["error"]["field"] == "password");
+  r = call("POST", "/api/v1/auth/register", R"({"username":"abc","password":"password1","role":"admin"})");
+  CHECK(r.body["error"]["field"] == "role");
+  r = call("POST", "/api/v1/auth/register",
+           R"({"username":"abc","password":"password1","role":"buyer","lat":10})");
+  CHECK(r.status == 422);
+  r = call("POST", "/api/v1/auth/register",
+           R"({"username":"abc","password":"password1","role":"buyer","lat":91,"lon":0})");
+  CHECK(r.body["error"]["field"] == "lat");
+  r = call("POST", "/api/v1/auth/register",
+           R"({"username":"abc","password":"password1","role":"buyer","avatar_url":"ftp://x"})");
+  CHECK(r.body["error"]["field"] == "avatar_url");
+
+  user("taken", "buyer");
+  r = call("POST", "/api/v1/auth/register", R"({"username":"TAKEN","password":"password1","role":"buyer"})");
+  CHECK(r.status == 409);
+  CHECK(r.body["error"]["code"] == "username_taken");
+}
+
+TEST_CASE_FIXTURE(Fixture, "login failures are uniform and rate limited") {
+  user("bob", "buyer");
+  auto wrong = call("POST", "/api/v1/auth/login", R"({"username":"bob","password":"nope-nope"})");
+  auto unknown = call("POST", "/api/v1/auth/login", R"({"username":"nobody","password":"nope-nope"})");
+  CHECK(wrong.status == 401);
+  CHECK(unknown.status == 401);
+  CHECK(wrong.body == unknown.body);
+
+  call("POST", "/api/v1/auth/login", R"({"username":"bob","password":"nope-nope"})");
+  auto limited = call("POST", "/api/v1/auth/login", R"({"username":"bob","password":"password1"})");
+  CHECK(limited.status == 429);
+  CHECK(limited.body["error"]["code"] == "rate_limited");
+  CHECK(std::stoi(std::string(limited.raw.header("Retry-After"))) >= 1);
+}
+
+TEST_CASE_FIXTURE(Fixture, "follow rules") {
+  const auto [seller_id, seller_token] = user("shop", "seller");
+  const auto [buyer_id, buyer_token] = user("fan", "buyer");
+  auto r = call("POST", "/api/v1/users/" + seller_id + "/follow", "", buyer_token);
+  CHECK(r.status == 200);
+  CHECK(r.body["data"]["followerCount"] == 1);
+  r = call("POST", "/api/v1/users/" + seller_id + "/follow", "", buyer_token);
+  CHECK(r.body["data"]["followerCount"] == 1);
+  CHECK(call("POST", "/api/v1/users/" + buyer_id + "/follow", "", seller_token).body["error"]["code"] ==
+        "not_a_seller");
+  CHECK(call("POST", "/api/v1/users/" + seller_id + "/follow", "", seller_token).body["error"]["code"] ==
+        "cannot_follow_self");
+  CHECK(call("POST", "/api/v1/users/not-a-uuid/follow", "", buyer_token).status == 404);
+  CHECK(call("POST", "/api/v1/users/" + seller_id + "/follow").status == 401);
+  r = call("DELETE", "/api/v1/users/" + seller_id + "/follow", "", buyer_token);
+  CHECK(r.body["data"] == json{{"sellerId", seller_id}, {"following", false}, {"followerCount", 0}});
+}
+
+TEST_CASE_FIXTURE(Fixture, "products") {
+  const auto [seller_id, seller_token] = user("shop", "seller");
+  const auto [buyer_id, buyer_token] = user("fan", "buyer");
+  const auto body = R"({"title":" Sneakers ","price_cents":4999,"currency":"USD"})";
+  auto r = call("POST", "/api/v1/products", body, seller_token);
+  REQUIRE(r.status == 201);
+  CHECK(r.body["data"]["title"] == "Sneakers");
+  CHECK(r.body["data"]["sellerId"] == seller_id);
+  const std::string id = r.body["data"]["id"];
+  CHECK(call("GET", "/api/v1/products/" + id).body["data"]["priceCents"] == 4999);
+  CHECK(call("GET", "/api/v1/products/" + souk::uuid_v4()).body["error"]["code"] == "product_not_found");
+  CHECK(call("GET", "/api/v1/products/..%2F..%2Fetc").status == 404);
+  CHECK(call("POST", "/api/v1/products", body, buyer_token).status == 403);
+  CHECK(call("POST", "/api/v1/products", body).status == 401);
+  CHECK(call("POST", "/api/v1/products", R"({"title":"x","price_cents":1.5,"currency":"USD"})",
+             seller_token).status == 400);
+  CHECK(call("POST", "/api/v1/products", R"({"title":"x","price_cents":-1,"currency":"USD"})",
+             seller_token).status == 422);
+  CHECK(call("POST", "/api/v1/products", R"({"title":"x","price_cents":1,"currency":"usd"})",
+             seller_token).body["error"]["field"] == "currency");
+}
+
+TEST_CASE_FIXTURE(Fixture, "routing errors, CORS and oversized bodies") {
+  auto r = call("GET", "/nowhere");
+  CHECK(r.status == 404);
+  CHECK(r.body["error"]["code"] == "not_found");
+  CHECK(r.raw.header("Access-Control-Allow-Origin") == "*");
+  r = call("PUT", "/api/v1/products");
+  CHECK(r.status == 405);
+  CHECK(r.raw.header("Allow") == "POST");
+  r = call("OPTIONS", "/api/v1/products");
+  CHECK(r.status == 204);
+  CHECK(r.raw.header("Access-Control-Allow-Headers") == "Authorization, Content-Type");
+
+  HttpRequest big;
+  big.method = "POST";
+  big.path = "/api/v1/products";
+  big.body_too_large = true;
+  CHECK(api.handle(big).status == 413);
+  CHECK(call("GET", "/healthz").status == 200);
+}
+
+TEST_CASE("CORS with an allow-list echoes only listed origins") {
+  souk::storage::Database db(":memory:");
+  ApiOptions o;
+  o.password_cost = PasswordCost::minimum();
+  o.cors_origins = {"https://shop.example"};
+  Api api(db, o);
+  HttpRequest req;
+  req.method = "GET";
+  req.path = "/healthz";
+  req.headers["origin"] = "https://shop.example";
+  auto res = api.handle(req);
+  CHECK(res.header("Access-Control-Allow-Origin") == "https://shop.example");
+  CHECK(res.header("Vary") == "Origin");
+  req.headers["origin"] = "https://evil.example";
+  res = api.handle(req);
+  CHECK(res.header("Access-Control-Allow-Origin").empty());
+}

@@ -1,0 +1,47 @@
+#include "souk/api/login_limiter.hpp"
+
+#include <doctest/doctest.h>
+
+using souk::api::LoginLimiter;
+using namespace std::chrono_literals;
+
+TEST_CASE("login limiter: refuses after max failures until the window passes") {
+  LoginLimiter limiter(3, 60s);
+  const auto t0 = LoginLimiter::Clock::time_point{} + 1000s;
+  CHECK_FALSE(limiter.retry_after("bob", t0));
+  limiter.record_failure("bob", t0);
+  limiter.record_failure("bob", t0 + 10s);
+  CHECK_FALSE(limiter.retry_after("bob", t0 + 10s));
+  limiter.record_failure("bob", t0 + 20s);
+  CHECK(limiter.retry_after("bob", t0 + 20s) == 40s);  // the first failure ages out at t0+60
+  CHECK(limiter.retry_after("BOB", t0 + 30s) == 30s);  // usernames are case-insensitive
+  CHECK_FALSE(limiter.retry_after("alice", t0 + 30s));
+  CHECK_FALSE(limiter.retry_after("bob", t0 + 60s));
+}
+
+TEST_CASE("login limiter: success clears the record") {
+  LoginLimiter limiter(2, 60s);
+  const auto t0 = LoginLimiter::Clock::time_point{} + 1000s;
+  limiter.record_failure("bob", t0);
+  limiter.record_success("bob");
+  limiter.record_failure("bob", t0 + 1s);
+  CHECK_FALSE(limiter.retry_after("bob", t0 + 1s));
+}
+
+TEST_CASE("login limiter: retry-after is at least one second") {
+  LoginLimiter limiter(1, 10s);
+  const auto t0 = LoginLimiter::Clock::time_point{} + 1000s;
+  limiter.record_failure("bob", t0);
+  CHECK(limiter.retry_after("bob", t0 + 9999ms) == 1s);
+}
+
+TEST_CASE("login limiter: memory stays bounded under a spray of usernames") {
+  LoginLimiter limiter(3, 60s, 100);
+  const auto t0 = LoginLimiter::Clock::time_point{} + 1000s;
+  for (int i = 0; i < 1000; ++i) limiter.record_failure("user" + std::to_string(i), t0);
+  // Still tracking the latest ones.
+  limiter.record_failure("target", t0);
+  limiter.record_failure("target", t0);
+  limiter.record_failure("target", t0);
+  CHECK(limiter.retry_after("target", t0));
+}
