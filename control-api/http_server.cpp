@@ -92,9 +92,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return do_close();
     }
     started_ = std::chrono::steady_clock::now();
-    if (ec == http::error::body_limit && parser_->is_header_done()) {
-      // The body stays unread: answer 413 and close.
+    if (ec == http::error::body_limit) {
+      // The body stays unread (with Content-Length over the limit Beast stops right
+      // after the header fields, which are already parsed): answer 413, drain, close.
       closing_ = true;
+      unread_input_ = true;
       return dispatch(true);
     }
     if (ec == http::error::header_limit) {
@@ -143,6 +145,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void reply_and_close(int status, const char* code, const char* message) {
     closing_ = true;
+    unread_input_ = true;
     keep_alive_ = false;
     version_ = 11;
     do_write("-", "-", error_response(ApiError(status, code, message)));
@@ -175,8 +178,23 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       log::debug("http write failed", {{"remote", remote_}, {"error", ec.message()}});
       return do_close();
     }
-    if (!keep) return do_close();
+    if (!keep) return unread_input_ ? do_linger() : do_close();
     do_read();
+  }
+
+  // Closing a socket with unread input makes the kernel send RST, which can
+  // destroy the response before the client reads it. So, like nginx's lingering
+  // close: stop sending, discard input for a short while, then close.
+  void do_linger() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(2));
+    linger_buffer_.resize(16 * 1024);
+    stream_.async_read_some(net::buffer(linger_buffer_),
+                            [self = shared_from_this()](beast::error_code e, std::size_t) {
+                              if (e) return self->do_close();
+                              self->do_linger();
+                            });
   }
 
   void do_close() {
@@ -196,6 +214,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool keep_alive_ = true;
   bool reading_ = false;
   bool closing_ = false;
+  bool unread_input_ = false;  // a request body or bytes we did not read
+  std::vector<char> linger_buffer_;
 };
 
 void HttpServer::State::do_accept() {
