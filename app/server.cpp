@@ -6,6 +6,7 @@
 #include "souk/api/http_server.hpp"
 #include "souk/log.hpp"
 #include "souk/random.hpp"
+#include "souk/storage/auth_tokens.hpp"
 #include "souk/storage/database.hpp"
 #include "souk/storage/migrations.hpp"
 #include "souk/version.hpp"
@@ -58,6 +59,11 @@ int run_server(const ServerConfig& config) {
     return 1;
   }
 
+  // Expired tokens can never authenticate again; drop them at each start.
+  const auto expired = db->write([](storage::Connection& c) {
+    return storage::auth_tokens::delete_expired(c, now_millis());
+  });
+
   net::io_context ioc;
   net::thread_pool blocking(blocking_threads());
 
@@ -102,6 +108,7 @@ int run_server(const ServerConfig& config) {
              {"public_rtmp_url", config.public_rtmp_url},
              {"data_dir", config.data_dir.string()},
              {"schema_version", db->schema_version()},
+             {"expired_tokens_dropped", expired},
              {"network_threads", network_threads()},
              {"blocking_threads", static_cast<std::uint64_t>(blocking_threads())}});
 
