@@ -1,6 +1,8 @@
 // Ids, tokens and secret hashing on libsodium.
 #include "souk/random.hpp"
 
+#include "souk/base64.hpp"
+
 #include <sodium.h>
 
 #include <stdexcept>
@@ -43,11 +45,7 @@ bool is_uuid(std::string_view s) {
 std::string random_token(std::size_t bytes) {
   std::string raw(bytes, '\0');
   randombytes_buf(raw.data(), raw.size());
-  std::string out(sodium_base64_ENCODED_LEN(bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING),
-                  '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(raw.data()),
-                    raw.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  out.resize(out.find('\0'));
+  std::string out = base64url_encode(raw);
   sodium_memzero(raw.data(), raw.size());
   return out;
 }

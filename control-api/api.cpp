@@ -31,6 +31,8 @@ Api::Api(storage::Database& db, ApiOptions options)
   add_health_routes(*this, router_);
   add_account_routes(*this, router_);
   add_product_routes(*this, router_);
+  add_stream_routes(*this, router_);
+  add_stream_product_routes(*this, router_);
 }
 
 Api::~Api() = default;

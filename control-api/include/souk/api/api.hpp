@@ -7,6 +7,7 @@
 #include "souk/api/login_limiter.hpp"
 #include "souk/api/passwords.hpp"
 #include "souk/api/router.hpp"
+#include "souk/api/stream_observer.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -32,6 +33,7 @@ struct ApiOptions {
   int login_max_failures = 5;
   std::chrono::seconds login_window{15 * 60};
   std::chrono::hours token_lifetime{24 * 30};
+  double neighborhood_radius_m = 2000;  // "users within 2 km" of the seller
   PasswordCost password_cost = PasswordCost::interactive();
 };
 
@@ -43,6 +45,10 @@ class Api {
   ~Api();
 
   HttpResponse handle(const HttpRequest& request);
+
+  // Registered at wiring time, before requests arrive.
+  void add_observer(StreamObserver* observer) { observers_.push_back(observer); }
+  const std::vector<StreamObserver*>& observers() const { return observers_; }
 
   // Shared with the route files.
   storage::Database& db() { return db_; }
@@ -60,11 +66,14 @@ class Api {
   PasswordHasher passwords_;
   LoginLimiter login_limiter_;
   Router<Handler> router_;
+  std::vector<StreamObserver*> observers_;
 };
 
 // Route registration, one function per area (accounts_routes.cpp, ...).
 void add_health_routes(Api& api, Router<Api::Handler>& router);
 void add_account_routes(Api& api, Router<Api::Handler>& router);
 void add_product_routes(Api& api, Router<Api::Handler>& router);
+void add_stream_routes(Api& api, Router<Api::Handler>& router);
+void add_stream_product_routes(Api& api, Router<Api::Handler>& router);
 
 }  // namespace souk::api

@@ -2,7 +2,14 @@
 #pragma once
 
 #include "souk/storage/products.hpp"
+#include "souk/storage/stream_products.hpp"
+#include "souk/storage/stream_stats.hpp"
+#include "souk/storage/streams.hpp"
 #include "souk/storage/users.hpp"
+
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -13,5 +20,22 @@ nlohmann::json self_json(const storage::User& u);
 // What anyone may see of a user.
 nlohmann::json public_user_json(const storage::User& u);
 nlohmann::json product_json(const storage::Product& p);
+
+// The six reactions of API.md, in its order.
+const std::vector<std::string>& reaction_emojis();
+
+// A product as attached to a stream: the product, its tag and its counters.
+nlohmann::json stream_product_json(const storage::StreamProduct& sp);
+
+// Where viewers find the stream: {publicHttpUrl}/hls/{id}/index.m3u8.
+std::string hls_url(std::string_view public_http_url, std::string_view stream_id);
+
+// A stream as discovery lists it (no product list).
+nlohmann::json stream_summary_json(const storage::Stream& s, const storage::User& seller,
+                                   std::int64_t product_count, std::string_view public_http_url);
+
+// {peakViewers, uniqueViewers, totalLikes, chatMessages, averageWatchTimeSeconds,
+//  totalWatchTimeSeconds, reactions} as /end returns it.
+nlohmann::json end_stats_json(const storage::StreamFigures& f);
 
 }  // namespace souk::api

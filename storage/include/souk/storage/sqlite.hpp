@@ -12,6 +12,7 @@
 #include <string_view>
 #include <type_traits>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 struct sqlite3;
@@ -31,6 +32,9 @@ class SqliteError : public std::runtime_error {
 };
 
 using Blob = std::span<const unsigned char>;
+
+// A parameter value for statements whose parameter list is built at run time.
+using Value = std::variant<std::nullptr_t, std::int64_t, double, std::string>;
 
 class Statement {
  public:
@@ -121,6 +125,14 @@ class Connection {
     Statement& st = prepare(sql);
     int i = 0;
     (st.bind(++i, args), ...);
+    return Query(st);
+  }
+
+  // The same, for a parameter list built at run time.
+  Query query_values(std::string_view sql, const std::vector<Value>& args) {
+    Statement& st = prepare(sql);
+    int i = 0;
+    for (const auto& v : args) std::visit([&](const auto& x) { st.bind(++i, x); }, v);
     return Query(st);
   }
 

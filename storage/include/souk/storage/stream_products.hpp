@@ -1,0 +1,60 @@
+// Products attached to a stream: order, tag position, and the per-product
+// counters that product events feed.
+#pragma once
+
+#include "souk/storage/products.hpp"
+#include "souk/time.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace souk::storage {
+
+class Connection;
+
+struct ProductTag {
+  double x = 0;
+  double y = 0;
+  double timestamp_seconds = 0;
+};
+
+struct ProductCounters {
+  std::int64_t clicks = 0;
+  std::int64_t views = 0;
+  std::int64_t inquiries = 0;
+  std::int64_t purchases = 0;
+  std::int64_t revenue_cents = 0;
+};
+
+struct StreamProduct {
+  Product product;
+  std::optional<ProductTag> tag;
+  ProductCounters counters;
+};
+
+enum class ProductEventType { click, view, inquiry, purchase };
+std::optional<ProductEventType> parse_product_event_type(std::string_view s);
+const char* to_string(ProductEventType t);
+
+namespace stream_products {
+
+// Appends after the last attached product; false if it was already attached.
+bool attach(Connection& c, std::string_view stream_id, std::string_view product_id, UnixMillis now);
+bool is_attached(Connection& c, std::string_view stream_id, std::string_view product_id);
+std::int64_t count(Connection& c, std::string_view stream_id);
+// In attach order.
+std::vector<StreamProduct> list(Connection& c, std::string_view stream_id);
+void set_tag(Connection& c, std::string_view stream_id, std::string_view product_id,
+             const ProductTag& tag, UnixMillis now);
+
+// Stores the event and bumps the product's counter (and revenue for a purchase).
+void record_event(Connection& c, std::string_view stream_id, std::string_view product_id,
+                  const std::optional<std::string>& user_id, ProductEventType type,
+                  std::int64_t amount_cents, UnixMillis now);
+
+}  // namespace stream_products
+
+}  // namespace souk::storage

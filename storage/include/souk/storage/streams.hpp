@@ -1,0 +1,95 @@
+// Live streams: settings, lifecycle (scheduled -> live -> ended), the stream key
+// (stored only as a hash) and the analytics columns stored at the end.
+#pragma once
+
+#include "souk/random.hpp"
+#include "souk/time.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace souk::storage {
+
+class Connection;
+
+struct StreamSettings {
+  std::string title;
+  std::optional<std::string> description;
+  std::optional<std::string> category;
+  std::string audience = "everyone";  // everyone | followers | neighborhood
+  std::optional<std::int64_t> estimated_duration;  // minutes, 5..240
+  bool notify_followers = true;
+  bool notify_neighborhood = false;
+  bool enable_chat = true;
+  bool enable_comments = true;
+  bool record_stream = true;
+  std::optional<UnixMillis> scheduled_at;
+};
+
+// Figures stored when a stream ends (see stream_stats.hpp for how they are made).
+struct StoredStats {
+  std::int64_t duration_seconds = 0;
+  std::int64_t peak_viewers = 0;
+  std::int64_t unique_viewers = 0;
+  std::int64_t total_likes = 0;
+  std::int64_t chat_messages = 0;
+  std::int64_t average_watch_time = 0;
+  std::int64_t total_watch_time = 0;
+};
+
+struct Stream {
+  std::string id;
+  std::string seller_id;
+  StreamSettings settings;
+  std::string status = "scheduled";  // scheduled | live | ended
+  std::optional<UnixMillis> started_at;
+  std::optional<UnixMillis> ended_at;
+  std::string ingest_state = "waiting";
+  std::optional<std::string> vod_url;
+  std::int64_t notifications_sent = 0;
+  std::int64_t viewer_count = 0;
+  std::optional<StoredStats> stats;  // set once ended
+  UnixMillis created_at = 0;
+  UnixMillis updated_at = 0;
+};
+
+struct StreamCursor {
+  UnixMillis created_at;
+  std::string id;
+};
+
+struct StreamFilter {
+  std::optional<std::string> status;
+  std::optional<std::string> seller_id;
+  std::optional<StreamCursor> after;  // page after this stream (newest first)
+  int limit = 20;
+};
+
+namespace streams {
+
+void insert(Connection& c, const Stream& s);
+std::optional<Stream> find_by_id(Connection& c, std::string_view id);
+void update_settings(Connection& c, std::string_view id, const StreamSettings& s, UnixMillis now);
+
+// scheduled -> live with a fresh key hash. Returns false if the stream was not
+// scheduled (a concurrent go-live won).
+bool set_live(Connection& c, std::string_view id, const Sha256& key_hash, UnixMillis started_at,
+              std::int64_t notifications_sent);
+
+// live -> ended: stores the figures and forgets the key. Returns false if the
+// stream was not live.
+bool set_ended(Connection& c, std::string_view id, UnixMillis ended_at, const StoredStats& stats,
+               const std::optional<std::string>& vod_url);
+
+// The live stream whose key hashes to `key_hash`, compared in constant time.
+std::optional<std::string> find_live_by_key_hash(Connection& c, const Sha256& key_hash);
+
+// Newest first, filtered; returns at most filter.limit streams.
+std::vector<Stream> list(Connection& c, const StreamFilter& filter);
+
+}  // namespace streams
+
+}  // namespace souk::storage

@@ -1,0 +1,146 @@
+// Stream queries.
+#include "souk/storage/streams.hpp"
+
+#include "souk/storage/sqlite.hpp"
+
+#include <algorithm>
+
+namespace souk::storage::streams {
+namespace {
+
+constexpr const char* columns =
+    "id, seller_id, title, description, category, audience, estimated_duration,"
+    " notify_followers, notify_neighborhood, enable_chat, enable_comments, record_stream,"
+    " scheduled_at, status, started_at, ended_at, ingest_state, vod_url, notifications_sent,"
+    " viewer_count, duration_seconds, peak_viewers, unique_viewers, total_likes,"
+    " chat_messages_count, average_watch_time, total_watch_time, created_at, updated_at";
+
+Stream read_stream(const Statement& r) {
+  Stream s;
+  s.id = r.text(0);
+  s.seller_id = r.text(1);
+  s.settings.title = r.text(2);
+  s.settings.description = r.opt_text(3);
+  s.settings.category = r.opt_text(4);
+  s.settings.audience = r.text(5);
+  s.settings.estimated_duration = r.opt_int64(6);
+  s.settings.notify_followers = r.int64(7) != 0;
+  s.settings.notify_neighborhood = r.int64(8) != 0;
+  s.settings.enable_chat = r.int64(9) != 0;
+  s.settings.enable_comments = r.int64(10) != 0;
+  s.settings.record_stream = r.int64(11) != 0;
+  s.settings.scheduled_at = r.opt_int64(12);
+  s.status = r.text(13);
+  s.started_at = r.opt_int64(14);
+  s.ended_at = r.opt_int64(15);
+  s.ingest_state = r.text(16);
+  s.vod_url = r.opt_text(17);
+  s.notifications_sent = r.int64(18);
+  s.viewer_count = r.int64(19);
+  if (s.status == "ended") {
+    s.stats = StoredStats{r.opt_int64(20).value_or(0), r.int64(21),
+                          r.int64(22),                 r.int64(23),
+                          r.int64(24),                 r.opt_int64(25).value_or(0),
+                          r.opt_int64(26).value_or(0)};
+  }
+  s.created_at = r.int64(27);
+  s.updated_at = r.int64(28);
+  return s;
+}
+
+}  // namespace
+
+void insert(Connection& c, const Stream& s) {
+  const auto& st = s.settings;
+  c.execute(
+      "INSERT INTO streams (id, seller_id, title, description, category, audience,"
+      " estimated_duration, notify_followers, notify_neighborhood, enable_chat, enable_comments,"
+      " record_stream, scheduled_at, status, created_at, updated_at)"
+      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?)",
+      s.id, s.seller_id, st.title, st.description, st.category, st.audience, st.estimated_duration,
+      st.notify_followers, st.notify_neighborhood, st.enable_chat, st.enable_comments,
+      st.record_stream, st.scheduled_at, s.created_at, s.updated_at);
+}
+
+std::optional<Stream> find_by_id(Connection& c, std::string_view id) {
+  static const std::string sql = std::string("SELECT ") + columns + " FROM streams WHERE id = ?";
+  auto q = c.query(sql, id);
+  if (!q.next()) return std::nullopt;
+  return read_stream(q.row());
+}
+
+void update_settings(Connection& c, std::string_view id, const StreamSettings& st, UnixMillis now) {
+  c.execute(
+      "UPDATE streams SET title = ?, description = ?, category = ?, audience = ?,"
+      " estimated_duration = ?, notify_followers = ?, notify_neighborhood = ?, enable_chat = ?,"
+      " enable_comments = ?, record_stream = ?, scheduled_at = ?, updated_at = ? WHERE id = ?",
+      st.title, st.description, st.category, st.audience, st.estimated_duration,
+      st.notify_followers, st.notify_neighborhood, st.enable_chat, st.enable_comments,
+      st.record_stream, st.scheduled_at, now, id);
+}
+
+bool set_live(Connection& c, std::string_view id, const Sha256& key_hash, UnixMillis started_at,
+              std::int64_t notifications_sent) {
+  return c.execute(
+             "UPDATE streams SET status = 'live', stream_key_hash = ?, started_at = ?,"
+             " ingest_state = 'waiting', notifications_sent = ?, updated_at = ?"
+             " WHERE id = ? AND status = 'scheduled'",
+             Blob(key_hash), started_at, notifications_sent, started_at, id) > 0;
+}
+
+bool set_ended(Connection& c, std::string_view id, UnixMillis ended_at, const StoredStats& st,
+               const std::optional<std::string>& vod_url) {
+  return c.execute(
+             "UPDATE streams SET status = 'ended', ended_at = ?, stream_key_hash = NULL,"
+             " ingest_state = 'finished', viewer_count = 0, vod_url = ?, duration_seconds = ?,"
+             " peak_viewers = ?, unique_viewers = ?, total_likes = ?, chat_messages_count = ?,"
+             " average_watch_time = ?, total_watch_time = ?, updated_at = ?"
+             " WHERE id = ? AND status = 'live'",
+             ended_at, vod_url, st.duration_seconds, st.peak_viewers, st.unique_viewers,
+             st.total_likes, st.chat_messages, st.average_watch_time, st.total_watch_time, ended_at,
+             id) > 0;
+}
+
+std::optional<std::string> find_live_by_key_hash(Connection& c, const Sha256& key_hash) {
+  auto q = c.query(
+      "SELECT id, stream_key_hash FROM streams WHERE stream_key_hash = ? AND status = 'live'",
+      Blob(key_hash));
+  if (!q.next()) return std::nullopt;
+  // The index finds the row; the decision is a constant-time comparison.
+  const auto stored = q->blob(1);
+  Sha256 stored_hash{};
+  if (stored.size() != stored_hash.size()) return std::nullopt;
+  std::copy(stored.begin(), stored.end(), stored_hash.begin());
+  if (!constant_time_equal(stored_hash, key_hash)) return std::nullopt;
+  return q->text(0);
+}
+
+std::vector<Stream> list(Connection& c, const StreamFilter& f) {
+  // The WHERE clause is assembled from fixed fragments (never from input) so each
+  // filter combination gets its own statement and can use streams_status or
+  // streams_seller; values are bound.
+  std::string sql = std::string("SELECT ") + columns + " FROM streams WHERE 1";
+  std::vector<Value> args;
+  if (f.status) {
+    sql += " AND status = ?";
+    args.emplace_back(*f.status);
+  }
+  if (f.seller_id) {
+    sql += " AND seller_id = ?";
+    args.emplace_back(*f.seller_id);
+  }
+  if (f.after) {
+    sql += " AND (created_at < ? OR (created_at = ? AND id < ?))";
+    args.emplace_back(f.after->created_at);
+    args.emplace_back(f.after->created_at);
+    args.emplace_back(f.after->id);
+  }
+  sql += " ORDER BY created_at DESC, id DESC LIMIT ?";
+  args.emplace_back(static_cast<std::int64_t>(f.limit));
+  auto q = c.query_values(sql, args);
+  std::vector<Stream> out;
+  while (q.next()) out.push_back(read_stream(q.row()));
+  return out;
+}
+
+}  // namespace souk::storage::streams
