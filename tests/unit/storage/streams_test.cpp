@@ -1,0 +1,223 @@
+#include "souk/storage/streams.hpp"
+
+#include "souk/storage/database.hpp"
+#include "souk/storage/notifications.hpp"
+#include "souk/storage/products.hpp"
+#include "souk/storage/stream_products.hpp"
+#include "souk/storage/stream_stats.hpp"
+#include "souk/storage/users.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+using namespace souk::storage;
+
+namespace {
+
+User user(const std::string& id, const std::string& role, std::optional<double> lat = std::nullopt,
+          std::optional<double> lon = std::nullopt) {
+  return User{id, id, "h", role, id, std::nullopt, lat, lon, 0};
+}
+
+Stream stream(const std::string& id, const std::string& seller, souk::UnixMillis created) {
+  Stream s;
+  s.id = id;
+  s.seller_id = seller;
+  s.settings.title = "t-" + id;
+  s.created_at = s.updated_at = created;
+  return s;
+}
+
+// Stream ids sort like UUIDs; created_at ties are broken by id.
+const std::string ids[] = {"00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002",
+                           "00000000-0000-4000-8000-000000000003", "00000000-0000-4000-8000-000000000004"};
+
+}  // namespace
+
+TEST_CASE("streams: insert, settings, live, ended") {
+  Database db(":memory:");
+  db.write([](Connection& c) {
+    users::insert(c, user("s", "seller"));
+    streams::insert(c, stream(ids[0], "s", 100));
+  });
+  db.write([](Connection& c) {
+    auto s = streams::find_by_id(c, ids[0]);
+    REQUIRE(s);
+    CHECK(s->status == "scheduled");
+    CHECK(s->settings.audience == "everyone");
+    CHECK(s->settings.notify_followers);
+    CHECK_FALSE(s->settings.notify_neighborhood);
+    s->settings.audience = "followers";
+    s->settings.estimated_duration = 45;
+    streams::update_settings(c, ids[0], s->settings, 200);
+
+    const auto key = souk::sha256("the-key");
+    CHECK_FALSE(streams::find_live_by_key_hash(c, key));
+    CHECK(streams::set_live(c, ids[0], key, 300, 7));
+    CHECK_FALSE(streams::set_live(c, ids[0], key, 301, 7));  // only from scheduled
+    CHECK(streams::find_live_by_key_hash(c, key) == ids[0]);
+    CHECK_FALSE(streams::find_live_by_key_hash(c, souk::sha256("other-key")));
+
+    const auto live = streams::find_by_id(c, ids[0]);
+    CHECK(live->status == "live");
+    CHECK(live->started_at == 300);
+    CHECK(live->notifications_sent == 7);
+    CHECK(live->settings.audience == "followers");
+    CHECK(live->settings.estimated_duration == 45);
+
+    CHECK(streams::set_ended(c, ids[0], 900, StoredStats{1, 2, 3, 4, 5, 6, 7}, std::nullopt));
+    CHECK_FALSE(streams::set_ended(c, ids[0], 901, StoredStats{}, std::nullopt));
+    // An ended stream's key no longer publishes.
+    CHECK_FALSE(streams::find_live_by_key_hash(c, key));
+    const auto ended = streams::find_by_id(c, ids[0]);
+    CHECK(ended->status == "ended");
+    CHECK(ended->ingest_state == "finished");
+    REQUIRE(ended->stats);
+    CHECK(ended->stats->peak_viewers == 2);
+    CHECK(ended->stats->total_watch_time == 7);
+  });
+}
+
+TEST_CASE("streams: list is newest first, filtered and paged by cursor") {
+  Database db(":memory:");
+  db.write([](Connection& c) {
+    users::insert(c, user("s1", "seller"));
+    users::insert(c, user("s2", "seller"));
+    streams::insert(c, stream(ids[0], "s1", 100));
+    streams::insert(c, stream(ids[1], "s2", 200));
+    streams::insert(c, stream(ids[2], "s1", 200));  // same time as ids[1]
+    streams::insert(c, stream(ids[3], "s1", 300));
+    streams::set_live(c, ids[3], souk::sha256("k"), 400, 0);
+  });
+  db.read([](Connection& c) {
+    const auto all = streams::list(c, {});
+    REQUIRE(all.size() == 4);
+    CHECK(all[0].id == ids[3]);
+    CHECK(all[1].id == ids[2]);
+    CHECK(all[2].id == ids[1]);
+    CHECK(all[3].id == ids[0]);
+
+    StreamFilter page{std::nullopt, std::nullopt, std::nullopt, 2};
+    auto first = streams::list(c, page);
+    REQUIRE(first.size() == 2);
+    page.after = StreamCursor{first.back().created_at, first.back().id};
+    auto second = streams::list(c, page);
+    REQUIRE(second.size() == 2);
+    CHECK(second[0].id == ids[1]);
+    CHECK(second[1].id == ids[0]);
+
+    CHECK(streams::list(c, {std::string("live"), std::nullopt, std::nullopt, 20}).size() == 1);
+    CHECK(streams::list(c, {std::nullopt, std::string("s2"), std::nullopt, 20}).size() == 1);
+    CHECK(streams::list(c, {std::string("scheduled"), std::string("s1"), std::nullopt, 20}).size() == 2);
+  });
+}
+
+TEST_CASE("stream products: attach order, skip duplicates, tags, events") {
+  Database db(":memory:");
+  db.write([](Connection& c) {
+    users::insert(c, user("s", "seller"));
+    users::insert(c, user("b", "buyer"));
+    products::insert(c, Product{"p1", "s", "one", 1000, "USD", std::nullopt, 0});
+    products::insert(c, Product{"p2", "s", "two", 2500, "USD", std::nullopt, 0});
+    streams::insert(c, stream(ids[0], "s", 1));
+  });
+  db.write([](Connection& c) {
+    CHECK(stream_products::attach(c, ids[0], "p2", 5));
+    CHECK(stream_products::attach(c, ids[0], "p1", 6));
+    CHECK_FALSE(stream_products::attach(c, ids[0], "p2", 7));
+    CHECK(stream_products::count(c, ids[0]) == 2);
+    stream_products::set_tag(c, ids[0], "p1", ProductTag{0.25, 0.75, 12.5}, 8);
+    stream_products::record_event(c, ids[0], "p1", std::string("b"), ProductEventType::view, 0, 9);
+    stream_products::record_event(c, ids[0], "p1", std::string("b"), ProductEventType::click, 0, 9);
+    stream_products::record_event(c, ids[0], "p1", std::nullopt, ProductEventType::purchase, 1000, 9);
+    stream_products::record_event(c, ids[0], "p1", std::string("b"), ProductEventType::purchase, 900, 9);
+    stream_products::record_event(c, ids[0], "p2", std::string("b"), ProductEventType::inquiry, 0, 9);
+  });
+  const auto list = db.read([](Connection& c) { return stream_products::list(c, ids[0]); });
+  REQUIRE(list.size() == 2);
+  CHECK(list[0].product.id == "p2");
+  CHECK_FALSE(list[0].tag);
+  CHECK(list[0].counters.inquiries == 1);
+  CHECK(list[1].product.id == "p1");
+  REQUIRE(list[1].tag);
+  CHECK(list[1].tag->x == 0.25);
+  CHECK(list[1].tag->timestamp_seconds == 12.5);
+  CHECK(list[1].counters.views == 1);
+  CHECK(list[1].counters.clicks == 1);
+  CHECK(list[1].counters.purchases == 2);
+  CHECK(list[1].counters.revenue_cents == 1900);
+}
+
+TEST_CASE("notifications: followers, neighbours within 2 km, narrowed by audience") {
+  Database db(":memory:");
+  db.write([](Connection& c) {
+    users::insert(c, user("seller", "seller", 48.8566, 2.3522));
+    users::insert(c, user("f1", "buyer"));
+    users::insert(c, user("f2", "buyer", 48.8570, 2.3530));   // follower and neighbour
+    users::insert(c, user("n1", "buyer", 48.8600, 2.3600));   // ~0.7 km
+    users::insert(c, user("far", "buyer", 48.8566, 2.3930));  // ~3 km
+    follows::add(c, "f1", "seller", 0);
+    follows::add(c, "f2", "seller", 0);
+  });
+  const auto seller = *db.read([](Connection& c) { return users::find_by_id(c, "seller"); });
+  const auto run = [&](const std::string& id, const std::string& audience, bool followers,
+                       bool neighbours) {
+    return db.write([&](Connection& c) {
+      auto s = stream(id, "seller", 1);
+      s.settings.audience = audience;
+      s.settings.notify_followers = followers;
+      s.settings.notify_neighborhood = neighbours;
+      streams::insert(c, s);
+      auto out = notifications::create_for_go_live(c, s, seller, 2000, 5);
+      CHECK(notifications::count_for_stream(c, id) == static_cast<std::int64_t>(out.size()));
+      std::sort(out.begin(), out.end());
+      return out;
+    });
+  };
+  using V = std::vector<std::string>;
+  CHECK(run(ids[0], "everyone", true, true) == V{"f1", "f2", "n1"});
+  CHECK(run(ids[1], "followers", true, true) == V{"f1", "f2"});
+  CHECK(run(ids[2], "neighborhood", true, true) == V{"f2", "n1"});
+  CHECK(run(ids[3], "everyone", false, false).empty());
+}
+
+TEST_CASE("notifications: the neighbour search uses the location index") {
+  Database db(":memory:");
+  db.read([](Connection& c) {
+    auto q = c.query(
+        "EXPLAIN QUERY PLAN SELECT id, lat, lon FROM users WHERE lat BETWEEN ? AND ? AND lon"
+        " BETWEEN ? AND ?",
+        1.0, 2.0, 3.0, 4.0);
+    std::string plan;
+    while (q.next()) plan += q->text(3) + "\n";
+    CAPTURE(plan);
+    CHECK(plan.find("users_location") != std::string::npos);
+  });
+}
+
+TEST_CASE("stream figures from stored rows") {
+  Database db(":memory:");
+  db.write([](Connection& c) {
+    users::insert(c, user("s", "seller"));
+    users::insert(c, user("a", "buyer"));
+    streams::insert(c, stream(ids[0], "s", 0));
+    c.execute("INSERT INTO viewer_sessions (stream_id, socket_id, user_id, viewer_key, joined_at, left_at)"
+              " VALUES (?, 'x1', 'a', 'a', 1000, 4000), (?, 'x2', NULL, 'x2', 2000, NULL)",
+              ids[0], ids[0]);
+    c.execute("INSERT INTO reactions (stream_id, user_id, emoji, created_at) VALUES"
+              " (?, 'a', '\xF0\x9F\x94\xA5', 1), (?, 'a', '\xF0\x9F\x94\xA5', 2), (?, 'a', 'x', 3)",
+              ids[0], ids[0], ids[0]);
+    c.execute("INSERT INTO chat_messages (id, stream_id, user_id, message, created_at) VALUES"
+              " ('m1', ?, 'a', 'hi', 1)", ids[0]);
+  });
+  const auto f = db.read([](Connection& c) { return compute_stream_figures(c, ids[0], 1000, 11000); });
+  CHECK(f.duration_seconds == 10);
+  CHECK(f.peak_viewers == 2);
+  CHECK(f.unique_viewers == 2);
+  CHECK(f.total_watch_seconds == 12);     // 3 s + 9 s
+  CHECK(f.average_watch_seconds == 6);
+  CHECK(f.total_likes == 3);
+  CHECK(f.reactions.at("\xF0\x9F\x94\xA5") == 2);
+  CHECK(f.chat_messages == 1);
+}
