@@ -293,9 +293,9 @@ HttpResponse get_stream(Api& api, RequestContext& ctx) {
   return data_response(details);
 }
 
-// Cursor: base64url of "<created_at>:<id>" of the last stream on the page.
+// Cursor: base64url of "<created_at>:<seq>" of the last stream on the page.
 std::string encode_cursor(const Stream& s) {
-  return base64url_encode(std::to_string(s.created_at) + ":" + s.id);
+  return base64url_encode(std::to_string(s.created_at) + ":" + std::to_string(s.seq));
 }
 
 storage::StreamCursor decode_cursor(const std::string& text) {
@@ -304,11 +304,13 @@ storage::StreamCursor decode_cursor(const std::string& text) {
   if (!raw) throw bad;
   const auto colon = raw->find(':');
   if (colon == std::string::npos) throw bad;
-  storage::StreamCursor cur;
-  const auto* end = raw->data() + colon;
-  if (std::from_chars(raw->data(), end, cur.created_at).ptr != end) throw bad;
-  cur.id = raw->substr(colon + 1);
-  if (!is_uuid(cur.id)) throw bad;
+  storage::StreamCursor cur{};
+  const auto* mid = raw->data() + colon;
+  const auto* end = raw->data() + raw->size();
+  if (std::from_chars(raw->data(), mid, cur.created_at).ptr != mid ||
+      std::from_chars(mid + 1, end, cur.seq).ptr != end) {
+    throw bad;
+  }
   return cur;
 }
 

@@ -95,8 +95,11 @@ CREATE TABLE streams (
   created_at          INTEGER NOT NULL,
   updated_at          INTEGER NOT NULL
 );
-CREATE INDEX streams_status ON streams (status, created_at DESC, id DESC);
-CREATE INDEX streams_seller ON streams (seller_id, created_at DESC, id DESC);
+-- Discovery pages newest first; ties on created_at fall back to insertion order
+-- (the rowid, which every index entry carries).
+CREATE INDEX streams_created ON streams (created_at DESC);
+CREATE INDEX streams_status ON streams (status, created_at DESC);
+CREATE INDEX streams_seller ON streams (seller_id, created_at DESC);
 CREATE UNIQUE INDEX streams_key ON streams (stream_key_hash) WHERE stream_key_hash IS NOT NULL;
 
 CREATE TABLE stream_products (

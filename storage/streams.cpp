@@ -13,7 +13,7 @@ constexpr const char* columns =
     " notify_followers, notify_neighborhood, enable_chat, enable_comments, record_stream,"
     " scheduled_at, status, started_at, ended_at, ingest_state, vod_url, notifications_sent,"
     " viewer_count, duration_seconds, peak_viewers, unique_viewers, total_likes,"
-    " chat_messages_count, average_watch_time, total_watch_time, created_at, updated_at";
+    " chat_messages_count, average_watch_time, total_watch_time, created_at, updated_at, rowid";
 
 Stream read_stream(const Statement& r) {
   Stream s;
@@ -45,6 +45,7 @@ Stream read_stream(const Statement& r) {
   }
   s.created_at = r.int64(27);
   s.updated_at = r.int64(28);
+  s.seq = r.int64(29);
   return s;
 }
 
@@ -130,12 +131,12 @@ std::vector<Stream> list(Connection& c, const StreamFilter& f) {
     args.emplace_back(*f.seller_id);
   }
   if (f.after) {
-    sql += " AND (created_at < ? OR (created_at = ? AND id < ?))";
+    sql += " AND (created_at < ? OR (created_at = ? AND rowid < ?))";
     args.emplace_back(f.after->created_at);
     args.emplace_back(f.after->created_at);
-    args.emplace_back(f.after->id);
+    args.emplace_back(f.after->seq);
   }
-  sql += " ORDER BY created_at DESC, id DESC LIMIT ?";
+  sql += " ORDER BY created_at DESC, rowid DESC LIMIT ?";
   args.emplace_back(static_cast<std::int64_t>(f.limit));
   auto q = c.query_values(sql, args);
   std::vector<Stream> out;

@@ -29,7 +29,7 @@ Stream stream(const std::string& id, const std::string& seller, souk::UnixMillis
   return s;
 }
 
-// Stream ids sort like UUIDs; created_at ties are broken by id.
+// created_at ties are broken by insertion order.
 const std::string ids[] = {"00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002",
                            "00000000-0000-4000-8000-000000000003", "00000000-0000-4000-8000-000000000004"};
 
@@ -94,14 +94,14 @@ TEST_CASE("streams: list is newest first, filtered and paged by cursor") {
     const auto all = streams::list(c, {});
     REQUIRE(all.size() == 4);
     CHECK(all[0].id == ids[3]);
-    CHECK(all[1].id == ids[2]);
+    CHECK(all[1].id == ids[2]);  // same created_at as ids[1], inserted later
     CHECK(all[2].id == ids[1]);
     CHECK(all[3].id == ids[0]);
 
     StreamFilter page{std::nullopt, std::nullopt, std::nullopt, 2};
     auto first = streams::list(c, page);
     REQUIRE(first.size() == 2);
-    page.after = StreamCursor{first.back().created_at, first.back().id};
+    page.after = StreamCursor{first.back().created_at, first.back().seq};
     auto second = streams::list(c, page);
     REQUIRE(second.size() == 2);
     CHECK(second[0].id == ids[1]);

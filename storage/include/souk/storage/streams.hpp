@@ -42,6 +42,7 @@ struct StoredStats {
 
 struct Stream {
   std::string id;
+  std::int64_t seq = 0;  // insertion order (rowid): breaks created_at ties in listings
   std::string seller_id;
   StreamSettings settings;
   std::string status = "scheduled";  // scheduled | live | ended
@@ -58,7 +59,7 @@ struct Stream {
 
 struct StreamCursor {
   UnixMillis created_at;
-  std::string id;
+  std::int64_t seq;
 };
 
 struct StreamFilter {
