@@ -5,6 +5,7 @@
 
 #include "souk/random.hpp"
 #include "souk/storage/database.hpp"
+#include "souk/storage/streams.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -198,4 +199,42 @@ TEST_CASE("CORS with an allow-list echoes only listed origins") {
   req.headers["origin"] = "https://evil.example";
   res = api.handle(req);
   CHECK(res.header("Access-Control-Allow-Origin").empty());
+}
+
+TEST_CASE_FIXTURE(Fixture, "stream lifecycle in process") {
+  const auto [seller_id, seller] = user("shop", "seller");
+  const auto [buyer_id, buyer] = user("fan", "buyer");
+  const std::string product =
+      call("POST", "/api/v1/products", R"({"title":"Rug","price_cents":1000,"currency":"EUR"})", seller)
+          .body["data"]["id"];
+
+  auto r = call("POST", "/api/v1/streams", R"({"title":"Live","product_ids":[]})", seller);
+  REQUIRE(r.status == 201);
+  const std::string id = r.body["data"]["streamId"];
+  CHECK(call("POST", "/api/v1/streams/" + id + "/go-live",
+             R"({"camera_ready":true,"checklist_complete":true})", seller)
+            .body["error"]["code"] == "no_products");
+  r = call("POST", "/api/v1/streams/" + id + "/products", json{{"product_ids", {product}}}.dump(), seller);
+  CHECK(r.body["data"]["productCount"] == 1);
+  r = call("POST", "/api/v1/streams/" + id + "/go-live",
+           R"({"camera_ready":true,"checklist_complete":true})", seller);
+  REQUIRE(r.status == 200);
+  const std::string key = r.body["data"]["streamKey"];
+  CHECK(db.read([&](souk::storage::Connection& c) {
+          return souk::storage::streams::find_live_by_key_hash(c, souk::sha256(key));
+        }) == id);
+
+  CHECK(call("POST", "/api/v1/streams/" + id + "/products/" + product + "/tag",
+             R"({"x":0.5,"y":0.5,"timestamp_seconds":3})", seller).status == 200);
+  CHECK(call("POST", "/api/v1/streams/" + id + "/products/" + product + "/events",
+             R"({"type":"purchase","amount_cents":700})", buyer).status == 201);
+  r = call("POST", "/api/v1/streams/" + id + "/end", "", seller);
+  REQUIRE(r.status == 200);
+  CHECK(r.body["data"]["status"] == "ended");
+  CHECK_FALSE(db.read([&](souk::storage::Connection& c) {
+    return souk::storage::streams::find_live_by_key_hash(c, souk::sha256(key));
+  }));
+  r = call("GET", "/api/v1/streams/" + id + "/analytics", "", seller);
+  CHECK(r.body["data"]["revenueCents"] == 700);
+  CHECK(call("GET", "/api/v1/streams?status=ended").body["data"]["streams"].size() == 1);
 }
