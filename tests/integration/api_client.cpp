@@ -1,9 +1,10 @@
 // JSON API client and small checks shared by the test files.
 #include "api_client.hpp"
 
+#include <unistd.h>
 #include <atomic>
-#include <chrono>
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <ctime>
 #include <iomanip>
@@ -11,7 +12,6 @@
 #include <regex>
 #include <sstream>
 #include <stdexcept>
-#include <unistd.h>
 
 namespace souk_it {
 namespace {
@@ -184,8 +184,7 @@ double seconds_from_now(const std::string& iso) {
   if (in.fail()) return 1e12;
   const std::time_t t = ::timegm(&tm);
   const auto now = std::chrono::system_clock::now();
-  const double now_s =
-      std::chrono::duration<double>(now.time_since_epoch()).count();
+  const double now_s = std::chrono::duration<double>(now.time_since_epoch()).count();
   return std::fabs(now_s - static_cast<double>(t));
 }
 

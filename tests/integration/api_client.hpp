@@ -70,7 +70,8 @@ class ApiClient {
   Response options(const std::string& path, const httplib::Headers& headers);
   // Any method, for 405 checks.
   Response request(const std::string& method, const std::string& path, const Body& body = {},
-                   const std::string& token = {}, const std::string& content_type = "application/json",
+                   const std::string& token = {},
+                   const std::string& content_type = "application/json",
                    const httplib::Headers& extra = {});
 
   // Registers a user with a fresh unique username; throws if the server does not
@@ -104,51 +105,51 @@ bool header_list_contains(const std::string& value, const std::string& token);
 }  // namespace souk_it
 
 // Checks of the error envelope. The macros keep doctest's file:line of the caller.
-#define CHECK_ERROR(res, want_status, want_code)                              \
-  do {                                                                        \
-    const auto& souk_r_ = (res);                                              \
-    INFO("response: " << souk_r_.describe());                                 \
-    CHECK(souk_r_.status == (want_status));                                   \
-    CHECK(souk_r_.error_code() == std::string(want_code));                    \
-    CHECK(souk_r_.body.is_object());                                          \
-    if (souk_r_.body.is_object()) {                                           \
-      CHECK_FALSE(souk_r_.body.contains("data"));                             \
-      CHECK(souk_r_.body["error"]["message"].is_string());                    \
-      if (souk_r_.body["error"]["message"].is_string()) {                     \
+#define CHECK_ERROR(res, want_status, want_code)                                  \
+  do {                                                                            \
+    const auto& souk_r_ = (res);                                                  \
+    INFO("response: " << souk_r_.describe());                                     \
+    CHECK(souk_r_.status == (want_status));                                       \
+    CHECK(souk_r_.error_code() == std::string(want_code));                        \
+    CHECK(souk_r_.body.is_object());                                              \
+    if (souk_r_.body.is_object()) {                                               \
+      CHECK_FALSE(souk_r_.body.contains("data"));                                 \
+      CHECK(souk_r_.body["error"]["message"].is_string());                        \
+      if (souk_r_.body["error"]["message"].is_string()) {                         \
         CHECK_FALSE(souk_r_.body["error"]["message"].get<std::string>().empty()); \
-      }                                                                       \
-    }                                                                         \
+      }                                                                           \
+    }                                                                             \
   } while (false)
 
 // A validation error: status, code and field.
-#define CHECK_FIELD_ERROR(res, want_status, want_code, want_field)           \
-  do {                                                                        \
-    const auto& souk_rf_ = (res);                                             \
-    CHECK_ERROR(souk_rf_, want_status, want_code);                            \
-    INFO("response: " << souk_rf_.describe());                                \
-    CHECK(souk_rf_.error_field() == std::string(want_field));                 \
+#define CHECK_FIELD_ERROR(res, want_status, want_code, want_field) \
+  do {                                                             \
+    const auto& souk_rf_ = (res);                                  \
+    CHECK_ERROR(souk_rf_, want_status, want_code);                 \
+    INFO("response: " << souk_rf_.describe());                     \
+    CHECK(souk_rf_.error_field() == std::string(want_field));      \
   } while (false)
 
 // Not a validation error: the envelope has no "field".
-#define CHECK_NO_FIELD(res)                                                   \
-  do {                                                                        \
-    const auto& souk_rn_ = (res);                                             \
-    INFO("response: " << souk_rn_.describe());                                \
-    if (souk_rn_.body.is_object() && souk_rn_.body.contains("error")) {       \
-      CHECK_FALSE(souk_rn_.body["error"].contains("field"));                  \
-    }                                                                         \
+#define CHECK_NO_FIELD(res)                                             \
+  do {                                                                  \
+    const auto& souk_rn_ = (res);                                       \
+    INFO("response: " << souk_rn_.describe());                          \
+    if (souk_rn_.body.is_object() && souk_rn_.body.contains("error")) { \
+      CHECK_FALSE(souk_rn_.body["error"].contains("field"));            \
+    }                                                                   \
   } while (false)
 
-#define CHECK_STATUS(res, want_status)                                       \
-  do {                                                                        \
-    const auto& souk_rs_ = (res);                                             \
-    INFO("response: " << souk_rs_.describe());                                \
-    CHECK(souk_rs_.status == (want_status));                                  \
+#define CHECK_STATUS(res, want_status)         \
+  do {                                         \
+    const auto& souk_rs_ = (res);              \
+    INFO("response: " << souk_rs_.describe()); \
+    CHECK(souk_rs_.status == (want_status));   \
   } while (false)
 
-#define REQUIRE_STATUS(res, want_status)                                     \
-  do {                                                                        \
-    const auto& souk_rq_ = (res);                                             \
-    INFO("response: " << souk_rq_.describe());                                \
-    REQUIRE(souk_rq_.status == (want_status));                                \
+#define REQUIRE_STATUS(res, want_status)       \
+  do {                                         \
+    const auto& souk_rq_ = (res);              \
+    INFO("response: " << souk_rq_.describe()); \
+    REQUIRE(souk_rq_.status == (want_status)); \
   } while (false)

@@ -31,7 +31,8 @@ void check_clean_exit(const StopResult& r) {
 
 }  // namespace
 
-TEST_CASE("lifecycle: the startup log has a summary line with address, data dir and schema version") {
+TEST_CASE(
+    "lifecycle: the startup log has a summary line with address, data dir and schema version") {
   ServerProcess server;
   const auto log = server.log_text();
   INFO("log:\n" << log);
@@ -53,7 +54,8 @@ TEST_CASE("lifecycle: SIGTERM stops an idle server with status 0 within 5 s") {
   CHECK_FALSE(server.running());
 }
 
-TEST_CASE("lifecycle: SIGTERM stops the server within 5 s while an idle keep-alive connection is open") {
+TEST_CASE(
+    "lifecycle: SIGTERM stops the server within 5 s while an idle keep-alive connection is open") {
   ServerProcess server;
   RawConnection conn(server.http_port());
   REQUIRE(conn.send(raw_request_text("GET", "/healthz")));
@@ -95,8 +97,7 @@ TEST_CASE("lifecycle: users, products and tokens survive a restart on the same d
     seller = client.register_user("seller", json{{"display_name", "Dar Souk"}});
     const auto created = client.post(
         api_path("/products"),
-        json{{"title", "Brass lantern"}, {"price_cents", 4500}, {"currency", "MAD"}},
-        seller.token);
+        json{{"title", "Brass lantern"}, {"price_cents", 4500}, {"currency", "MAD"}}, seller.token);
     REQUIRE_STATUS(created, 201);
     product = created.body["data"];
   }

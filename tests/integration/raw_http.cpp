@@ -2,15 +2,15 @@
 #include "raw_http.hpp"
 
 #include <arpa/inet.h>
-#include <cerrno>
-#include <cstring>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <stdexcept>
 #include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
 
 namespace souk_it {
 namespace {
@@ -126,8 +126,10 @@ std::optional<RawResponse> RawConnection::read_response(std::chrono::millisecond
     line_start = line_end + 2;
   }
 
-  const bool no_body = res.status == 204 || res.status == 304 || (res.status >= 100 && res.status < 200);
+  const bool no_body =
+      res.status == 204 || res.status == 304 || (res.status >= 100 && res.status < 200);
   if (no_body) {
+    // Nothing follows the head.
   } else if (iequals(res.header("Transfer-Encoding"), "chunked")) {
     while (true) {
       std::size_t eol;

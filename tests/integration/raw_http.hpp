@@ -50,8 +50,9 @@ class RawConnection {
 };
 
 // Sends one request on a fresh connection and reads the response.
-std::optional<RawResponse> raw_exchange(std::uint16_t port, std::string_view request,
-                                        std::chrono::milliseconds timeout = std::chrono::seconds(5));
+std::optional<RawResponse> raw_exchange(
+    std::uint16_t port, std::string_view request,
+    std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
 // "METHOD path HTTP/1.1" with Host and, when body is set, Content-Length (and no
 // Content-Type unless given in extra_headers, which are "Name: value" lines).

@@ -6,22 +6,22 @@
 #include <httplib.h>
 
 #include <arpa/inet.h>
-#include <cerrno>
-#include <csignal>
-#include <cstdlib>
-#include <cstring>
 #include <fcntl.h>
-#include <fstream>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sstream>
-#include <stdexcept>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <thread>
 #include <unistd.h>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
 
 extern char** environ;
 
@@ -227,8 +227,7 @@ void ServerProcess::spawn() {
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   ExecArgs exec_args(args, options_.env);
 
-  const int log_fd =
-      ::open(log_path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  const int log_fd = ::open(log_path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) fail_errno("open " + log_path().string());
   const pid_t pid = ::fork();
   if (pid < 0) {
@@ -275,16 +274,15 @@ void ServerProcess::wait_ready() {
   while (true) {
     if (auto status = try_reap(false)) {
       throw std::runtime_error("souk-live " + describe_status(*status) +
-                               " before answering /healthz on " + http_address() +
-                               "; log tail:\n" + log_tail());
+                               " before answering /healthz on " + http_address() + "; log tail:\n" +
+                               log_tail());
     }
     if (auto res = client.Get("/healthz"); res && res->status == 200) return;
     if (Clock::now() >= deadline) {
       const auto secs =
           std::chrono::duration_cast<std::chrono::milliseconds>(options_.ready_timeout).count();
-      throw std::runtime_error("souk-live did not answer 200 on GET /healthz at " +
-                               http_address() + " within " + std::to_string(secs) +
-                               " ms; log tail:\n" + log_tail());
+      throw std::runtime_error("souk-live did not answer 200 on GET /healthz at " + http_address() +
+                               " within " + std::to_string(secs) + " ms; log tail:\n" + log_tail());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -385,9 +383,7 @@ struct TestCaseCleanup : doctest::IReporter {
   void test_run_end(const doctest::TestRunStats&) override { clear_test_case_resources(); }
   void test_case_start(const doctest::TestCaseData&) override { clear_test_case_resources(); }
   void test_case_reenter(const doctest::TestCaseData&) override {}
-  void test_case_end(const doctest::CurrentTestCaseStats&) override {
-    clear_test_case_resources();
-  }
+  void test_case_end(const doctest::CurrentTestCaseStats&) override { clear_test_case_resources(); }
   void test_case_exception(const doctest::TestCaseException&) override {}
   void subcase_start(const doctest::SubcaseSignature&) override {}
   void subcase_end() override {}

@@ -2,6 +2,7 @@
 // readiness wait, SIGTERM stop, restart on the same data dir.
 #pragma once
 
+#include <sys/types.h>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -9,7 +10,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 #include <utility>
 #include <vector>
 
@@ -64,7 +64,7 @@ struct ServerOptions {
   bool data_dir_flag = true;
   std::optional<std::uint16_t> http_port;  // default: a free port
   std::optional<std::uint16_t> rtmp_port;  // default: a free port
-  std::string log_level = "debug";        // empty: no --log-level flag
+  std::string log_level = "debug";         // empty: no --log-level flag
   std::chrono::milliseconds ready_timeout = std::chrono::seconds(15);
 };
 

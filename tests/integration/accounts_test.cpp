@@ -1,0 +1,398 @@
+// Accounts: register (validation, duplicates), login, the login rate limit,
+// /users/me, logout; and that passwords and tokens never reach the log.
+#include "api_client.hpp"
+#include "server_process.hpp"
+
+#include <doctest/doctest.h>
+
+#include <thread>
+
+using namespace souk_it;
+
+namespace {
+
+// Every password and token a test case used; its last subcase greps the log.
+using Secrets = std::vector<std::string>;
+
+Secrets& secrets() { return test_case_state<Secrets>("secrets"); }
+
+const Account& remember(const Account& a) {
+  secrets().push_back(a.password);
+  secrets().push_back(a.token);
+  return a;
+}
+
+void remember_token(const Response& login) {
+  if (login.body.is_object() && login.body.contains("data") && login.body["data"].is_object() &&
+      login.body["data"].contains("token") && login.body["data"]["token"].is_string()) {
+    secrets().push_back(login.body["data"]["token"].get<std::string>());
+  }
+}
+
+// The last subcase of a test case: stop the server (flushing its log) and look for
+// every secret used.
+void check_log_has_no_secrets(ServerProcess& server) {
+  const auto stopped = server.stop();
+  CHECK(stopped.exited);
+  CHECK(stopped.exit_code == 0);
+  const auto log = server.log_text();
+  // A real access log was written (so the search below means something).
+  CHECK(log.find("POST /api/v1/auth/") != std::string::npos);
+  REQUIRE_FALSE(secrets().empty());
+  for (const auto& s : secrets()) {
+    REQUIRE(s.size() >= 8);
+    CAPTURE(s);
+    CHECK(log.find(s) == std::string::npos);
+  }
+}
+
+json register_body(const std::string& role = "buyer") {
+  return json{{"username", unique_username("r")}, {"password", unique_password()}, {"role", role}};
+}
+
+void check_user_shape(const json& user, const std::string& username, const std::string& role) {
+  INFO("user: " << user.dump());
+  REQUIRE(user.is_object());
+  REQUIRE(user["id"].is_string());
+  CHECK(is_uuid(user["id"].get<std::string>()));
+  CHECK(user["username"] == username);
+  CHECK(user["role"] == role);
+  CHECK(user.contains("displayName"));
+  CHECK(user.contains("avatarUrl"));
+  CHECK(user.contains("lat"));
+  CHECK(user.contains("lon"));
+  REQUIRE(user["createdAt"].is_string());
+  const auto created = user["createdAt"].get<std::string>();
+  CHECK(is_iso_millis_utc(created));
+  CHECK(seconds_from_now(created) < 300);
+  // Nothing secret in a user object.
+  for (const auto& [key, value] : user.items()) {
+    CAPTURE(key);
+    CHECK(key.find("password") == std::string::npos);
+    CHECK(key.find("Password") == std::string::npos);
+    CHECK(key.find("hash") == std::string::npos);
+    CHECK(key.find("Hash") == std::string::npos);
+    CHECK(key.find("token") == std::string::npos);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("accounts: register") {
+  auto& server = test_case_server();
+  ApiClient client(server.http_port());
+  const auto reg = api_path("/auth/register");
+
+  SUBCASE("a buyer with only the required fields") {
+    const auto body = register_body("buyer");
+    secrets().push_back(body["password"].get<std::string>());
+    const auto res = client.post(reg, body);
+    REQUIRE_STATUS(res, 201);
+    remember_token(res);
+    const auto& data = res.body["data"];
+    check_user_shape(data["user"], body["username"].get<std::string>(), "buyer");
+    CHECK(data["user"]["displayName"] == body["username"]);  // defaults to the username
+    CHECK(data["user"]["avatarUrl"].is_null());
+    CHECK(data["user"]["lat"].is_null());
+    CHECK(data["user"]["lon"].is_null());
+    REQUIRE(data["token"].is_string());
+    CHECK_FALSE(data["token"].get<std::string>().empty());
+  }
+  SUBCASE("a seller with every optional field") {
+    auto body = register_body("seller");
+    body["display_name"] = "Dar Zellige — فاس";
+    body["avatar_url"] = "https://cdn.example/avatars/1.png";
+    body["lat"] = 34.0331;
+    body["lon"] = -5.0003;
+    secrets().push_back(body["password"].get<std::string>());
+    const auto res = client.post(reg, body);
+    REQUIRE_STATUS(res, 201);
+    remember_token(res);
+    const auto& user = res.body["data"]["user"];
+    check_user_shape(user, body["username"].get<std::string>(), "seller");
+    CHECK(user["displayName"] == "Dar Zellige — فاس");
+    CHECK(user["avatarUrl"] == "https://cdn.example/avatars/1.png");
+    REQUIRE(user["lat"].is_number());
+    REQUIRE(user["lon"].is_number());
+    CHECK(user["lat"].get<double>() == doctest::Approx(34.0331));
+    CHECK(user["lon"].get<double>() == doctest::Approx(-5.0003));
+  }
+  SUBCASE("values at the limits are accepted") {
+    std::vector<json> bodies;
+    auto b = register_body();
+    b["username"] = "a-b";  // 3 chars (each test case has a fresh data dir)
+    bodies.push_back(b);
+    b = register_body();
+    std::string name32 = unique_username("x.y-z");
+    name32 += std::string(32 - name32.size(), '9');
+    b["username"] = name32;
+    bodies.push_back(b);
+    b = register_body();
+    b["password"] = "Ab3$efgh";  // 8 chars
+    bodies.push_back(b);
+    b = register_body();
+    b["password"] = unique_password() + std::string(128 - unique_password().size(), 'p');
+    bodies.push_back(b);
+    b = register_body("seller");
+    b["lat"] = 90;
+    b["lon"] = -180;
+    bodies.push_back(b);
+    b = register_body("seller");
+    b["lat"] = -90;
+    b["lon"] = 180;
+    bodies.push_back(b);
+    b = register_body();
+    b["avatar_url"] = "http://cdn.example/a.png";
+    bodies.push_back(b);
+    for (const auto& body : bodies) {
+      CAPTURE(body.dump());
+      secrets().push_back(body["password"].get<std::string>());
+      const auto res = client.post(reg, body);
+      CHECK_STATUS(res, 201);
+      remember_token(res);
+    }
+  }
+  SUBCASE("a missing required field is 400 missing_field") {
+    for (const char* field : {"username", "password", "role"}) {
+      CAPTURE(field);
+      auto body = register_body();
+      body.erase(field);
+      CHECK_FIELD_ERROR(client.post(reg, body), 400, "missing_field", field);
+    }
+    const auto empty = client.post(reg, json::object());
+    CHECK_ERROR(empty, 400, "missing_field");
+    CHECK_FALSE(empty.error_field().empty());
+  }
+  SUBCASE("a wrong JSON type is 400 invalid_type") {
+    const std::vector<std::pair<std::string, json>> cases{
+        {"username", 5},        {"password", 12345678},      {"role", true},
+        {"display_name", 7},    {"avatar_url", 1},           {"lat", "x"},
+        {"lon", json::array()}, {"username", json::object()}};
+    for (const auto& [field, value] : cases) {
+      CAPTURE(field);
+      CAPTURE(value.dump());
+      auto body = register_body();
+      body[field] = value;
+      if (field == "lat") body["lon"] = 1.0;
+      if (field == "lon") body["lat"] = 1.0;
+      CHECK_FIELD_ERROR(client.post(reg, body), 400, "invalid_type", field);
+    }
+  }
+  SUBCASE("an invalid value is 422 invalid_value naming the field") {
+    struct Case {
+      std::string field;
+      json value;
+    };
+    const std::vector<Case> cases{
+        {"username", "ab"},
+        {"username", std::string(33, 'a')},
+        {"username", "has space"},
+        {"username", "semi;colon"},
+        {"username", "slash/name"},
+        {"username", "émile_x"},
+        {"password", "Short7!"},
+        {"password", std::string(129, 'p')},
+        {"role", "admin"},
+        {"role", "moderator"},
+        {"avatar_url", "ftp://cdn.example/a.png"},
+        {"avatar_url", "javascript:alert(1)"},
+        {"avatar_url", "cdn.example/a.png"},
+    };
+    for (const auto& c : cases) {
+      CAPTURE(c.field);
+      CAPTURE(c.value.dump());
+      auto body = register_body();
+      body[c.field] = c.value;
+      CHECK_FIELD_ERROR(client.post(reg, body), 422, "invalid_value", c.field);
+    }
+  }
+  SUBCASE("lat and lon outside their ranges are 422") {
+    const std::vector<std::tuple<double, double, std::string>> cases{
+        {90.5, 0, "lat"}, {-91, 0, "lat"}, {0, 180.5, "lon"}, {0, -181, "lon"}};
+    for (const auto& [lat, lon, field] : cases) {
+      CAPTURE(lat);
+      CAPTURE(lon);
+      auto body = register_body("seller");
+      body["lat"] = lat;
+      body["lon"] = lon;
+      CHECK_FIELD_ERROR(client.post(reg, body), 422, "invalid_value", field);
+    }
+  }
+  SUBCASE("only one of lat and lon is 422") {
+    for (const char* only : {"lat", "lon"}) {
+      CAPTURE(only);
+      auto body = register_body("seller");
+      body[only] = 12.5;
+      const auto res = client.post(reg, body);
+      CHECK_STATUS(res, 422);
+      CHECK(res.error_code() == "invalid_value");
+      CHECK_FALSE(res.error_field().empty());
+    }
+  }
+  SUBCASE("a taken username is 409 username_taken, also differing only in case") {
+    const auto name = "Taken_" + unique_username("").substr(1, 12);
+    auto first = register_body();
+    first["username"] = name;
+    secrets().push_back(first["password"].get<std::string>());
+    const auto created = client.post(reg, first);
+    REQUIRE_STATUS(created, 201);
+    remember_token(created);
+    for (const auto& again :
+         {name, std::string("taken_") + name.substr(6), std::string("TAKEN_") + name.substr(6)}) {
+      CAPTURE(again);
+      auto body = register_body("seller");
+      body["username"] = again;
+      CHECK_ERROR(client.post(reg, body), 409, "username_taken");
+    }
+  }
+  SUBCASE("the log holds none of the passwords and tokens") { check_log_has_no_secrets(server); }
+}
+
+TEST_CASE("accounts: login, /users/me and logout") {
+  auto& server = test_case_server();
+  ApiClient client(server.http_port());
+  auto& user = test_case_state<Account>("user");
+  if (user.token.empty())
+    user = remember(client.register_user("buyer", json{{"lat", 33.5}, {"lon", -7.6}}));
+
+  SUBCASE("login returns the user and a new token each time") {
+    const auto first = client.login(user.username, user.password);
+    REQUIRE_STATUS(first, 200);
+    remember_token(first);
+    CHECK(first.body["data"]["user"] == user.user);
+    REQUIRE(first.body["data"]["token"].is_string());
+    const auto t1 = first.body["data"]["token"].get<std::string>();
+    CHECK_FALSE(t1.empty());
+    CHECK(t1 != user.token);
+
+    const auto second = client.login(user.username, user.password);
+    REQUIRE_STATUS(second, 200);
+    remember_token(second);
+    const auto t2 = second.body["data"]["token"].get<std::string>();
+    CHECK(t2 != t1);
+    // Every token works.
+    for (const auto& t : {user.token, t1, t2})
+      CHECK_STATUS(client.get(api_path("/users/me"), t), 200);
+  }
+  SUBCASE("a wrong password and an unknown user get the same 401") {
+    secrets().push_back("Wrong-" + user.password);
+    const auto wrong = client.login(user.username, "Wrong-" + user.password);
+    const auto unknown = client.login(unique_username("ghost"), user.password);
+    CHECK_ERROR(wrong, 401, "invalid_credentials");
+    CHECK_ERROR(unknown, 401, "invalid_credentials");
+    CHECK_NO_FIELD(wrong);
+    CHECK(wrong.body["error"]["message"] == unknown.body["error"]["message"]);
+  }
+  SUBCASE("GET /users/me returns the caller") {
+    const auto me = client.get(api_path("/users/me"), user.token);
+    REQUIRE_STATUS(me, 200);
+    CHECK(me.body["data"] == user.user);
+    check_user_shape(me.body["data"], user.username, "buyer");
+    CHECK(me.body["data"]["lat"].get<double>() == doctest::Approx(33.5));
+  }
+  SUBCASE("GET /users/me without a token is 401 unauthorized with WWW-Authenticate") {
+    const auto res = client.get(api_path("/users/me"));
+    CHECK_ERROR(res, 401, "unauthorized");
+    CHECK_NO_FIELD(res);
+    CHECK(res.has_header("WWW-Authenticate"));
+  }
+  SUBCASE("GET /users/me with a bad token is 401 invalid_token with WWW-Authenticate") {
+    std::string flipped = user.token;
+    flipped.back() = flipped.back() == 'A' ? 'B' : 'A';
+    for (const std::string& bad :
+         std::vector<std::string>{"not-a-real-token", user.token + "x", flipped}) {
+      CAPTURE(bad);
+      const auto res = client.get(api_path("/users/me"), bad);
+      CHECK_ERROR(res, 401, "invalid_token");
+      CHECK(res.has_header("WWW-Authenticate"));
+    }
+  }
+  SUBCASE("logout revokes only that token") {
+    const auto other_login = client.login(user.username, user.password);
+    REQUIRE_STATUS(other_login, 200);
+    remember_token(other_login);
+    const auto other = other_login.body["data"]["token"].get<std::string>();
+    const auto victim_login = client.login(user.username, user.password);
+    REQUIRE_STATUS(victim_login, 200);
+    remember_token(victim_login);
+    const auto victim = victim_login.body["data"]["token"].get<std::string>();
+
+    const auto out = client.post(api_path("/auth/logout"), {}, victim);
+    REQUIRE_STATUS(out, 200);
+    CHECK(out.body == json{{"data", {{"loggedOut", true}}}});
+
+    CHECK_ERROR(client.get(api_path("/users/me"), victim), 401, "invalid_token");
+    CHECK_ERROR(client.post(api_path("/auth/logout"), {}, victim), 401, "invalid_token");
+    CHECK_STATUS(client.get(api_path("/users/me"), other), 200);
+    CHECK_STATUS(client.get(api_path("/users/me"), user.token), 200);
+  }
+  SUBCASE("logout without a token is 401 unauthorized") {
+    CHECK_ERROR(client.post(api_path("/auth/logout")), 401, "unauthorized");
+  }
+  SUBCASE("the log holds none of the passwords and tokens") { check_log_has_no_secrets(server); }
+}
+
+TEST_CASE("accounts: 5 failed logins for a username are then refused with 429 (defaults)") {
+  auto& server = test_case_server();
+  ApiClient client(server.http_port());
+  const auto target = remember(client.register_user("buyer"));
+  const auto bystander = remember(client.register_user("buyer"));
+
+  for (int i = 1; i <= 5; ++i) {
+    CAPTURE(i);
+    CHECK_ERROR(client.login(target.username, "Wrong-password-" + std::to_string(i)), 401,
+                "invalid_credentials");
+  }
+  // Even the right password is refused now.
+  const auto limited = client.login(target.username, target.password);
+  CHECK_ERROR(limited, 429, "rate_limited");
+  CHECK_NO_FIELD(limited);
+  const auto retry = limited.header("Retry-After");
+  INFO("Retry-After: " << retry);
+  REQUIRE_FALSE(retry.empty());
+  REQUIRE(retry.find_first_not_of("0123456789") == std::string::npos);
+  CHECK(std::stoll(retry) >= 1);
+  CHECK(std::stoll(retry) <= 15 * 60);
+  CHECK_ERROR(client.login(target.username, "Wrong-password-6"), 429, "rate_limited");
+
+  // Another username is unaffected.
+  const auto other = client.login(bystander.username, bystander.password);
+  CHECK_STATUS(other, 200);
+  remember_token(other);
+  // Existing tokens of the limited user still work: the limit is on logins.
+  CHECK_STATUS(client.get(api_path("/users/me"), target.token), 200);
+
+  check_log_has_no_secrets(server);
+}
+
+TEST_CASE(
+    "accounts: --login-max-failures 3 --login-window 2: 429, then a login after Retry-After") {
+  ServerOptions opts;
+  opts.extra_args = {"--login-max-failures", "3", "--login-window", "2"};
+  auto& server = test_case_server("limited", opts);
+  ApiClient client(server.http_port());
+  const auto user = remember(client.register_user("seller"));
+
+  for (int i = 1; i <= 3; ++i) {
+    CAPTURE(i);
+    CHECK_ERROR(client.login(user.username, "Wrong-password-" + std::to_string(i)), 401,
+                "invalid_credentials");
+  }
+  const auto limited = client.login(user.username, user.password);
+  CHECK_ERROR(limited, 429, "rate_limited");
+  const auto retry = limited.header("Retry-After");
+  INFO("Retry-After: " << retry);
+  REQUIRE_FALSE(retry.empty());
+  REQUIRE(retry.find_first_not_of("0123456789") == std::string::npos);
+  const auto seconds = std::stoll(retry);
+  CHECK(seconds >= 1);
+  CHECK(seconds <= 2);
+
+  std::this_thread::sleep_for(std::chrono::seconds(std::min<long long>(seconds, 5)) +
+                              std::chrono::milliseconds(150));
+  const auto again = client.login(user.username, user.password);
+  CHECK_STATUS(again, 200);
+  remember_token(again);
+
+  check_log_has_no_secrets(server);
+}
