@@ -6,7 +6,9 @@
 
 #include <doctest/doctest.h>
 
+#include <future>
 #include <regex>
+#include <thread>
 #include <sstream>
 
 using namespace souk_it;
@@ -69,6 +71,23 @@ TEST_CASE(
   check_clean_exit(server.stop());
   // The server closed the idle connection on its way out.
   CHECK(conn.wait_closed(std::chrono::seconds(1)));
+}
+
+TEST_CASE("lifecycle: SIGTERM lets a request in flight finish before exiting") {
+  ServerProcess server;
+  // Registering hashes the password with argon2id (tens of milliseconds), so the
+  // request is still being handled when the signal arrives.
+  RawConnection conn(server.http_port());
+  const json body = {{"username", unique_username("inflight")},
+                     {"password", unique_password()},
+                     {"role", "buyer"}};
+  REQUIRE(conn.send(raw_request_text("POST", "/api/v1/auth/register", body.dump())));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto stopped = std::async(std::launch::async, [&] { return server.stop(); });
+  const auto res = conn.read_response();
+  REQUIRE(res.has_value());
+  CHECK(res->status == 201);
+  check_clean_exit(stopped.get());
 }
 
 TEST_CASE("lifecycle: the access log has method, path, status and duration") {
