@@ -130,6 +130,23 @@ const std::vector<Setting>& all_settings() {
        [](ServerConfig& c, const std::string& v) {
          c.login_window = std::chrono::seconds(parse_int(v, 1, 86400 * 7));
        }},
+      {{"rtmp-app", "SOUK_RTMP_APP", "RTMP application name publishers connect to", "live"},
+       [](ServerConfig& c, const std::string& v) {
+         if (v.empty() || v.size() > 64 || v.find_first_of("/?# ") != std::string::npos) {
+           bad("expected a name without '/', '?', '#' or spaces, got '" + v + "'");
+         }
+         c.rtmp_app = v;
+       }},
+      {{"rtmp-max-connections", "SOUK_RTMP_MAX_CONNECTIONS", "Most RTMP connections at once",
+        "1000"},
+       [](ServerConfig& c, const std::string& v) {
+         c.rtmp_max_connections = static_cast<std::size_t>(parse_int(v, 1, 100000));
+       }},
+      {{"rtmp-max-chunk-streams", "SOUK_RTMP_MAX_CHUNK_STREAMS",
+        "Most chunk stream ids one RTMP connection may use", "64"},
+       [](ServerConfig& c, const std::string& v) {
+         c.rtmp_max_chunk_streams = static_cast<std::size_t>(parse_int(v, 4, 65599));
+       }},
   };
   return list;
 }
@@ -233,7 +250,7 @@ ServerConfig resolve_config(const CliValues& cli, const EnvLookup& env,
   }
   if (config.public_rtmp_url.empty()) {
     config.public_rtmp_url = "rtmp://" + default_public_host(config.rtmp_listen) + ":" +
-                             std::to_string(config.rtmp_listen.port) + "/live";
+                             std::to_string(config.rtmp_listen.port) + "/" + config.rtmp_app;
   }
   return config;
 }

@@ -4,11 +4,15 @@
 
 #include "souk/api/api.hpp"
 #include "souk/api/http_server.hpp"
+#include "souk/app/media_wiring.hpp"
+#include "souk/ingest/rtmp_server.hpp"
+#include "souk/ingest/stream_hub.hpp"
 #include "souk/log.hpp"
 #include "souk/random.hpp"
 #include "souk/storage/auth_tokens.hpp"
 #include "souk/storage/database.hpp"
 #include "souk/storage/migrations.hpp"
+#include "souk/storage/streams.hpp"
 #include "souk/version.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -59,9 +63,12 @@ int run_server(const ServerConfig& config) {
     return 1;
   }
 
-  // Expired tokens can never authenticate again; drop them at each start.
-  const auto expired = db->write([](storage::Connection& c) {
-    return storage::auth_tokens::delete_expired(c, now_millis());
+  // Expired tokens can never authenticate again; drop them at each start. No
+  // publisher is connected yet, so live streams that were receiving are interrupted.
+  const auto [expired, interrupted] = db->write([](storage::Connection& c) {
+    const auto now = now_millis();
+    return std::make_pair(storage::auth_tokens::delete_expired(c, now),
+                          storage::streams::interrupt_all_receiving(c, now));
   });
 
   net::io_context ioc;
@@ -76,6 +83,22 @@ int run_server(const ServerConfig& config) {
   api_options.login_window = config.login_window;
   api::Api api(*db, api_options);
 
+  // Media: the hub between RTMP publishers and consumers, and the adapters that
+  // connect it to storage and the API.
+  ingest::StreamHub hub;
+  StoragePublishAuthorizer authorizer(*db, blocking);
+  IngestStateRecorder ingest_state(*db, blocking);
+  MediaPlane media_plane(hub);
+  hub.add_listener(&ingest_state);
+  api.add_observer(&media_plane);
+  api.set_ingest_status(&media_plane);
+
+  ingest::RtmpOptions rtmp_options;
+  rtmp_options.app = config.rtmp_app;
+  rtmp_options.max_connections = config.rtmp_max_connections;
+  rtmp_options.chunk_limits.max_chunk_streams = config.rtmp_max_chunk_streams;
+  ingest::RtmpServer rtmp(ioc, rtmp_options, hub, authorizer);
+
   api::HttpServerOptions http_options;
   http_options.max_body_bytes = config.max_body_bytes;
   api::HttpServer http(ioc, blocking, http_options,
@@ -85,6 +108,15 @@ int run_server(const ServerConfig& config) {
   } catch (const std::system_error& e) {
     log::error("cannot listen", {{"option", "http-listen"},
                                  {"address", config.http_listen.to_string()},
+                                 {"error", e.code().message()}});
+    blocking.join();
+    return 1;
+  }
+  try {
+    rtmp.listen({net::ip::make_address(config.rtmp_listen.host), config.rtmp_listen.port});
+  } catch (const std::system_error& e) {
+    log::error("cannot listen", {{"option", "rtmp-listen"},
+                                 {"address", config.rtmp_listen.to_string()},
                                  {"error", e.code().message()}});
     blocking.join();
     return 1;
@@ -104,11 +136,14 @@ int run_server(const ServerConfig& config) {
             {{"version", souk::version},
              {"http", http.local_endpoint().address().to_string() + ":" +
                           std::to_string(http.local_endpoint().port())},
+             {"rtmp", rtmp.local_endpoint().address().to_string() + ":" +
+                          std::to_string(rtmp.local_endpoint().port())},
              {"public_http_url", config.public_http_url},
              {"public_rtmp_url", config.public_rtmp_url},
              {"data_dir", config.data_dir.string()},
              {"schema_version", db->schema_version()},
              {"expired_tokens_dropped", expired},
+             {"streams_interrupted", interrupted},
              {"network_threads", network_threads()},
              {"blocking_threads", static_cast<std::uint64_t>(blocking_threads())}});
 
@@ -117,8 +152,10 @@ int run_server(const ServerConfig& config) {
 
   // Stop accepting, close idle connections, let requests in flight finish.
   http.shutdown();
+  rtmp.shutdown();
   const auto deadline = std::chrono::steady_clock::now() + shutdown_grace;
-  while (http.connection_count() > 0 && std::chrono::steady_clock::now() < deadline) {
+  while ((http.connection_count() > 0 || rtmp.connection_count() > 0) &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   if (const auto left = http.connection_count(); left > 0) {

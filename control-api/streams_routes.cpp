@@ -129,11 +129,20 @@ nlohmann::json stream_details(Api& api, Connection& c, const Stream& s) {
                                api.options().public_http_url);
   j["products"] = nlohmann::json::array();
   for (const auto& sp : products) j["products"].push_back(stream_product_json(sp));
-  // What ingest knows of the publisher; the RTMP ingest fills in the media.
-  j["ingest"] = {{"state", s.ingest_state},
-                 {"video", nullptr},
-                 {"audio", nullptr},
-                 {"bitrateKbps", nullptr}};
+  // The stored state (waiting, interrupted, finished) unless a publisher is
+  // sending right now, in which case the hub's view of its media.
+  const auto live_media = s.status == "live" && api.ingest_status()
+                              ? api.ingest_status()->publishing(s.id)
+                              : std::nullopt;
+  if (live_media) {
+    j["ingest"] = *live_media;
+    j["ingest"]["state"] = "receiving";
+  } else {
+    j["ingest"] = {{"state", s.ingest_state == "receiving" ? "interrupted" : s.ingest_state},
+                   {"video", nullptr},
+                   {"audio", nullptr},
+                   {"bitrateKbps", nullptr}};
+  }
   return j;
 }
 

@@ -102,6 +102,20 @@ bool set_ended(Connection& c, std::string_view id, UnixMillis ended_at, const St
              id) > 0;
 }
 
+void set_ingest_state(Connection& c, std::string_view id, std::string_view state, UnixMillis now) {
+  c.execute(
+      "UPDATE streams SET ingest_state = ?, last_media_at = ?, updated_at = ?"
+      " WHERE id = ? AND status = 'live'",
+      state, now, now, id);
+}
+
+std::int64_t interrupt_all_receiving(Connection& c, UnixMillis now) {
+  return c.execute(
+      "UPDATE streams SET ingest_state = 'interrupted', updated_at = ?"
+      " WHERE status = 'live' AND ingest_state = 'receiving'",
+      now);
+}
+
 std::optional<std::string> find_live_by_key_hash(Connection& c, const Sha256& key_hash) {
   auto q = c.query(
       "SELECT id, stream_key_hash FROM streams WHERE stream_key_hash = ? AND status = 'live'",

@@ -35,6 +35,9 @@ struct ServerConfig {
   std::vector<std::string> cors_origins{"*"};
   int login_max_failures = 5;
   std::chrono::seconds login_window{15 * 60};
+  std::string rtmp_app = "live";
+  std::size_t rtmp_max_connections = 1000;
+  std::size_t rtmp_max_chunk_streams = 64;
 };
 
 class ConfigError : public std::runtime_error {

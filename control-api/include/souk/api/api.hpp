@@ -4,6 +4,7 @@
 #pragma once
 
 #include "souk/api/http_types.hpp"
+#include "souk/api/ingest_status.hpp"
 #include "souk/api/login_limiter.hpp"
 #include "souk/api/passwords.hpp"
 #include "souk/api/router.hpp"
@@ -49,6 +50,8 @@ class Api {
   // Registered at wiring time, before requests arrive.
   void add_observer(StreamObserver* observer) { observers_.push_back(observer); }
   const std::vector<StreamObserver*>& observers() const { return observers_; }
+  void set_ingest_status(IngestStatusSource* source) { ingest_status_ = source; }
+  IngestStatusSource* ingest_status() const { return ingest_status_; }
 
   // Shared with the route files.
   storage::Database& db() { return db_; }
@@ -67,6 +70,7 @@ class Api {
   LoginLimiter login_limiter_;
   Router<Handler> router_;
   std::vector<StreamObserver*> observers_;
+  IngestStatusSource* ingest_status_ = nullptr;
 };
 
 // Route registration, one function per area (accounts_routes.cpp, ...).

@@ -85,6 +85,14 @@ bool set_live(Connection& c, std::string_view id, const Sha256& key_hash, UnixMi
 bool set_ended(Connection& c, std::string_view id, UnixMillis ended_at, const StoredStats& stats,
                const std::optional<std::string>& vod_url);
 
+// Records what ingest sees of a live stream's publisher: "receiving" or
+// "interrupted" (ignored once the stream is no longer live).
+void set_ingest_state(Connection& c, std::string_view id, std::string_view state, UnixMillis now);
+
+// At start-up no publisher is connected: live streams that were receiving are
+// interrupted. Returns how many.
+std::int64_t interrupt_all_receiving(Connection& c, UnixMillis now);
+
 // The live stream whose key hashes to `key_hash`, compared in constant time.
 std::optional<std::string> find_live_by_key_hash(Connection& c, const Sha256& key_hash);
 

@@ -1,0 +1,60 @@
+// The adapters that connect ingest to storage and the API, so that neither
+// knows the other: key checks, ingest state persistence, kicking the publisher
+// when a stream ends, and the live media status shown in stream details.
+#pragma once
+
+#include "souk/api/ingest_status.hpp"
+#include "souk/api/stream_observer.hpp"
+#include "souk/ingest/stream_hub.hpp"
+
+#include <boost/asio/thread_pool.hpp>
+
+namespace souk::storage {
+class Database;
+}
+
+namespace souk::app {
+
+// Ingest asks "whose key is this?": answered from storage on the blocking pool.
+class StoragePublishAuthorizer final : public ingest::PublishAuthorizer {
+ public:
+  StoragePublishAuthorizer(storage::Database& db, boost::asio::thread_pool& blocking)
+      : db_(db), blocking_(blocking) {}
+  void authorize(const std::string& key,
+                 std::function<void(std::optional<std::string>)> done) override;
+
+ private:
+  storage::Database& db_;
+  boost::asio::thread_pool& blocking_;
+};
+
+// Persists receiving / interrupted as publishers come and go.
+class IngestStateRecorder final : public ingest::IngestListener {
+ public:
+  IngestStateRecorder(storage::Database& db, boost::asio::thread_pool& blocking)
+      : db_(db), blocking_(blocking) {}
+  void publisher_started(const std::string& stream_id) override;
+  void publisher_stopped(const std::string& stream_id) override;
+
+ private:
+  void record(const std::string& stream_id, const char* state);
+  storage::Database& db_;
+  boost::asio::thread_pool& blocking_;
+};
+
+// The API's view of the media plane.
+class MediaPlane final : public api::StreamObserver, public api::IngestStatusSource {
+ public:
+  explicit MediaPlane(ingest::StreamHub& hub) : hub_(hub) {}
+
+  void stream_live(const std::string&, const std::vector<std::string>&) override {}
+  void stream_ended(const std::string& stream_id, const nlohmann::json&) override;
+  void product_tagged(const std::string&, const nlohmann::json&) override {}
+
+  std::optional<nlohmann::json> publishing(const std::string& stream_id) override;
+
+ private:
+  ingest::StreamHub& hub_;
+};
+
+}  // namespace souk::app

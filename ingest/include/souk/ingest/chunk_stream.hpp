@@ -1,0 +1,108 @@
+// The RTMP chunk stream (RTMP spec 5.3): messages are cut into chunks that
+// interleave across chunk stream ids (csid). ChunkReader reassembles, ChunkWriter
+// cuts. Both are pure: bytes in, messages out, and the reverse.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace souk::ingest {
+
+// Message type ids (RTMP spec 5.4, 7.1).
+enum MessageType : std::uint8_t {
+  msg_set_chunk_size = 1,
+  msg_abort = 2,
+  msg_acknowledgement = 3,
+  msg_user_control = 4,
+  msg_window_ack_size = 5,
+  msg_set_peer_bandwidth = 6,
+  msg_audio = 8,
+  msg_video = 9,
+  msg_data_amf3 = 15,
+  msg_command_amf3 = 17,
+  msg_data_amf0 = 18,
+  msg_command_amf0 = 20,
+  msg_aggregate = 22,
+};
+
+struct RtmpMessage {
+  std::uint32_t csid = 0;
+  std::uint8_t type = 0;
+  std::uint32_t timestamp = 0;  // milliseconds, wraps at 2^32
+  std::uint32_t stream_id = 0;  // message stream id
+  std::shared_ptr<std::vector<std::uint8_t>> payload;
+};
+
+enum class ChunkError {
+  none,
+  missing_header,      // format 1-3 on a chunk stream that never had format 0
+  message_too_large,   // over the configured maximum
+  too_many_streams,    // more chunk stream ids than allowed
+  bad_chunk_size,      // Set Chunk Size of 0 or with the top bit set
+  length_changed,      // a continuation chunk's header changed the message length
+};
+const char* to_string(ChunkError e);
+
+struct ChunkLimits {
+  std::uint32_t max_message_size = 16 * 1024 * 1024;
+  std::size_t max_chunk_streams = 64;
+};
+
+class ChunkReader {
+ public:
+  explicit ChunkReader(ChunkLimits limits = {}) : limits_(limits) {}
+
+  // Consumes as much of the buffered input as forms whole chunks, calling
+  // `on_message` for each complete message (Set Chunk Size and Abort are also
+  // applied here, as they change how the next chunks are read). Returns the
+  // first error; the reader is then unusable.
+  ChunkError feed(std::span<const std::uint8_t> bytes,
+                  const std::function<void(RtmpMessage&&)>& on_message);
+
+  std::uint32_t chunk_size() const { return chunk_size_; }
+  std::uint64_t bytes_received() const { return bytes_received_; }
+
+ private:
+  struct StreamState {
+    bool has_header = false;
+    bool extended = false;  // the last header used the extended timestamp
+    std::uint32_t timestamp = 0;
+    std::uint32_t delta = 0;
+    std::uint32_t length = 0;
+    std::uint8_t type = 0;
+    std::uint32_t stream_id = 0;
+    std::shared_ptr<std::vector<std::uint8_t>> partial;  // message being assembled
+  };
+
+  // Parses one chunk at the front of buffer_; returns false if more bytes are needed.
+  bool parse_chunk(ChunkError& err, const std::function<void(RtmpMessage&&)>& on_message);
+
+  ChunkLimits limits_;
+  std::uint32_t chunk_size_ = 128;  // the protocol's initial chunk size
+  std::vector<std::uint8_t> buffer_;
+  std::size_t pos_ = 0;
+  std::unordered_map<std::uint32_t, StreamState> streams_;
+  std::uint64_t bytes_received_ = 0;
+};
+
+class ChunkWriter {
+ public:
+  void set_chunk_size(std::uint32_t size) { chunk_size_ = size; }
+  std::uint32_t chunk_size() const { return chunk_size_; }
+
+  // Appends the chunks of one message: format 0, then format 3 continuations
+  // (repeating the extended timestamp when one is used, RTMP spec 5.3.1.3).
+  void write(std::uint32_t csid, std::uint8_t type, std::uint32_t timestamp,
+             std::uint32_t stream_id, std::span<const std::uint8_t> payload,
+             std::vector<std::uint8_t>& out) const;
+
+ private:
+  std::uint32_t chunk_size_ = 128;
+};
+
+}  // namespace souk::ingest

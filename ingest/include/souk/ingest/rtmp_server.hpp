@@ -1,0 +1,50 @@
+// The RTMP listener: accepts publishers on the shared io_context and runs one
+// RtmpSession per connection (rtmp_session.cpp). Sockets live only there.
+#pragma once
+
+#include "souk/ingest/chunk_stream.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace souk::ingest {
+
+class PublishAuthorizer;
+class StreamHub;
+
+struct RtmpOptions {
+  std::string app = "live";  // the application name publishers connect to
+  std::size_t max_connections = 1000;
+  ChunkLimits chunk_limits;
+  std::uint32_t out_chunk_size = 60000;  // what the server announces and sends with
+  std::uint32_t window_ack_size = 2500000;
+  std::chrono::seconds handshake_timeout{10};
+  std::chrono::seconds idle_timeout{30};  // no media for this long closes the connection
+};
+
+class RtmpServer {
+ public:
+  RtmpServer(boost::asio::io_context& ioc, RtmpOptions options, StreamHub& hub,
+             PublishAuthorizer& authorizer);
+  ~RtmpServer();
+
+  // Binds and starts accepting; throws std::system_error if the address is unusable.
+  void listen(const boost::asio::ip::tcp::endpoint& endpoint);
+  boost::asio::ip::tcp::endpoint local_endpoint() const;
+  // Stops accepting and closes every connection. Thread-safe.
+  void shutdown();
+  std::size_t connection_count() const;
+
+  struct State;  // shared with the sessions
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace souk::ingest

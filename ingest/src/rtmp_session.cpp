@@ -1,0 +1,531 @@
+// One RTMP connection: handshake, chunk stream, commands, and media handed to
+// the hub. It owns the socket, a strand, its timers and its write queue.
+//
+//   handshake (10 s) -> connect -> [releaseStream, FCPublish] -> createStream
+//   -> publish(key) -> authorize (storage, off the network thread)
+//        accepted: Stream Begin + onStatus NetStream.Publish.Start, media flows
+//        refused:  onStatus NetStream.Publish.BadName, then close
+#include "souk/ingest/rtmp_server.hpp"
+
+#include "souk/ingest/flv.hpp"
+#include "souk/ingest/handshake.hpp"
+#include "souk/ingest/rtmp_command.hpp"
+#include "souk/ingest/stream_hub.hpp"
+#include "souk/log.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <sodium.h>
+
+#include <deque>
+#include <mutex>
+#include <unordered_map>
+
+namespace souk::ingest {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+
+class RtmpSession;
+
+struct RtmpServer::State : std::enable_shared_from_this<RtmpServer::State> {
+  State(net::io_context& i, RtmpOptions o, StreamHub& h, PublishAuthorizer& a)
+      : ioc(i), options(std::move(o)), hub(h), authorizer(a), acceptor(net::make_strand(i)) {}
+
+  void do_accept();
+
+  net::io_context& ioc;
+  RtmpOptions options;
+  StreamHub& hub;
+  PublishAuthorizer& authorizer;
+  tcp::acceptor acceptor;
+
+  mutable std::mutex mutex;
+  bool stopping = false;
+  std::unordered_map<RtmpSession*, std::weak_ptr<RtmpSession>> sessions;
+};
+
+namespace {
+
+// Chunk stream ids the server writes on (as FMS and nginx-rtmp use them).
+constexpr std::uint32_t csid_control = 2;
+constexpr std::uint32_t csid_command = 3;
+constexpr std::uint32_t csid_status = 5;
+constexpr std::uint32_t publish_stream_id = 1;  // the one message stream we create
+
+}  // namespace
+
+class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSession> {
+ public:
+  RtmpSession(tcp::socket&& socket, std::shared_ptr<RtmpServer::State> server)
+      : socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        server_(std::move(server)),
+        reader_(server_->options.chunk_limits) {
+    error_code ec;
+    const auto ep = socket_.remote_endpoint(ec);
+    if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+
+  ~RtmpSession() override {
+    if (publishing_) server_->hub.release(stream_id_, this);
+    std::lock_guard lock(server_->mutex);
+    server_->sessions.erase(this);
+  }
+
+  void start() {
+    net::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->do_handshake(); });
+  }
+
+  void kick(const char* reason) override {
+    net::post(socket_.get_executor(), [self = shared_from_this(), reason] {
+      if (self->closed_) return;
+      log::info("rtmp publisher disconnected", {{"stream_id", self->stream_id_},
+                                                {"remote", self->remote_},
+                                                {"reason", reason}});
+      self->close();
+    });
+  }
+
+ private:
+  // --- handshake -----------------------------------------------------------
+  void do_handshake() {
+    arm_timer(server_->options.handshake_timeout, "handshake timeout");
+    in_.resize(1 + handshake::packet_size);
+    net::async_read(socket_, net::buffer(in_),
+                    [self = shared_from_this()](error_code ec, std::size_t) { self->on_c0c1(ec); });
+  }
+
+  void on_c0c1(error_code ec) {
+    if (ec) return fail(ec, "handshake read");
+    const auto now = static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now().time_since_epoch())
+            .count());
+    auto response = handshake::respond(in_, now, [](std::span<std::uint8_t> b) {
+      randombytes_buf(b.data(), b.size());
+    });
+    if (!response) return protocol_error("handshake: not RTMP version 3");
+    send_raw(std::make_shared<std::vector<std::uint8_t>>(std::move(response->s0s1s2)));
+    in_.resize(handshake::packet_size);
+    net::async_read(socket_, net::buffer(in_),
+                    [self = shared_from_this()](error_code e, std::size_t) { self->on_c2(e); });
+  }
+
+  void on_c2(error_code ec) {
+    if (ec) return fail(ec, "handshake read");
+    // C2 echoes S1; nothing in it changes what we do.
+    last_activity_ = std::chrono::steady_clock::now();
+    arm_idle_check();
+    in_.resize(64 * 1024);
+    do_read();
+  }
+
+  // --- chunk stream ----------------------------------------------------------
+  void do_read() {
+    socket_.async_read_some(net::buffer(in_), [self = shared_from_this()](error_code ec, std::size_t n) {
+      self->on_read(ec, n);
+    });
+  }
+
+  void on_read(error_code ec, std::size_t n) {
+    if (ec) return fail(ec, "read");
+    const auto err = reader_.feed(std::span(in_.data(), n), [this](RtmpMessage&& m) {
+      if (!closed_) on_message(m);
+    });
+    if (err != ChunkError::none) return protocol_error(to_string(err));
+    if (closed_) return;
+    maybe_acknowledge();
+    do_read();
+  }
+
+  void maybe_acknowledge() {
+    // Tell the peer how much we received each time its window fills (5.4.3).
+    const auto received = reader_.bytes_received();
+    if (peer_window_ > 0 && received - last_ack_ >= peer_window_) {
+      last_ack_ = received;
+      send_message(csid_control, msg_acknowledgement, 0,
+                   control::acknowledgement(static_cast<std::uint32_t>(received)));
+    }
+  }
+
+  void on_message(const RtmpMessage& m) {
+    const auto& payload = *m.payload;
+    switch (m.type) {
+      case msg_window_ack_size:
+        if (payload.size() >= 4) {
+          peer_window_ = (std::uint32_t{payload[0]} << 24) | (std::uint32_t{payload[1]} << 16) |
+                         (std::uint32_t{payload[2]} << 8) | payload[3];
+        }
+        return;
+      case msg_user_control:
+        // Ping Request (event 6) -> Ping Response with its timestamp.
+        if (payload.size() >= 6 && payload[0] == 0 && payload[1] == 6) {
+          const std::uint32_t ts = (std::uint32_t{payload[2]} << 24) |
+                                   (std::uint32_t{payload[3]} << 16) |
+                                   (std::uint32_t{payload[4]} << 8) | payload[5];
+          send_message(csid_control, msg_user_control, 0, control::ping_response(ts));
+        }
+        return;
+      case msg_command_amf0:
+        return on_command(payload);
+      case msg_command_amf3:
+        // AMF3 commands start with a format byte; the rest is AMF0 in practice.
+        if (!payload.empty() && payload[0] == 0) {
+          return on_command(std::span(payload).subspan(1));
+        }
+        return;
+      case msg_data_amf0:
+        return on_data(payload);
+      case msg_audio:
+      case msg_video:
+        return on_media(m);
+      default:
+        return;  // Set Chunk Size and Abort were applied by the reader; the rest is advisory
+    }
+  }
+
+  // --- commands --------------------------------------------------------------
+  void on_command(std::span<const std::uint8_t> payload) {
+    auto cmd = parse_command(payload);
+    if (!cmd) return protocol_error("malformed command");
+    const auto& name = cmd->name;
+    if (name == "connect") return on_connect(*cmd);
+    if (!connected_) return protocol_error("command before connect");
+    if (name == "createStream") {
+      return send_command(csid_command, 0, "_result",
+                          {cmd->transaction_id, nullptr, static_cast<double>(publish_stream_id)});
+    }
+    if (name == "releaseStream" || name == "FCPublish") {
+      // Answered for clients that wait for it; the decision comes with publish.
+      return send_command(csid_command, 0, "_result", {cmd->transaction_id, nullptr, amf0::Undefined{}});
+    }
+    if (name == "publish") return on_publish(*cmd);
+    if (name == "FCUnpublish" || name == "deleteStream" || name == "closeStream") {
+      if (publishing_) {
+        log::info("rtmp unpublish", {{"stream_id", stream_id_}, {"remote", remote_}});
+        stop_publishing();
+      }
+      return;
+    }
+    // Anything else (_checkbw, getStreamLength, play...) is not for an ingest server.
+    if (cmd->transaction_id != 0) {
+      send_command(csid_command, 0, "_error",
+                   {cmd->transaction_id, nullptr,
+                    status_object("error", "NetConnection.Call.Failed", "unsupported: " + name)});
+    }
+  }
+
+  void on_connect(const Command& cmd) {
+    if (connected_) return protocol_error("connect twice");
+    std::string app;
+    if (const auto* a = cmd.object.get("app"); a && a->as_string()) app = *a->as_string();
+    app = app.substr(0, app.find('?'));
+    while (!app.empty() && app.back() == '/') app.pop_back();
+    if (app != server_->options.app) {
+      log::info("rtmp connect refused", {{"remote", remote_}, {"app", app.substr(0, 64)}});
+      send_command(csid_command, 0, "_error",
+                   {cmd.transaction_id, nullptr,
+                    status_object("error", "NetConnection.Connect.Rejected",
+                                  "unknown application; publish to /" + server_->options.app)});
+      return close_after_writes();
+    }
+    connected_ = true;
+    const auto& o = server_->options;
+    send_message(csid_control, msg_window_ack_size, 0, control::window_ack_size(o.window_ack_size));
+    send_message(csid_control, msg_set_peer_bandwidth, 0,
+                 control::set_peer_bandwidth(o.window_ack_size, 2));
+    // Announce our chunk size (in the old one), then use it.
+    send_message(csid_control, msg_set_chunk_size, 0, control::set_chunk_size(o.out_chunk_size));
+    writer_.set_chunk_size(o.out_chunk_size);
+    amf0::Value props = amf0::Object{{{"fmsVer", "FMS/3,0,1,123"}, {"capabilities", 31.0}}};
+    amf0::Object info{{{"level", "status"},
+                       {"code", "NetConnection.Connect.Success"},
+                       {"description", "Connection succeeded."},
+                       {"objectEncoding", 0.0}}};
+    send_command(csid_command, 0, "_result", {cmd.transaction_id, props, amf0::Value(info)});
+  }
+
+  void on_publish(const Command& cmd) {
+    if (publishing_ || authorizing_) return protocol_error("publish twice");
+    const std::string* name = cmd.args.empty() ? nullptr : cmd.args[0].as_string();
+    if (!name) return protocol_error("publish without a stream name");
+    authorizing_ = true;
+    publish_txn_ = cmd.transaction_id;
+    // The key is checked against storage off the network threads; the answer
+    // comes back to this session's strand.
+    server_->authorizer.authorize(
+        stream_key_of(*name),
+        [self = shared_from_this()](std::optional<std::string> stream_id) {
+          net::post(self->socket_.get_executor(), [self, stream_id = std::move(stream_id)] {
+            self->on_authorized(stream_id);
+          });
+        });
+  }
+
+  void on_authorized(const std::optional<std::string>& stream_id) {
+    authorizing_ = false;
+    if (closed_) return;
+    if (!stream_id) {
+      log::info("rtmp publish refused", {{"remote", remote_}, {"reason", "unknown or ended stream key"}});
+      return refuse("NetStream.Publish.BadName", "the stream key is not the key of a live stream");
+    }
+    if (!server_->hub.claim(*stream_id, shared_from_this())) {
+      log::info("rtmp publish refused", {{"stream_id", *stream_id},
+                                         {"remote", remote_},
+                                         {"reason", "another publisher is sending"}});
+      return refuse("NetStream.Publish.BadName", "this stream already has a publisher");
+    }
+    publishing_ = true;
+    stream_id_ = *stream_id;
+    log::info("rtmp publish started", {{"stream_id", stream_id_}, {"remote", remote_}});
+    send_message(csid_control, msg_user_control, 0, control::stream_begin(publish_stream_id));
+    send_command(csid_status, publish_stream_id, "onStatus",
+                 {0.0, nullptr,
+                  status_object("status", "NetStream.Publish.Start", "Publishing started.")});
+    if (pending_metadata_) {
+      server_->hub.on_metadata(stream_id_, this, *pending_metadata_);
+      pending_metadata_.reset();
+    }
+  }
+
+  void refuse(const char* code, const std::string& description) {
+    send_command(csid_status, publish_stream_id, "onStatus",
+                 {0.0, nullptr, status_object("error", code, description)});
+    close_after_writes();
+  }
+
+  // --- data and media ----------------------------------------------------------
+  void on_data(std::span<const std::uint8_t> payload) {
+    auto values = amf0::decode_all(payload);
+    if (!values || values->empty()) return;  // malformed metadata is not worth a disconnect
+    const auto* first = (*values)[0].as_string();
+    if (!first) return;
+    std::size_t at = 0;
+    if (*first == "@setDataFrame") at = 1;
+    if (values->size() <= at + 1) return;
+    const auto* name = (*values)[at].as_string();
+    if (!name || *name != "onMetaData") return;
+    const auto& metadata = (*values)[at + 1];
+    if (publishing_) {
+      server_->hub.on_metadata(stream_id_, this, metadata);
+    } else {
+      pending_metadata_ = metadata;
+    }
+  }
+
+  void on_media(const RtmpMessage& m) {
+    if (!publishing_) return;  // media before Publish.Start is not ours to keep
+    const auto kind = m.type == msg_audio ? MediaKind::audio : MediaKind::video;
+    const auto tag = parse_tag(kind, *m.payload);
+    if (!tag) return;
+    last_activity_ = std::chrono::steady_clock::now();
+    const auto ts = repair_.next(kind, m.timestamp);
+    if (ts.corrected && corrections_++ % 100 == 0) {
+      log::warn("rtmp timestamp went backwards; clamped",
+                {{"stream_id", stream_id_}, {"track", kind == MediaKind::audio ? "audio" : "video"},
+                 {"corrections", corrections_}});
+    }
+    auto frame = std::make_shared<Frame>();
+    frame->stream_id = stream_id_;
+    frame->kind = kind;
+    frame->codec_id = tag->codec_id;
+    frame->dts_ms = ts.dts;
+    frame->pts_ms = ts.dts + tag->composition_time_ms;
+    frame->keyframe = tag->keyframe;
+    frame->sequence_header = tag->sequence_header;
+    frame->buffer = m.payload;  // shared, never copied
+    frame->offset = tag->offset;
+    server_->hub.on_frame(this, frame);
+  }
+
+  void stop_publishing() {
+    if (!publishing_) return;
+    publishing_ = false;
+    server_->hub.release(stream_id_, this);
+  }
+
+  // --- writing -----------------------------------------------------------------
+  void send_command(std::uint32_t csid, std::uint32_t stream_id, const char* name,
+                    std::initializer_list<amf0::Value> args) {
+    std::vector<std::uint8_t> payload;
+    amf0::encode(amf0::Value(name), payload);
+    for (const auto& a : args) amf0::encode(a, payload);
+    send_message(csid, msg_command_amf0, stream_id, payload);
+  }
+
+  void send_message(std::uint32_t csid, std::uint8_t type, std::uint32_t stream_id,
+                    const std::vector<std::uint8_t>& payload) {
+    auto out = std::make_shared<std::vector<std::uint8_t>>();
+    writer_.write(csid, type, 0, stream_id, payload, *out);
+    send_raw(std::move(out));
+  }
+
+  void send_raw(std::shared_ptr<std::vector<std::uint8_t>> bytes) {
+    if (closed_) return;
+    queue_.push_back(std::move(bytes));
+    if (queue_.size() == 1) do_write();
+  }
+
+  void do_write() {
+    net::async_write(socket_, net::buffer(*queue_.front()),
+                     [self = shared_from_this()](error_code ec, std::size_t) { self->on_write(ec); });
+  }
+
+  void on_write(error_code ec) {
+    if (ec) return fail(ec, "write");
+    queue_.pop_front();
+    if (!queue_.empty()) return do_write();
+    if (close_when_written_) close();
+  }
+
+  void close_after_writes() {
+    close_when_written_ = true;
+    if (queue_.empty()) close();
+  }
+
+  // --- timers and endings ------------------------------------------------------
+  void arm_timer(std::chrono::seconds after, const char* reason) {
+    timer_.expires_after(after);
+    timer_.async_wait([self = shared_from_this(), reason](error_code ec) {
+      if (ec || self->closed_) return;
+      log::info("rtmp connection closed", {{"remote", self->remote_}, {"reason", reason}});
+      self->close();
+    });
+  }
+
+  // Checks every few seconds that media (or, before publishing, anything) still flows.
+  void arm_idle_check() {
+    timer_.expires_after(std::chrono::seconds(1));
+    timer_.async_wait([self = shared_from_this()](error_code ec) {
+      if (ec || self->closed_) return;
+      if (std::chrono::steady_clock::now() - self->last_activity_ > self->server_->options.idle_timeout) {
+        log::info("rtmp connection closed", {{"stream_id", self->stream_id_},
+                                             {"remote", self->remote_},
+                                             {"reason", "no media within the idle timeout"}});
+        return self->close();
+      }
+      self->arm_idle_check();
+    });
+  }
+
+  void protocol_error(const char* what) {
+    log::info("rtmp protocol error", {{"remote", remote_}, {"stream_id", stream_id_}, {"error", what}});
+    close();
+  }
+
+  void fail(error_code ec, const char* op) {
+    if (closed_) return;
+    if (ec != net::error::eof && ec != net::error::connection_reset &&
+        ec != net::error::operation_aborted) {
+      log::debug("rtmp connection failed", {{"remote", remote_}, {"op", op}, {"error", ec.message()}});
+    }
+    if (publishing_) log::info("rtmp publisher gone", {{"stream_id", stream_id_}, {"remote", remote_}});
+    close();
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    stop_publishing();
+    error_code ec;
+    timer_.cancel();
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+  }
+
+  tcp::socket socket_;
+  net::steady_timer timer_;
+  std::shared_ptr<RtmpServer::State> server_;
+  std::string remote_;
+  std::vector<std::uint8_t> in_;
+  ChunkReader reader_;
+  ChunkWriter writer_;
+  std::deque<std::shared_ptr<std::vector<std::uint8_t>>> queue_;
+  TimestampRepair repair_;
+  std::optional<amf0::Value> pending_metadata_;
+  std::string stream_id_;
+  std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
+  std::uint64_t last_ack_ = 0;
+  std::uint32_t peer_window_ = 0;
+  std::uint64_t corrections_ = 0;
+  double publish_txn_ = 0;
+  bool connected_ = false;
+  bool authorizing_ = false;
+  bool publishing_ = false;
+  bool closed_ = false;
+  bool close_when_written_ = false;
+};
+
+void RtmpServer::State::do_accept() {
+  acceptor.async_accept(net::make_strand(ioc), [self = shared_from_this()](error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted) return;
+    if (ec) {
+      log::warn("rtmp accept failed", {{"error", ec.message()}});
+    } else {
+      std::shared_ptr<RtmpSession> session;
+      {
+        std::lock_guard lock(self->mutex);
+        if (self->stopping) return;
+        if (self->sessions.size() < self->options.max_connections) {
+          session = std::make_shared<RtmpSession>(std::move(socket), self);
+          self->sessions.emplace(session.get(), session);
+        }
+      }
+      if (session) {
+        session->start();
+      } else {
+        log::warn("rtmp connection refused: too many connections",
+                  {{"max", static_cast<std::uint64_t>(self->options.max_connections)}});
+        error_code ignored;
+        socket.close(ignored);
+      }
+    }
+    self->do_accept();
+  });
+}
+
+RtmpServer::RtmpServer(net::io_context& ioc, RtmpOptions options, StreamHub& hub,
+                       PublishAuthorizer& authorizer)
+    : state_(std::make_shared<State>(ioc, std::move(options), hub, authorizer)) {}
+
+RtmpServer::~RtmpServer() = default;
+
+void RtmpServer::listen(const tcp::endpoint& endpoint) {
+  auto& a = state_->acceptor;
+  a.open(endpoint.protocol());
+  a.set_option(net::socket_base::reuse_address(true));
+  a.bind(endpoint);
+  a.listen(net::socket_base::max_listen_connections);
+  state_->do_accept();
+}
+
+tcp::endpoint RtmpServer::local_endpoint() const { return state_->acceptor.local_endpoint(); }
+
+void RtmpServer::shutdown() {
+  std::vector<std::shared_ptr<RtmpSession>> live;
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->stopping = true;
+    for (auto& [ptr, weak] : state_->sessions) {
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+    }
+  }
+  net::post(state_->acceptor.get_executor(), [state = state_] {
+    error_code ec;
+    state->acceptor.close(ec);
+  });
+  for (auto& s : live) s->kick("server shutting down");
+}
+
+std::size_t RtmpServer::connection_count() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->sessions.size();
+}
+
+}  // namespace souk::ingest

@@ -1,0 +1,121 @@
+// Stream hub: publisher registry, media status, frame fan-out.
+#include "souk/ingest/stream_hub.hpp"
+
+namespace souk::ingest {
+
+StreamHub::StreamHub(std::chrono::milliseconds takeover_after) : takeover_after_(takeover_after) {}
+
+void StreamHub::add_sink(FrameSink* sink) {
+  std::lock_guard lock(mutex_);
+  sinks_.push_back(sink);
+}
+
+void StreamHub::add_listener(IngestListener* listener) {
+  std::lock_guard lock(mutex_);
+  listeners_.push_back(listener);
+}
+
+bool StreamHub::claim(const std::string& stream_id, const std::shared_ptr<Publisher>& p) {
+  std::shared_ptr<Publisher> replaced;
+  std::vector<FrameSink*> sinks;
+  std::vector<IngestListener*> listeners;
+  {
+    std::lock_guard lock(mutex_);
+    const auto now = Clock::now();
+    auto it = streams_.find(stream_id);
+    if (it != streams_.end()) {
+      replaced = it->second.publisher.lock();
+      if (replaced && now - it->second.last_media < takeover_after_) return false;
+    }
+    Entry e;
+    e.publisher = p;
+    e.raw = p.get();
+    // A new publisher gets the full silence window before it can be replaced.
+    e.last_media = now;
+    e.window_start = now;
+    streams_[stream_id] = std::move(e);
+    sinks = sinks_;
+    listeners = listeners_;
+  }
+  // A takeover keeps the stream publishing: sinks see a restart, listeners see
+  // it continue.
+  if (replaced) {
+    replaced->kick("replaced by a new publisher");
+    for (auto* s : sinks) s->publish_stopped(stream_id);
+  }
+  for (auto* s : sinks) s->publish_started(stream_id);
+  if (!replaced) {
+    for (auto* l : listeners) l->publisher_started(stream_id);
+  }
+  return true;
+}
+
+void StreamHub::release(const std::string& stream_id, const Publisher* p) {
+  std::vector<FrameSink*> sinks;
+  std::vector<IngestListener*> listeners;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = streams_.find(stream_id);
+    if (it == streams_.end() || it->second.raw != p) return;
+    streams_.erase(it);
+    sinks = sinks_;
+    listeners = listeners_;
+  }
+  for (auto* s : sinks) s->publish_stopped(stream_id);
+  for (auto* l : listeners) l->publisher_stopped(stream_id);
+}
+
+void StreamHub::on_metadata(const std::string& stream_id, const Publisher* p,
+                            const amf0::Value& metadata) {
+  std::lock_guard lock(mutex_);
+  auto it = streams_.find(stream_id);
+  if (it != streams_.end() && it->second.raw == p) it->second.media.apply_metadata(metadata);
+}
+
+void StreamHub::on_frame(const Publisher* p, const FramePtr& frame) {
+  std::vector<FrameSink*> sinks;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = streams_.find(frame->stream_id);
+    if (it == streams_.end() || it->second.raw != p) return;  // replaced meanwhile
+    Entry& e = it->second;
+    const auto now = Clock::now();
+    e.last_media = now;
+    const bool unknown = frame->kind == MediaKind::video ? !e.media.video : !e.media.audio;
+    if (frame->sequence_header || unknown) e.media.apply_frame(*frame);
+    e.window_bytes += frame->buffer->size();
+    const auto elapsed = std::chrono::duration<double>(now - e.window_start).count();
+    if (elapsed >= 1.0) {
+      e.bitrate_kbps = static_cast<double>(e.window_bytes) * 8 / elapsed / 1000;
+      e.window_start = now;
+      e.window_bytes = 0;
+    }
+    sinks = sinks_;
+  }
+  for (auto* s : sinks) s->on_frame(frame);
+}
+
+void StreamHub::kick(const std::string& stream_id, const char* reason) {
+  std::shared_ptr<Publisher> p;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = streams_.find(stream_id);
+    if (it == streams_.end()) return;
+    p = it->second.publisher.lock();
+  }
+  if (p) p->kick(reason);
+}
+
+std::optional<StreamStatus> StreamHub::status(const std::string& stream_id) const {
+  std::lock_guard lock(mutex_);
+  auto it = streams_.find(stream_id);
+  if (it == streams_.end()) return std::nullopt;
+  return StreamStatus{true, it->second.media, it->second.bitrate_kbps};
+}
+
+std::size_t StreamHub::publishing_count() const {
+  std::lock_guard lock(mutex_);
+  return streams_.size();
+}
+
+}  // namespace souk::ingest
