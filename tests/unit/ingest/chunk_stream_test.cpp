@@ -1,0 +1,168 @@
+#include "souk/ingest/chunk_stream.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace souk::ingest;
+
+namespace {
+
+std::vector<RtmpMessage> read_all(ChunkReader& r, const std::vector<std::uint8_t>& bytes,
+                                  bool byte_by_byte, ChunkError* err = nullptr) {
+  std::vector<RtmpMessage> out;
+  const auto sink = [&](RtmpMessage&& m) { out.push_back(std::move(m)); };
+  ChunkError e = ChunkError::none;
+  if (byte_by_byte) {
+    for (auto b : bytes) {
+      e = r.feed(std::span(&b, 1), sink);
+      if (e != ChunkError::none) break;
+    }
+  } else {
+    e = r.feed(bytes, sink);
+  }
+  if (err) *err = e;
+  return out;
+}
+
+std::vector<std::uint8_t> payload_of(std::size_t n, std::uint8_t seed) {
+  std::vector<std::uint8_t> p(n);
+  for (std::size_t i = 0; i < n; ++i) p[i] = static_cast<std::uint8_t>(seed + i);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("chunks: writer output reassembles, whole and byte by byte") {
+  for (bool bytewise : {false, true}) {
+    CAPTURE(bytewise);
+    ChunkWriter w;
+    std::vector<std::uint8_t> wire;
+    const auto a = payload_of(300, 1);   // three chunks at 128
+    const auto b = payload_of(0, 0);     // empty message
+    const auto c = payload_of(128, 9);   // exactly one chunk
+    w.write(4, msg_audio, 1000, 1, a, wire);
+    w.write(4, msg_audio, 1023, 1, b, wire);
+    w.write(70, msg_video, 5, 1, c, wire);      // two-byte basic header
+    w.write(400, msg_video, 7, 1, c, wire);     // three-byte basic header
+    ChunkReader r;
+    const auto msgs = read_all(r, wire, bytewise);
+    REQUIRE(msgs.size() == 4);
+    CHECK(msgs[0].csid == 4);
+    CHECK(msgs[0].timestamp == 1000);
+    CHECK(*msgs[0].payload == a);
+    CHECK(msgs[1].payload->empty());
+    CHECK(msgs[2].csid == 70);
+    CHECK(*msgs[2].payload == c);
+    CHECK(msgs[3].csid == 400);
+    CHECK(msgs[3].stream_id == 1);
+  }
+}
+
+TEST_CASE("chunks: formats 1, 2 and 3 inherit and add deltas (RTMP spec 5.3.2.2)") {
+  // csid 4: fmt0 ts=1000 len=2 type=8 sid=1; fmt2 delta=20; fmt3 (reuses delta);
+  // fmt1 delta=5 len=1 type=9.
+  const std::vector<std::uint8_t> wire = {
+      0x04, 0x00, 0x03, 0xe8, 0x00, 0x00, 0x02, 0x08, 0x01, 0x00, 0x00, 0x00, 0xaa, 0xbb,  // fmt 0
+      0x84, 0x00, 0x00, 0x14, 0xcc, 0xdd,                                                  // fmt 2
+      0xc4, 0xee, 0xff,                                                                    // fmt 3
+      0x44, 0x00, 0x00, 0x05, 0x00, 0x00, 0x01, 0x09, 0x11,                                // fmt 1
+  };
+  for (bool bytewise : {false, true}) {
+    ChunkReader r;
+    const auto m = read_all(r, wire, bytewise);
+    REQUIRE(m.size() == 4);
+    CHECK(m[0].timestamp == 1000);
+    CHECK(m[1].timestamp == 1020);
+    CHECK(*m[1].payload == std::vector<std::uint8_t>{0xcc, 0xdd});
+    CHECK(m[2].timestamp == 1040);
+    CHECK(m[3].timestamp == 1045);
+    CHECK(m[3].type == msg_video);
+    CHECK(m[3].stream_id == 1);
+  }
+}
+
+TEST_CASE("chunks: extended timestamps, also on format 3 continuation chunks") {
+  ChunkWriter w;
+  std::vector<std::uint8_t> wire;
+  const auto big = payload_of(200, 3);  // two chunks
+  w.write(6, msg_video, 0x01000000, 1, big, wire);
+  // fmt0 header has 0xffffff then a 4-byte timestamp; the fmt3 chunk repeats it.
+  CHECK(wire[1] == 0xff);
+  CHECK(wire[12] == 0x01);
+  const std::size_t second = 1 + 11 + 4 + 128;
+  CHECK(wire[second] == 0xc6);
+  CHECK(wire[second + 1] == 0x01);  // the repeated extended timestamp
+  for (bool bytewise : {false, true}) {
+    ChunkReader r;
+    const auto m = read_all(r, wire, bytewise);
+    REQUIRE(m.size() == 1);
+    CHECK(m[0].timestamp == 0x01000000);
+    CHECK(*m[0].payload == big);
+  }
+}
+
+TEST_CASE("chunks: Set Chunk Size applies to the chunks after it; interleaving works") {
+  ChunkWriter small, large;
+  large.set_chunk_size(4096);
+  std::vector<std::uint8_t> wire;
+  small.write(2, msg_set_chunk_size, 0, 0, std::vector<std::uint8_t>{0, 0, 0x10, 0}, wire);
+  const auto a = payload_of(5000, 1);
+  const auto b = payload_of(10, 2);
+  // Interleave by hand: first chunk of a (4096), all of b, rest of a (fmt 3).
+  std::vector<std::uint8_t> msg_a, msg_b;
+  large.write(4, msg_video, 0, 1, a, msg_a);
+  large.write(5, msg_audio, 0, 1, b, msg_b);
+  const std::size_t first_chunk = 1 + 11 + 4096;
+  wire.insert(wire.end(), msg_a.begin(), msg_a.begin() + first_chunk);
+  wire.insert(wire.end(), msg_b.begin(), msg_b.end());
+  wire.insert(wire.end(), msg_a.begin() + first_chunk, msg_a.end());
+  ChunkReader r;
+  const auto m = read_all(r, wire, false);
+  REQUIRE(m.size() == 3);
+  CHECK(r.chunk_size() == 4096);
+  CHECK(*m[1].payload == b);
+  CHECK(*m[2].payload == a);
+}
+
+TEST_CASE("chunks: Abort drops the partial message of its chunk stream") {
+  ChunkWriter w;
+  std::vector<std::uint8_t> partial, rest_of_wire;
+  w.write(4, msg_video, 0, 1, payload_of(300, 1), partial);
+  partial.resize(1 + 11 + 128);  // only the first chunk
+  w.write(2, msg_abort, 0, 0, std::vector<std::uint8_t>{0, 0, 0, 4}, rest_of_wire);
+  w.write(4, msg_video, 10, 1, payload_of(5, 1), rest_of_wire);
+  partial.insert(partial.end(), rest_of_wire.begin(), rest_of_wire.end());
+  ChunkReader r;
+  const auto m = read_all(r, partial, false);
+  REQUIRE(m.size() == 2);
+  CHECK(m[0].type == msg_abort);
+  CHECK(m[1].payload->size() == 5);
+}
+
+TEST_CASE("chunks: protocol violations are specific errors") {
+  ChunkError e;
+  {
+    ChunkReader r;
+    read_all(r, {0x44, 0, 0, 0, 0, 0, 1, 9, 0}, false, &e);  // fmt 1 first
+    CHECK(e == ChunkError::missing_header);
+  }
+  {
+    ChunkReader r({1000, 64});
+    read_all(r, {0x04, 0, 0, 0, 0x00, 0x10, 0x00, 9, 1, 0, 0, 0}, false, &e);  // 4096 > 1000
+    CHECK(e == ChunkError::message_too_large);
+  }
+  {
+    ChunkReader r({16 * 1024 * 1024, 2});
+    std::vector<std::uint8_t> wire;
+    ChunkWriter w;
+    for (std::uint32_t csid = 3; csid < 6; ++csid) w.write(csid, msg_audio, 0, 1, payload_of(1, 0), wire);
+    read_all(r, wire, false, &e);
+    CHECK(e == ChunkError::too_many_streams);
+  }
+  {
+    ChunkReader r;
+    std::vector<std::uint8_t> wire;
+    ChunkWriter().write(2, msg_set_chunk_size, 0, 0, std::vector<std::uint8_t>{0, 0, 0, 0}, wire);
+    read_all(r, wire, false, &e);
+    CHECK(e == ChunkError::bad_chunk_size);
+  }
+}
