@@ -13,6 +13,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
+#include <fstream>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -152,28 +154,110 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void do_write(const std::string& method, const std::string& path, HttpResponse res) {
-    response_.emplace(static_cast<http::status>(res.status), version_);
-    response_->set(http::field::server, "souk-live");
-    for (auto& [name, value] : res.headers) response_->insert(name, value);
-    response_->body() = std::move(res.body);
-    response_->keep_alive(keep_alive_ && !closing_);
-    response_->prepare_payload();
-    stream_.expires_after(server_->options.request_timeout);
-
     const auto elapsed = std::chrono::duration<double, std::milli>(
                              std::chrono::steady_clock::now() - started_)
                              .count();
     log::info("http", {log::bare({"method", method}), log::bare({"path", path}),
                        log::bare({"status", res.status}), {"duration_ms", elapsed},
                        {"remote", remote_}});
+    stream_.expires_after(server_->options.request_timeout);
+    if (res.file && !res.head) return do_write_file(std::move(res));
 
+    if (res.head) {
+      // HEAD: the headers and length the GET would have, and no body.
+      head_response_.emplace(static_cast<http::status>(res.status), version_);
+      head_response_->set(http::field::server, "souk-live");
+      for (auto& [name, value] : res.headers) head_response_->insert(name, value);
+      head_response_->keep_alive(keep_alive_ && !closing_);
+      head_response_->content_length(res.file ? res.file->length : res.body.size());
+      return http::async_write(stream_, *head_response_,
+                               [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                 const bool keep = self->head_response_->keep_alive();
+                                 self->head_response_.reset();
+                                 self->after_write(ec, keep);
+                               });
+    }
+    response_.emplace(static_cast<http::status>(res.status), version_);
+    response_->set(http::field::server, "souk-live");
+    for (auto& [name, value] : res.headers) response_->insert(name, value);
+    response_->keep_alive(keep_alive_ && !closing_);
+    response_->body() = std::move(res.body);
+    response_->prepare_payload();
     http::async_write(stream_, *response_,
                       beast::bind_front_handler(&HttpSession::on_write, shared_from_this()));
+  }
+
+  // A file body: the header, then chunks read on the blocking pool and written
+  // here, one at a time (Beast's buffer_body protocol).
+  void do_write_file(HttpResponse res) {
+    file_ = std::make_unique<FileStream>();
+    file_->slice = *res.file;
+    file_->response.result(static_cast<http::status>(res.status));
+    file_->response.version(version_);
+    file_->response.set(http::field::server, "souk-live");
+    for (auto& [name, value] : res.headers) file_->response.insert(name, value);
+    file_->response.keep_alive(keep_alive_ && !closing_);
+    file_->response.content_length(file_->slice.length);
+    file_->response.body().data = nullptr;
+    file_->response.body().more = true;
+    file_->serializer.emplace(file_->response);
+    http::async_write_header(stream_, *file_->serializer,
+                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                               if (ec) return self->after_write(ec, false);
+                               self->read_file_chunk();
+                             });
+  }
+
+  void read_file_chunk() {
+    net::post(server_->blocking, [self = shared_from_this()] {
+      auto& f = *self->file_;
+      const auto want = static_cast<std::size_t>(
+          std::min<std::uint64_t>(f.chunk.size(), f.slice.length - f.sent));
+      bool ok = false;
+      if (!f.in.is_open()) {
+        f.in.open(f.slice.path, std::ios::binary);
+        f.in.seekg(static_cast<std::streamoff>(f.slice.offset));
+      }
+      if (f.in) {
+        f.in.read(f.chunk.data(), static_cast<std::streamsize>(want));
+        ok = f.in.gcount() == static_cast<std::streamsize>(want);
+      }
+      net::post(self->stream_.get_executor(), [self, want, ok] { self->write_file_chunk(want, ok); });
+    });
+  }
+
+  void write_file_chunk(std::size_t n, bool ok) {
+    auto& f = *file_;
+    if (!ok) {
+      // The file shrank or vanished after the headers went out: the only honest
+      // signal left is to cut the connection.
+      log::warn("http file read failed", {{"path", f.slice.path}});
+      return do_close();
+    }
+    f.sent += n;
+    f.response.body().data = f.chunk.data();
+    f.response.body().size = n;
+    f.response.body().more = f.sent < f.slice.length;
+    stream_.expires_after(server_->options.request_timeout);  // per chunk: slow readers are fine
+    http::async_write(stream_, *f.serializer,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec == http::error::need_buffer) ec = {};
+                        if (ec) return self->after_write(ec, false);
+                        auto& fs = *self->file_;
+                        if (fs.sent < fs.slice.length) return self->read_file_chunk();
+                        const bool keep = fs.response.keep_alive();
+                        self->file_.reset();
+                        self->after_write(ec, keep);
+                      });
   }
 
   void on_write(beast::error_code ec, std::size_t) {
     const bool keep = response_->keep_alive();
     response_.reset();
+    after_write(ec, keep);
+  }
+
+  void after_write(beast::error_code ec, bool keep) {
     if (ec) {
       log::debug("http write failed", {{"remote", remote_}, {"error", ec.message()}});
       return do_close();
@@ -208,6 +292,16 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::shared_ptr<HttpServer::State> server_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> response_;
+  std::optional<http::response<http::empty_body>> head_response_;
+  struct FileStream {
+    FileSlice slice;
+    std::uint64_t sent = 0;
+    std::ifstream in;
+    std::array<char, 256 * 1024> chunk;
+    http::response<http::buffer_body> response;
+    std::optional<http::response_serializer<http::buffer_body>> serializer;
+  };
+  std::unique_ptr<FileStream> file_;
   std::string remote_;
   std::chrono::steady_clock::time_point started_;
   unsigned version_ = 11;

@@ -2,7 +2,9 @@
 // routes and handlers compile without the networking headers.
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,10 +28,21 @@ struct HttpRequest {
   }
 };
 
+// A byte range of a file to send as the response body. The server streams it in
+// chunks read on the blocking-work pool, so memory stays bounded and network
+// threads never read the disk.
+struct FileSlice {
+  std::string path;
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  std::optional<FileSlice> file;  // when set, the body (Content-Length = file->length)
+  bool head = false;              // a HEAD request: headers only, Content-Length as for GET
 
   void set_header(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));
