@@ -147,6 +147,15 @@ const std::vector<Setting>& all_settings() {
        [](ServerConfig& c, const std::string& v) {
          c.rtmp_max_chunk_streams = static_cast<std::size_t>(parse_int(v, 4, 65599));
        }},
+      {{"hls-segment-seconds", "SOUK_HLS_SEGMENT_SECONDS",
+        "HLS target segment duration (cut at the next keyframe after it), 1..10", "2"},
+       [](ServerConfig& c, const std::string& v) {
+         c.hls_segment_seconds = static_cast<double>(parse_int(v, 1, 10));
+       }},
+      {{"hls-window", "SOUK_HLS_WINDOW", "Segments in the live HLS playlist, 3..30", "6"},
+       [](ServerConfig& c, const std::string& v) {
+         c.hls_window = static_cast<std::size_t>(parse_int(v, 3, 30));
+       }},
   };
   return list;
 }

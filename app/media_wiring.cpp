@@ -49,6 +49,28 @@ void IngestStateRecorder::record(const std::string& stream_id, const char* state
 
 void MediaPlane::stream_ended(const std::string& stream_id, const nlohmann::json&) {
   hub_.kick(stream_id, "the stream ended");
+  packager_.end_stream(stream_id);
+}
+
+void VodRecorder::recording_ready(const std::string& stream_id, const std::filesystem::path& path) {
+  try {
+    db_.write([&](storage::Connection& c) {
+      storage::streams::set_vod(c, stream_id, path.string(),
+                                public_http_url_ + "/vod/" + stream_id + ".mp4", now_millis());
+    });
+  } catch (const std::exception& e) {
+    log::error("storing the VOD location failed", {{"stream_id", stream_id}, {"error", e.what()}});
+  }
+}
+
+bool stream_records(storage::Database& db, const std::string& stream_id) {
+  const auto s = db.read([&](storage::Connection& c) { return storage::streams::find_by_id(c, stream_id); });
+  return s && s->settings.record_stream;
+}
+
+bool stream_is_live(storage::Database& db, const std::string& stream_id) {
+  const auto s = db.read([&](storage::Connection& c) { return storage::streams::find_by_id(c, stream_id); });
+  return s && s->status == "live";
 }
 
 std::optional<nlohmann::json> MediaPlane::publishing(const std::string& stream_id) {

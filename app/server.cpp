@@ -88,8 +88,20 @@ int run_server(const ServerConfig& config) {
   ingest::StreamHub hub;
   StoragePublishAuthorizer authorizer(*db, blocking);
   IngestStateRecorder ingest_state(*db, blocking);
-  MediaPlane media_plane(hub);
+  VodRecorder vod_recorder(*db, config.public_http_url);
+  // Packaging and recording block on disk and muxing: their own pool.
+  net::thread_pool media_pool(2);
+  packager::PackagerOptions packager_options;
+  packager_options.data_dir = config.data_dir;
+  packager_options.segment_seconds = config.hls_segment_seconds;
+  packager_options.playlist_window = config.hls_window;
+  packager::Packager packager(
+      media_pool, packager_options,
+      [&db](const std::string& id) { return stream_records(*db, id); }, vod_recorder);
+  packager.finalize_leftovers([&db](const std::string& id) { return stream_is_live(*db, id); });
+  MediaPlane media_plane(hub, packager);
   hub.add_listener(&ingest_state);
+  hub.add_sink(&packager);
   api.add_observer(&media_plane);
   api.set_ingest_status(&media_plane);
 
@@ -166,6 +178,7 @@ int run_server(const ServerConfig& config) {
   ioc.stop();
   for (auto& t : threads) t.join();
   blocking.join();
+  media_pool.join();  // queued packaging finishes; open recordings are finalized at next start
   log::info("stopped");
   return 0;
 }

@@ -276,9 +276,13 @@ HttpResponse end_stream(Api& api, RequestContext& ctx) {
     const storage::StoredStats stored{f.duration_seconds, f.peak_viewers,         f.unique_viewers,
                                       f.total_likes,      f.chat_messages,        f.average_watch_seconds,
                                       f.total_watch_seconds};
-    // The recording becomes a VOD once the packager finalizes it; until then null.
-    const std::optional<std::string> vod_url;
-    if (!storage::streams::set_ended(c, s.id, ended_at, stored, vod_url)) {
+    // Where the VOD will be: the packager finalizes it after this commit, and
+    // stream details show vodUrl once the file is ready.
+    std::optional<std::string> vod_url;
+    if (s.settings.record_stream && api.ingest_status() && api.ingest_status()->has_recording(s.id)) {
+      vod_url = api.options().public_http_url + "/vod/" + s.id + ".mp4";
+    }
+    if (!storage::streams::set_ended(c, s.id, ended_at, stored, std::nullopt)) {
       throw ApiError::conflict("stream_not_live", "only a live stream can be ended");
     }
     return nlohmann::json{{"streamId", s.id},

@@ -109,6 +109,12 @@ void set_ingest_state(Connection& c, std::string_view id, std::string_view state
       state, now, now, id);
 }
 
+void set_vod(Connection& c, std::string_view id, std::string_view path, std::string_view url,
+             UnixMillis now) {
+  c.execute("UPDATE streams SET vod_path = ?, vod_url = ?, updated_at = ? WHERE id = ?", path, url,
+            now, id);
+}
+
 std::int64_t interrupt_all_receiving(Connection& c, UnixMillis now) {
   return c.execute(
       "UPDATE streams SET ingest_state = 'interrupted', updated_at = ?"

@@ -7,7 +7,7 @@ namespace souk::ingest {
 
 std::optional<TagInfo> parse_tag(MediaKind kind, std::span<const std::uint8_t> b) {
   if (b.empty()) return std::nullopt;
-  TagInfo t{kind, 0, false, false, 0, 1};
+  TagInfo t{kind, 0, false, false, 0, false, 1};
   if (kind == MediaKind::video) {
     const int frame_type = b[0] >> 4;
     t.codec_id = b[0] & 0x0f;
@@ -15,6 +15,7 @@ std::optional<TagInfo> parse_tag(MediaKind kind, std::span<const std::uint8_t> b
     if (t.codec_id == codec_avc) {
       if (b.size() < 5) return std::nullopt;
       t.sequence_header = b[1] == 0;
+      t.end_of_sequence = b[1] == 2;
       // SI24 composition time (FLV spec E.4.3.1), sign-extended.
       std::int32_t ct = (std::int32_t{b[2]} << 16) | (std::int32_t{b[3]} << 8) | b[4];
       if (ct & 0x800000) ct -= 0x1000000;

@@ -323,7 +323,7 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
     if (!publishing_) return;  // media before Publish.Start is not ours to keep
     const auto kind = m.type == msg_audio ? MediaKind::audio : MediaKind::video;
     const auto tag = parse_tag(kind, *m.payload);
-    if (!tag) return;
+    if (!tag || tag->end_of_sequence) return;
     last_activity_ = std::chrono::steady_clock::now();
     const auto ts = repair_.next(kind, m.timestamp);
     if (ts.corrected && corrections_++ % 100 == 0) {

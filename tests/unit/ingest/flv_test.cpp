@@ -22,6 +22,8 @@ TEST_CASE("flv: AVC tags give keyframe, sequence header and composition time") {
 
   const std::vector<std::uint8_t> negative = {0x27, 0x01, 0xff, 0xff, 0xfe};
   CHECK(parse_tag(MediaKind::video, negative)->composition_time_ms == -2);
+  const std::vector<std::uint8_t> end = {0x17, 0x02, 0x00, 0x00, 0x00};
+  CHECK(parse_tag(MediaKind::video, end)->end_of_sequence);
   CHECK_FALSE(parse_tag(MediaKind::video, std::vector<std::uint8_t>{0x17, 0x01}));
   CHECK_FALSE(parse_tag(MediaKind::video, std::vector<std::uint8_t>{}));
 }

@@ -38,6 +38,8 @@ struct ServerConfig {
   std::string rtmp_app = "live";
   std::size_t rtmp_max_connections = 1000;
   std::size_t rtmp_max_chunk_streams = 64;
+  double hls_segment_seconds = 2.0;
+  std::size_t hls_window = 6;
 };
 
 class ConfigError : public std::runtime_error {

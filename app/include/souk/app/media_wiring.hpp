@@ -6,6 +6,7 @@
 #include "souk/api/ingest_status.hpp"
 #include "souk/api/stream_observer.hpp"
 #include "souk/ingest/stream_hub.hpp"
+#include "souk/packager/packager.hpp"
 
 #include <boost/asio/thread_pool.hpp>
 
@@ -42,19 +43,40 @@ class IngestStateRecorder final : public ingest::IngestListener {
   boost::asio::thread_pool& blocking_;
 };
 
+// Stores the VOD's location when the packager has finalized it.
+class VodRecorder final : public packager::RecordingSink {
+ public:
+  VodRecorder(storage::Database& db, std::string public_http_url)
+      : db_(db), public_http_url_(std::move(public_http_url)) {}
+  void recording_ready(const std::string& stream_id, const std::filesystem::path& path) override;
+
+ private:
+  storage::Database& db_;
+  std::string public_http_url_;
+};
+
+// Whether a stream records, asked by the packager on the media pool.
+bool stream_records(storage::Database& db, const std::string& stream_id);
+// Whether a stream is live (for recordings found at start-up).
+bool stream_is_live(storage::Database& db, const std::string& stream_id);
+
 // The API's view of the media plane.
 class MediaPlane final : public api::StreamObserver, public api::IngestStatusSource {
  public:
-  explicit MediaPlane(ingest::StreamHub& hub) : hub_(hub) {}
+  MediaPlane(ingest::StreamHub& hub, packager::Packager& packager) : hub_(hub), packager_(packager) {}
 
   void stream_live(const std::string&, const std::vector<std::string>&) override {}
   void stream_ended(const std::string& stream_id, const nlohmann::json&) override;
   void product_tagged(const std::string&, const nlohmann::json&) override {}
 
   std::optional<nlohmann::json> publishing(const std::string& stream_id) override;
+  bool has_recording(const std::string& stream_id) override {
+    return packager_.has_recording(stream_id);
+  }
 
  private:
   ingest::StreamHub& hub_;
+  packager::Packager& packager_;
 };
 
 }  // namespace souk::app

@@ -15,6 +15,8 @@ class IngestStatusSource {
   // For a stream being published now: {video, audio, bitrateKbps} as API.md
   // names them (null where unknown). nullopt when nobody publishes it.
   virtual std::optional<nlohmann::json> publishing(const std::string& stream_id) = 0;
+  // Whether the stream was recorded, so that ending it will produce a VOD.
+  virtual bool has_recording(const std::string& stream_id) = 0;
 };
 
 }  // namespace souk::api

@@ -19,6 +19,7 @@ struct TagInfo {
   bool keyframe;
   bool sequence_header;
   std::int32_t composition_time_ms;  // video only
+  bool end_of_sequence;              // AVC end of sequence: carries no media
   std::size_t offset;                // where the codec payload starts
 };
 

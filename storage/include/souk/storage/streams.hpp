@@ -89,6 +89,10 @@ bool set_ended(Connection& c, std::string_view id, UnixMillis ended_at, const St
 // "interrupted" (ignored once the stream is no longer live).
 void set_ingest_state(Connection& c, std::string_view id, std::string_view state, UnixMillis now);
 
+// The recording is finalized: where it is on disk and where clients get it.
+void set_vod(Connection& c, std::string_view id, std::string_view path, std::string_view url,
+             UnixMillis now);
+
 // At start-up no publisher is connected: live streams that were receiving are
 // interrupted. Returns how many.
 std::int64_t interrupt_all_receiving(Connection& c, UnixMillis now);

@@ -1,0 +1,76 @@
+// The packager as the ingest hub sees it: a FrameSink that gives every stream
+// its own StreamPackager on a strand of the media pool, behind a bounded queue,
+// so a slow disk delays that stream's files but never an RTMP read.
+#pragma once
+
+#include "souk/ingest/stream_hub.hpp"
+#include "souk/packager/stream_packager.hpp"
+
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+namespace souk::packager {
+
+// Told when a stream's VOD file is complete.
+class RecordingSink {
+ public:
+  virtual ~RecordingSink() = default;
+  virtual void recording_ready(const std::string& stream_id, const std::filesystem::path& path) = 0;
+};
+
+class Packager final : public ingest::FrameSink {
+ public:
+  // `should_record(stream_id)` may block (it is asked on the media pool).
+  Packager(boost::asio::thread_pool& media_pool, PackagerOptions options,
+           std::function<bool(const std::string&)> should_record, RecordingSink& recordings);
+  ~Packager() override;
+
+  void publish_started(const std::string& stream_id) override;
+  void on_frame(const ingest::FramePtr& frame) override;
+  void publish_stopped(const std::string& stream_id) override;
+
+  // The stream ended: ENDLIST, finalize the recording. Asynchronous.
+  void end_stream(const std::string& stream_id);
+  // Whether a recording of the stream has started (and will become a VOD).
+  bool has_recording(const std::string& stream_id) const;
+
+  // Finalizes fragmented recordings left by a previous run (crash or kill).
+  // Blocking: call at start-up, before publishers arrive.
+  void finalize_leftovers(const std::function<bool(const std::string&)>& still_live);
+
+  // Frames dropped because a stream's queue was full.
+  std::uint64_t dropped_frames() const { return dropped_.load(); }
+
+ private:
+  struct Lane {
+    explicit Lane(boost::asio::thread_pool& pool) : strand(boost::asio::make_strand(pool)) {}
+    boost::asio::strand<boost::asio::thread_pool::executor_type> strand;
+    std::unique_ptr<StreamPackager> packager;  // touched only on the strand
+    std::atomic<std::size_t> queued{0};
+    std::atomic<bool> dropping{false};  // on the hub's side: skipping until the next keyframe
+    bool ended = false;
+  };
+
+  std::shared_ptr<Lane> lane(const std::string& stream_id, bool create);
+  void ensure_packager(Lane& lane, const std::string& stream_id);
+
+  boost::asio::thread_pool& pool_;
+  PackagerOptions options_;
+  std::function<bool(const std::string&)> should_record_;
+  RecordingSink& recordings_;
+
+  mutable std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<Lane>> lanes_;
+  std::set<std::string> recording_;
+  std::atomic<std::uint64_t> dropped_{0};
+};
+
+}  // namespace souk::packager

@@ -1,0 +1,90 @@
+// One stream's packaging: live HLS (MPEG-TS segments cut at keyframes, a sliding
+// playlist) and, when asked, a fragmented-MP4 recording. Runs on its own strand
+// of the media pool: it blocks on disk and muxing, never on a network thread.
+#pragma once
+
+#include "souk/ingest/frame.hpp"
+#include "souk/packager/av_util.hpp"
+#include "souk/packager/hls_playlist.hpp"
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace souk::packager {
+
+struct PackagerOptions {
+  std::filesystem::path data_dir;
+  double segment_seconds = 2.0;  // target duration; cuts happen at the next keyframe after it
+  std::size_t playlist_window = 6;
+};
+
+// Paths of a stream's media.
+std::filesystem::path hls_dir(const PackagerOptions& o, const std::string& stream_id);
+std::filesystem::path recording_path(const PackagerOptions& o, const std::string& stream_id);  // fMP4 while live
+std::filesystem::path vod_path(const PackagerOptions& o, const std::string& stream_id);        // final MP4
+
+// Turns a fragmented recording into a regular MP4 with the index first
+// (faststart), written under a temporary name and renamed. Throws AvError.
+void finalize_recording(const std::filesystem::path& fragmented, const std::filesystem::path& out);
+
+class StreamPackager {
+ public:
+  StreamPackager(std::string stream_id, const PackagerOptions& options, bool record);
+  ~StreamPackager();
+
+  void publish_started();
+  void frame(const ingest::Frame& f, std::int64_t wall_clock_ms);
+  void publish_stopped();
+  // Closes the last segment, writes ENDLIST and finalizes the recording; returns
+  // the VOD path if one was written.
+  std::optional<std::filesystem::path> end();
+
+  bool recording() const { return record_; }
+  const HlsPlaylist& playlist() const { return playlist_; }
+
+ private:
+  struct Pending {
+    ingest::Frame frame;
+    std::int64_t wall_clock_ms;
+  };
+
+  void set_up_outputs();
+  void write_hls(const ingest::Frame& f, std::int64_t wall_clock_ms);
+  void open_segment(const ingest::Frame& f, std::int64_t wall_clock_ms);
+  void close_segment(std::int64_t end_dts_ms);
+  void write_playlist();
+  void write_recording(const ingest::Frame& f);
+  void remove_old_segments(const std::vector<HlsSegment>& gone);
+
+  std::string id_;
+  PackagerOptions options_;
+  bool record_;
+  std::filesystem::path dir_;
+
+  CodecParametersPtr video_par_, audio_par_;
+  bool outputs_ready_ = false;
+  std::vector<Pending> pending_;  // frames that arrived before the codecs were known
+
+  // HLS
+  HlsPlaylist playlist_;
+  std::unique_ptr<OutputFile> segment_;
+  std::string segment_uri_;
+  std::int64_t segment_start_dts_ = 0;
+  std::int64_t segment_wall_clock_ = 0;
+  std::int64_t last_dts_ = 0;
+  bool segment_has_keyframe_ = false;
+  bool discontinuity_next_ = false;
+  bool published_before_ = false;
+  std::vector<std::string> retired_;  // segment files out of the window, deleted later
+
+  // VOD
+  std::unique_ptr<OutputFile> recording_;
+  std::int64_t record_offset_ms_ = 0;   // keeps the recording's clock running across reconnects
+  std::int64_t record_last_dts_ = -1;
+  bool record_resync_ = false;
+};
+
+}  // namespace souk::packager

@@ -1,0 +1,143 @@
+// Per-stream lanes on the media pool.
+#include "souk/packager/packager.hpp"
+
+#include "souk/log.hpp"
+#include "souk/time.hpp"
+
+#include <boost/asio/post.hpp>
+
+namespace souk::packager {
+namespace fs = std::filesystem;
+namespace net = boost::asio;
+
+namespace {
+// About 10 s of 30 fps video plus audio: past this the lane is behind the live edge.
+constexpr std::size_t max_queued_frames = 1000;
+}  // namespace
+
+Packager::Packager(net::thread_pool& media_pool, PackagerOptions options,
+                   std::function<bool(const std::string&)> should_record, RecordingSink& recordings)
+    : pool_(media_pool),
+      options_(std::move(options)),
+      should_record_(std::move(should_record)),
+      recordings_(recordings) {}
+
+Packager::~Packager() = default;
+
+std::shared_ptr<Packager::Lane> Packager::lane(const std::string& stream_id, bool create) {
+  std::lock_guard lock(mutex_);
+  auto it = lanes_.find(stream_id);
+  if (it != lanes_.end()) return it->second;
+  if (!create) return nullptr;
+  auto l = std::make_shared<Lane>(pool_);
+  lanes_.emplace(stream_id, l);
+  return l;
+}
+
+void Packager::ensure_packager(Lane& l, const std::string& stream_id) {
+  if (l.packager) return;
+  const bool record = should_record_(stream_id);
+  l.packager = std::make_unique<StreamPackager>(stream_id, options_, record);
+  if (record) {
+    std::lock_guard lock(mutex_);
+    recording_.insert(stream_id);
+  }
+}
+
+void Packager::publish_started(const std::string& stream_id) {
+  auto l = lane(stream_id, true);
+  net::post(l->strand, [this, l, stream_id] {
+    if (l->ended) return;
+    try {
+      ensure_packager(*l, stream_id);
+      l->packager->publish_started();
+    } catch (const std::exception& e) {
+      log::error("packager: cannot start", {{"stream_id", stream_id}, {"error", e.what()}});
+    }
+  });
+}
+
+void Packager::on_frame(const ingest::FramePtr& frame) {
+  auto l = lane(frame->stream_id, false);
+  if (!l) return;
+  // Bounded: when the lane falls behind, drop until the next video keyframe (a
+  // clean restart point), but always keep sequence headers.
+  const bool restart_point = frame->kind == ingest::MediaKind::video && frame->keyframe;
+  if (l->queued.load() >= max_queued_frames) l->dropping = true;
+  if (l->dropping && !frame->sequence_header) {
+    if (!restart_point || l->queued.load() >= max_queued_frames / 2) {
+      if (dropped_.fetch_add(1) % 1000 == 0) {
+        log::warn("packager: behind the live edge, dropping frames",
+                  {{"stream_id", frame->stream_id}, {"dropped_total", dropped_.load()}});
+      }
+      return;
+    }
+    l->dropping = false;
+  }
+  ++l->queued;
+  const auto wall_clock = now_millis();
+  net::post(l->strand, [l, frame, wall_clock] {
+    --l->queued;
+    if (l->ended || !l->packager) return;
+    l->packager->frame(*frame, wall_clock);
+  });
+}
+
+void Packager::publish_stopped(const std::string& stream_id) {
+  auto l = lane(stream_id, false);
+  if (!l) return;
+  net::post(l->strand, [l] {
+    if (!l->ended && l->packager) l->packager->publish_stopped();
+  });
+}
+
+void Packager::end_stream(const std::string& stream_id) {
+  auto l = lane(stream_id, false);
+  if (!l) return;
+  net::post(l->strand, [this, l, stream_id] {
+    if (l->ended) return;
+    l->ended = true;
+    std::optional<fs::path> vod;
+    if (l->packager) vod = l->packager->end();
+    l->packager.reset();
+    {
+      std::lock_guard lock(mutex_);
+      lanes_.erase(stream_id);
+    }
+    if (vod) {
+      log::info("recording finalized", {{"stream_id", stream_id}, {"path", vod->string()}});
+      recordings_.recording_ready(stream_id, *vod);
+    }
+  });
+}
+
+bool Packager::has_recording(const std::string& stream_id) const {
+  std::lock_guard lock(mutex_);
+  return recording_.count(stream_id) > 0;
+}
+
+void Packager::finalize_leftovers(const std::function<bool(const std::string&)>& still_live) {
+  const auto dir = options_.data_dir / "vod";
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const auto name = entry.path().filename().string();
+    const std::string suffix = ".rec.mp4";
+    if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+      continue;
+    }
+    const auto stream_id = name.substr(0, name.size() - suffix.size());
+    const auto out = vod_path(options_, stream_id);
+    try {
+      finalize_recording(entry.path(), out);
+      log::info("recording finalized after restart",
+                {{"stream_id", stream_id}, {"still_live", still_live(stream_id)}});
+      recordings_.recording_ready(stream_id, out);
+    } catch (const std::exception& e) {
+      log::error("packager: leftover recording could not be finalized",
+                 {{"stream_id", stream_id}, {"error", e.what()}});
+    }
+  }
+}
+
+}  // namespace souk::packager

@@ -1,0 +1,297 @@
+// HLS segments and playlist, and the fMP4 recording, for one stream.
+#include "souk/packager/stream_packager.hpp"
+
+#include "souk/log.hpp"
+#include "souk/packager/codec_config.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+namespace souk::packager {
+namespace fs = std::filesystem;
+using ingest::Frame;
+using ingest::MediaKind;
+
+namespace {
+
+// Waiting longer than this for the second codec's sequence header means the
+// stream has only one kind of media.
+constexpr std::int64_t codec_wait_ms = 1000;
+
+PacketPtr packet_of(const Frame& f, std::int64_t offset_ms = 0) {
+  PacketPtr pkt(av_packet_alloc());
+  const auto data = f.data();
+  check_av(av_new_packet(pkt.get(), static_cast<int>(data.size())), "allocate packet");
+  std::memcpy(pkt->data, data.data(), data.size());
+  pkt->dts = f.dts_ms + offset_ms;
+  pkt->pts = std::max(f.pts_ms, f.dts_ms) + offset_ms;
+  if (f.keyframe) pkt->flags |= AV_PKT_FLAG_KEY;
+  return pkt;
+}
+
+void write_atomically(const fs::path& path, const std::string& text) {
+  const auto tmp = fs::path(path.string() + ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) throw std::runtime_error("write " + tmp.string() + " failed");
+  }
+  fs::rename(tmp, path);  // readers see the old playlist or the new one, never half
+}
+
+}  // namespace
+
+fs::path hls_dir(const PackagerOptions& o, const std::string& id) { return o.data_dir / "hls" / id; }
+fs::path recording_path(const PackagerOptions& o, const std::string& id) {
+  return o.data_dir / "vod" / (id + ".rec.mp4");
+}
+fs::path vod_path(const PackagerOptions& o, const std::string& id) {
+  return o.data_dir / "vod" / (id + ".mp4");
+}
+
+StreamPackager::StreamPackager(std::string stream_id, const PackagerOptions& options, bool record)
+    : id_(std::move(stream_id)),
+      options_(options),
+      record_(record),
+      dir_(hls_dir(options, id_)),
+      playlist_(options.segment_seconds, options.playlist_window) {
+  fs::create_directories(dir_);
+  if (record_) fs::create_directories(options_.data_dir / "vod");
+}
+
+StreamPackager::~StreamPackager() = default;
+
+void StreamPackager::publish_started() {
+  // A publisher after the first continues the same playlist, marked as a
+  // discontinuity (new timestamps, maybe new encoder settings).
+  if (published_before_) discontinuity_next_ = true;
+  published_before_ = true;
+  record_resync_ = recording_ != nullptr;
+}
+
+void StreamPackager::frame(const Frame& f, std::int64_t wall_clock_ms) {
+  if (f.sequence_header) {
+    auto par = f.kind == MediaKind::video ? h264_parameters(f.data()) : aac_parameters(f.data());
+    if (!par) {
+      log::warn("packager: unusable sequence header", {{"stream_id", id_},
+                                                      {"track", f.kind == MediaKind::video ? "video" : "audio"}});
+      return;
+    }
+    (f.kind == MediaKind::video ? video_par_ : audio_par_) = std::move(par);
+    return;
+  }
+  if ((f.kind == MediaKind::video && f.codec_id != ingest::codec_avc) ||
+      (f.kind == MediaKind::audio && f.codec_id != ingest::codec_aac)) {
+    return;  // only H.264 and AAC are packaged
+  }
+  if (!outputs_ready_) {
+    pending_.push_back({f, wall_clock_ms});
+    const bool both = video_par_ && audio_par_;
+    const bool waited = pending_.back().frame.dts_ms - pending_.front().frame.dts_ms >= codec_wait_ms;
+    if (!both && !(waited && (video_par_ || audio_par_))) return;
+    set_up_outputs();
+    auto pending = std::move(pending_);
+    pending_.clear();
+    for (const auto& p : pending) frame(p.frame, p.wall_clock_ms);
+    return;
+  }
+  write_hls(f, wall_clock_ms);
+  if (recording_) write_recording(f);
+}
+
+void StreamPackager::set_up_outputs() {
+  outputs_ready_ = true;
+  if (!record_) return;
+  AVDictionary* opts = nullptr;
+  // Fragment at each keyframe and flush each packet, so a crash loses at most
+  // the fragment being written.
+  av_dict_set(&opts, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0);
+  av_dict_set(&opts, "flush_packets", "1", 0);
+  try {
+    recording_ = std::make_unique<OutputFile>(recording_path(options_, id_).string(), "mp4",
+                                              video_par_.get(), audio_par_.get(), &opts);
+  } catch (const AvError& e) {
+    log::error("packager: cannot start the recording", {{"stream_id", id_}, {"error", e.what()}});
+  }
+  av_dict_free(&opts);
+}
+
+void StreamPackager::write_hls(const Frame& f, std::int64_t wall_clock_ms) {
+  const bool has_video = video_par_ != nullptr;
+  const bool cut_point = has_video ? (f.kind == MediaKind::video && f.keyframe) : true;
+  if (segment_ && cut_point &&
+      static_cast<double>(f.dts_ms - segment_start_dts_) >= options_.segment_seconds * 1000) {
+    close_segment(f.dts_ms);
+  }
+  if (!segment_) open_segment(f, wall_clock_ms);
+  if (!segment_) return;
+  const int index = f.kind == MediaKind::video ? segment_->video_index() : segment_->audio_index();
+  if (index < 0) return;
+  // Video before the segment's first keyframe cannot be decoded: drop it. Audio
+  // is kept, so audio that precedes the first keyframe is not lost.
+  if (f.kind == MediaKind::video) {
+    if (!f.keyframe && !segment_has_keyframe_) return;
+    segment_has_keyframe_ = true;
+  }
+  try {
+    auto pkt = packet_of(f);
+    segment_->write(index, pkt.get());
+    last_dts_ = std::max(last_dts_, f.dts_ms);
+  } catch (const AvError& e) {
+    log::warn("packager: segment write failed", {{"stream_id", id_}, {"error", e.what()}});
+  }
+}
+
+void StreamPackager::open_segment(const Frame& f, std::int64_t wall_clock_ms) {
+  char name[32];
+  std::snprintf(name, sizeof name, "seg-%06llu.ts",
+                static_cast<unsigned long long>(playlist_.next_sequence()));
+  segment_uri_ = name;
+  try {
+    segment_ = std::make_unique<OutputFile>((dir_ / segment_uri_).string(), "mpegts",
+                                            video_par_.get(), audio_par_.get());
+  } catch (const AvError& e) {
+    log::error("packager: cannot open a segment", {{"stream_id", id_}, {"error", e.what()}});
+    segment_.reset();
+    return;
+  }
+  segment_start_dts_ = f.dts_ms;
+  last_dts_ = f.dts_ms;
+  segment_wall_clock_ = wall_clock_ms;
+  segment_has_keyframe_ = false;
+}
+
+void StreamPackager::close_segment(std::int64_t end_dts_ms) {
+  if (!segment_) return;
+  try {
+    segment_->finish();
+  } catch (const AvError& e) {
+    log::warn("packager: segment close failed", {{"stream_id", id_}, {"error", e.what()}});
+  }
+  segment_.reset();
+  HlsSegment s;
+  s.uri = segment_uri_;
+  s.duration = static_cast<double>(std::max<std::int64_t>(end_dts_ms - segment_start_dts_, 1)) / 1000.0;
+  s.wall_clock_ms = segment_wall_clock_;
+  s.discontinuity = discontinuity_next_;
+  discontinuity_next_ = false;
+  remove_old_segments(playlist_.add(std::move(s)));
+  write_playlist();
+}
+
+void StreamPackager::write_playlist() {
+  try {
+    write_atomically(dir_ / "index.m3u8", playlist_.render());
+  } catch (const std::exception& e) {
+    log::error("packager: playlist write failed", {{"stream_id", id_}, {"error", e.what()}});
+  }
+}
+
+void StreamPackager::remove_old_segments(const std::vector<HlsSegment>& gone) {
+  // A player that loaded the previous playlist may still fetch what just left
+  // it: keep one more window's worth before deleting.
+  for (const auto& s : gone) retired_.push_back(s.uri);
+  while (retired_.size() > options_.playlist_window) {
+    std::error_code ec;
+    fs::remove(dir_ / retired_.front(), ec);
+    retired_.erase(retired_.begin());
+  }
+}
+
+void StreamPackager::write_recording(const Frame& f) {
+  const int index = f.kind == MediaKind::video ? recording_->video_index() : recording_->audio_index();
+  if (index < 0) return;
+  if (record_resync_) {
+    // A new publisher starts its clock again: continue the recording's clock.
+    record_offset_ms_ = record_last_dts_ + 1 - f.dts_ms;
+    record_resync_ = false;
+  }
+  const std::int64_t dts = f.dts_ms + record_offset_ms_;
+  if (dts < 0) return;
+  try {
+    auto pkt = packet_of(f, record_offset_ms_);
+    recording_->write(index, pkt.get());
+    record_last_dts_ = std::max(record_last_dts_, dts);
+  } catch (const AvError& e) {
+    log::warn("packager: recording write failed", {{"stream_id", id_}, {"error", e.what()}});
+  }
+}
+
+void StreamPackager::publish_stopped() {
+  close_segment(last_dts_ + 1);
+}
+
+std::optional<fs::path> StreamPackager::end() {
+  close_segment(last_dts_ + 1);
+  playlist_.end();
+  if (published_before_) write_playlist();
+  if (!recording_) return std::nullopt;
+  try {
+    recording_->finish();
+  } catch (const AvError& e) {
+    log::warn("packager: recording close failed", {{"stream_id", id_}, {"error", e.what()}});
+  }
+  recording_.reset();
+  const auto out = vod_path(options_, id_);
+  try {
+    finalize_recording(recording_path(options_, id_), out);
+  } catch (const std::exception& e) {
+    log::error("packager: recording finalize failed", {{"stream_id", id_}, {"error", e.what()}});
+    return std::nullopt;
+  }
+  return out;
+}
+
+void finalize_recording(const fs::path& fragmented, const fs::path& out) {
+  AVFormatContext* in = nullptr;
+  check_av(avformat_open_input(&in, fragmented.c_str(), nullptr, nullptr), "open recording");
+  struct InputCloser {
+    AVFormatContext** ctx;
+    ~InputCloser() { avformat_close_input(ctx); }
+  } closer{&in};
+  check_av(avformat_find_stream_info(in, nullptr), "read recording");
+
+  const AVCodecParameters* video = nullptr;
+  const AVCodecParameters* audio = nullptr;
+  int video_in = -1, audio_in = -1;
+  for (unsigned i = 0; i < in->nb_streams; ++i) {
+    const auto* par = in->streams[i]->codecpar;
+    if (par->codec_type == AVMEDIA_TYPE_VIDEO && !video) {
+      video = par;
+      video_in = static_cast<int>(i);
+    } else if (par->codec_type == AVMEDIA_TYPE_AUDIO && !audio) {
+      audio = par;
+      audio_in = static_cast<int>(i);
+    }
+  }
+  const auto tmp = fs::path(out.string() + ".tmp");
+  struct DictionaryOwner {
+    AVDictionary* d = nullptr;
+    ~DictionaryOwner() { av_dict_free(&d); }
+  } opts;
+  av_dict_set(&opts.d, "movflags", "faststart", 0);  // moov before mdat: seekable at once
+  {
+    OutputFile file(tmp.string(), "mp4", video, audio, &opts.d);
+    PacketPtr pkt(av_packet_alloc());
+    while (true) {
+      const int err = av_read_frame(in, pkt.get());
+      if (err == AVERROR_EOF) break;
+      if (err < 0) break;  // a truncated last fragment ends the recording there
+      const int si = pkt->stream_index;
+      const int out_index = si == video_in ? file.video_index() : si == audio_in ? file.audio_index() : -1;
+      if (out_index < 0 || pkt->dts == AV_NOPTS_VALUE) {
+        av_packet_unref(pkt.get());
+        continue;
+      }
+      file.write(out_index, pkt.get(), in->streams[si]->time_base);
+    }
+    file.finish();
+  }
+  fs::rename(tmp, out);
+  std::error_code ec;
+  fs::remove(fragmented, ec);
+}
+
+}  // namespace souk::packager
