@@ -43,6 +43,7 @@ std::size_t blocking_threads() { return std::max<std::size_t>(4, 2 * network_thr
 
 int run_server(const ServerConfig& config) {
   log::init(config.log_level, config.log_format);
+  packager::route_ffmpeg_logs();
   init_crypto();
   std::signal(SIGPIPE, SIG_IGN);
 

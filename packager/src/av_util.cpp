@@ -1,7 +1,33 @@
 // FFmpeg RAII helpers (the shape of doc/examples/remux.c, with owners instead of goto).
 #include "souk/packager/av_util.hpp"
 
+#include "souk/log.hpp"
+
+#include <cstdarg>
+#include <string>
+
 namespace souk::packager {
+namespace {
+
+void ffmpeg_log(void* avcl, int level, const char* fmt, va_list args) {
+  if (level > AV_LOG_WARNING) return;
+  char line[1024];
+  int print_prefix = 1;
+  av_log_format_line2(avcl, level, fmt, args, line, sizeof line, &print_prefix);
+  std::string text(line);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (text.empty()) return;
+  // Muxer warnings (durations estimated, moov moved) are routine: debug level.
+  if (level <= AV_LOG_ERROR) {
+    log::warn("ffmpeg", {{"message", text}});
+  } else {
+    log::debug("ffmpeg", {{"message", text}});
+  }
+}
+
+}  // namespace
+
+void route_ffmpeg_logs() { av_log_set_callback(ffmpeg_log); }
 
 std::string av_error_text(int err) {
   char buf[AV_ERROR_MAX_STRING_SIZE] = {0};

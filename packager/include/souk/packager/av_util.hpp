@@ -12,6 +12,10 @@ extern "C" {
 
 namespace souk::packager {
 
+// Sends FFmpeg's own log lines (warnings and errors) through souk::log, one
+// line each, tagged with the FFmpeg component that wrote them.
+void route_ffmpeg_logs();
+
 // "what: FFmpeg's message" for a negative AVERROR.
 std::string av_error_text(int err);
 
