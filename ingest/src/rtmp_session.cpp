@@ -138,8 +138,8 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
     const auto err = reader_.feed(std::span(in_.data(), n), [this](RtmpMessage&& m) {
       if (!closed_) on_message(m);
     });
+    if (closed_) return;  // a message already ended the session; the rest is moot
     if (err != ChunkError::none) return protocol_error(to_string(err));
-    if (closed_) return;
     maybe_acknowledge();
     do_read();
   }

@@ -79,5 +79,6 @@ void add_account_routes(Api& api, Router<Api::Handler>& router);
 void add_product_routes(Api& api, Router<Api::Handler>& router);
 void add_stream_routes(Api& api, Router<Api::Handler>& router);
 void add_stream_product_routes(Api& api, Router<Api::Handler>& router);
+void add_media_routes(Api& api, Router<Api::Handler>& router);
 
 }  // namespace souk::api
