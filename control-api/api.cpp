@@ -54,6 +54,8 @@ HttpResponse Api::handle(const HttpRequest& request) {
     response = error_response(ApiError(500, "internal_error", "the server failed to handle this request"));
   }
   add_cors_headers(request, response);
+  // HEAD gets the headers a GET would, never a body (whatever the route did).
+  if (request.method == "HEAD") response.head = true;
   return response;
 }
 

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -269,6 +271,14 @@ HttpResponse serve_file(const HttpRequest& req, const fs::path& path, const Medi
                                         std::to_string(range.last) + "/" +
                                         std::to_string(file->size));
     res.file = FileSlice{path.string(), range.first, range.last - range.first + 1};
+  } else if (type.extension == "m3u8") {
+    // A live playlist is replaced (renamed over) every segment: read it now, in
+    // one go, rather than stream a file that may change between stat and open.
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in) throw missing();
+    res.body = text.str();
   } else if (file->size > 0) {
     res.file = FileSlice{path.string(), 0, file->size};
   }

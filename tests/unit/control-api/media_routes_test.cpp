@@ -125,7 +125,13 @@ TEST_CASE_FIXTURE(MediaFixture, "media: content types, cache headers, validators
           "Content-Length, Content-Range, Accept-Ranges, ETag");
     CHECK(res.header("Access-Control-Allow-Origin") == "*");
     CHECK(res.header("Content-Range").empty());
-    check_slice(res, c.path, 0, 1000);
+    if (c.target.ends_with(".m3u8")) {
+      // Playlists are replaced while live: read whole at once, not streamed.
+      CHECK_FALSE(res.file);
+      CHECK(res.body.size() == 1000);
+    } else {
+      check_slice(res, c.path, 0, 1000);
+    }
   }
   SUBCASE("a query string is ignored") {
     CHECK(get(hls("index.m3u8") + "?_HLS_msn=3").status == 200);
