@@ -5,7 +5,11 @@ JOBS ?= $(shell nproc)
 WERROR := $(if $(CI),ON,OFF)
 CMAKE_COMMON := -DSOUK_WERROR=$(WERROR)
 
-.PHONY: all deps build build-asan run test test-unit clean
+.PHONY: all deps build build-asan browser-deps run test test-unit clean
+
+# The browser test's npm packages (tests/browser/package-lock.json, exact versions).
+BROWSER_DIR := tests/browser
+BROWSER_STAMP := $(BROWSER_DIR)/node_modules/.npm-ci.stamp
 
 all: build
 
@@ -21,10 +25,20 @@ build-asan: deps
 	@cmake -S . -B $(BUILD_DIR)/asan -DCMAKE_BUILD_TYPE=Debug -DSOUK_SANITIZE=ON $(CMAKE_COMMON) >/dev/null
 	@cmake --build $(BUILD_DIR)/asan -j$(JOBS) --target unit_tests
 
+# npm ci only when package(-lock).json changed since the last install. No browser
+# download: the test drives Debian's /usr/bin/chromium.
+browser-deps: $(BROWSER_STAMP)
+
+$(BROWSER_STAMP): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json | deps
+	@echo "== npm ci in $(BROWSER_DIR)"
+	@cd $(BROWSER_DIR) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 \
+	  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
 run: build
 	$(BUILD_DIR)/release/app/souk-live serve
 
-test: build build-asan
+test: build build-asan browser-deps
 	@echo "== unit tests under ASan+UBSan"
 	@cd $(BUILD_DIR)/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -L unit

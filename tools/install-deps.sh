@@ -12,7 +12,16 @@ packages=(
   libavformat-dev libavcodec-dev libavutil-dev
   # real peers and tools used by tests
   ffmpeg sqlite3 curl
+  # the browser test: hls.js in headless Chromium (driven from Node by playwright-core)
+  chromium
 )
+# Node.js and npm from Debian only when there is no node at all (a newer one,
+# e.g. NodeSource's with its own npm, is kept).
+if ! command -v node >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+elif ! command -v npm >/dev/null 2>&1; then
+  packages+=(npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,208 @@
+// A real browser plays the live stream: a seller goes live, ffmpeg publishes a live
+// encode over RTMP, and hls.js in Debian's headless Chromium (driven by
+// playwright-core, tests/browser/hls_play.mjs) plays {hlsUrl} from a page on
+// about:blank (so over CORS) until video.currentTime has advanced by 2 s.
+#include "api_client.hpp"
+#include "media_fixtures.hpp"
+#include "server_process.hpp"
+
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <thread>
+
+using namespace souk_it;
+using namespace std::chrono_literals;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Segments are ~2 s; the second one is listed once the third starts, ~5 s after
+// ffmpeg starts. Room for a slow CI machine.
+constexpr auto playlist_timeout = 20s;
+// hls_play.mjs gives up by itself after this...
+constexpr int script_timeout_ms = 25000;
+// ...and is killed if it somehow outlives it (browser launch hangs).
+constexpr auto script_kill_timeout = 35s;
+constexpr const char* chromium_path = "/usr/bin/chromium";
+
+std::filesystem::path source_dir() {
+#ifdef SOUK_SOURCE_DIR
+  return SOUK_SOURCE_DIR;
+#else
+  // tests/integration/browser_test.cpp -> the repository root.
+  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+#endif
+}
+
+// `name` on PATH, or "" when it is not there.
+std::string on_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    if (dir.empty()) continue;
+    const auto candidate = std::filesystem::path(dir) / name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return {};
+}
+
+// "http://127.0.0.1:8080/hls/x/index.m3u8" -> "/hls/x/index.m3u8".
+std::string path_of(const std::string& url) {
+  const auto scheme = url.find("://");
+  const auto slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  return slash == std::string::npos ? "/" : url.substr(slash);
+}
+
+// URI lines of a media playlist.
+int segment_count(const std::string& playlist) {
+  std::istringstream lines(playlist);
+  std::string line;
+  int n = 0;
+  while (std::getline(lines, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty() && line.front() != '#') ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("browser: hls.js in headless Chromium plays the live stream and currentTime advances") {
+  // CI installs these (tools/install-deps.sh, make browser-deps): missing is a failure.
+  const std::string node = on_path("node");
+  if (node.empty()) {
+    FAIL("node is not on PATH (tools/install-deps.sh installs nodejs)");
+  }
+  if (::access(chromium_path, X_OK) != 0) {
+    FAIL(chromium_path << " is missing (tools/install-deps.sh installs chromium)");
+  }
+  const auto browser_dir = source_dir() / "tests" / "browser";
+  const auto script = browser_dir / "hls_play.mjs";
+  REQUIRE_MESSAGE(std::filesystem::exists(script), script << " is missing");
+  if (!std::filesystem::exists(browser_dir / "node_modules" / "playwright-core" / "package.json") ||
+      !std::filesystem::exists(browser_dir / "node_modules" / "hls.js" / "package.json")) {
+    FAIL("playwright-core and hls.js are not installed in " << browser_dir
+                                                            << " (run `make browser-deps`)");
+  }
+
+  ServerProcess server;
+  ApiClient client(server.http_port());
+
+  const Account seller = client.register_user("seller");
+  const auto product = client.post(
+      api_path("/products"),
+      json{{"title", "Sneakers"}, {"price_cents", 4999}, {"currency", "USD"}}, seller.token);
+  REQUIRE_STATUS(product, 201);
+  const std::string product_id = product.body["data"]["id"];
+  const auto stream = client.post(
+      api_path("/streams"), json{{"title", "Flash Sale"}, {"product_ids", {product_id}}},
+      seller.token);
+  REQUIRE_STATUS(stream, 201);
+  const std::string stream_id = stream.body["data"]["streamId"];
+  const auto live =
+      client.post(api_path("/streams/" + stream_id + "/go-live"),
+                  json{{"camera_ready", true}, {"checklist_complete", true}}, seller.token);
+  REQUIRE_STATUS(live, 200);
+  const std::string publish_url =
+      live.body["data"]["rtmpUrl"].get<std::string>() + "/" +
+      live.body["data"]["streamKey"].get<std::string>();
+  const std::string hls_url = live.body["data"]["hlsUrl"];
+  INFO("hlsUrl: " << hls_url);
+
+  ChildProcess publisher({ffmpeg_binary(),
+                          "-hide_banner",
+                          "-nostdin",
+                          "-loglevel",
+                          "warning",
+                          "-re",
+                          "-f",
+                          "lavfi",
+                          "-i",
+                          "testsrc2=size=640x360:rate=30",
+                          "-f",
+                          "lavfi",
+                          "-i",
+                          "sine=frequency=440:sample_rate=48000",
+                          "-t",
+                          "30",
+                          "-c:v",
+                          "libx264",
+                          "-preset",
+                          "ultrafast",
+                          "-tune",
+                          "zerolatency",
+                          "-g",
+                          "60",
+                          "-keyint_min",
+                          "60",
+                          "-pix_fmt",
+                          "yuv420p",
+                          "-profile:v",
+                          "baseline",
+                          "-c:a",
+                          "aac",
+                          "-b:a",
+                          "64k",
+                          "-ar",
+                          "48000",
+                          "-ac",
+                          "2",
+                          "-f",
+                          "flv",
+                          publish_url});
+
+  // The playlist exists and lists at least 2 segments.
+  const std::string playlist_path = path_of(hls_url);
+  const auto deadline = Clock::now() + playlist_timeout;
+  Response playlist;
+  int segments = 0;
+  while (Clock::now() < deadline && publisher.running()) {
+    playlist = client.get(playlist_path);
+    segments = playlist.status == 200 ? segment_count(playlist.raw) : 0;
+    if (segments >= 2) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  if (segments < 2) {
+    publisher.send_signal(SIGKILL);
+    const auto ffmpeg = publisher.wait(5s);
+    FAIL("the playlist did not list 2 segments within "
+         << std::chrono::duration<double>(playlist_timeout).count()
+         << " s; last answer: " << playlist.describe() << "\nffmpeg: " << ffmpeg.describe()
+         << "\nserver log:\n"
+         << server.log_tail());
+  }
+
+  const auto played = run_process(
+      {node, script.string(), hls_url, "--timeout-ms", std::to_string(script_timeout_ms)},
+      script_kill_timeout);
+  {
+    std::ostringstream status;
+    if (played.timed_out) {
+      status << "was killed after " << played.seconds() << " s";
+    } else if (played.signal != 0) {
+      status << "was killed by signal " << played.signal;
+    } else {
+      status << "exited with " << played.exit_code << " after " << played.seconds() << " s";
+    }
+    INFO("hls_play.mjs " << status.str() << "; its output:\n"
+                         << played.out << played.err << "--- server log tail ---\n"
+                         << server.log_tail(20));
+    CHECK(played.exit_code == 0);
+  }
+
+  // ffmpeg was still publishing throughout (it runs 30 s).
+  CHECK(publisher.running());
+  publisher.send_signal(SIGKILL);
+  publisher.wait(5s);
+  const auto stopped = server.stop();
+  CHECK(stopped.exited);
+}
