@@ -152,6 +152,11 @@ const std::vector<Setting>& all_settings() {
        [](ServerConfig& c, const std::string& v) {
          c.hls_segment_seconds = static_cast<double>(parse_int(v, 1, 10));
        }},
+      {{"viewer-count-interval", "SOUK_VIEWER_COUNT_INTERVAL",
+        "Seconds between stream:viewer-count broadcasts to live rooms", "10"},
+       [](ServerConfig& c, const std::string& v) {
+         c.viewer_count_interval = std::chrono::seconds(parse_int(v, 1, 3600));
+       }},
       {{"hls-window", "SOUK_HLS_WINDOW", "Segments in the live HLS playlist, 3..30", "6"},
        [](ServerConfig& c, const std::string& v) {
          c.hls_window = static_cast<std::size_t>(parse_int(v, 3, 30));

@@ -11,6 +11,7 @@
 #include "souk/random.hpp"
 #include "souk/storage/auth_tokens.hpp"
 #include "souk/storage/database.hpp"
+#include "souk/storage/engagement.hpp"
 #include "souk/storage/migrations.hpp"
 #include "souk/storage/streams.hpp"
 #include "souk/version.hpp"
@@ -68,6 +69,8 @@ int run_server(const ServerConfig& config) {
   // publisher is connected yet, so live streams that were receiving are interrupted.
   const auto [expired, interrupted] = db->write([](storage::Connection& c) {
     const auto now = now_millis();
+    // Viewers of the previous run left when it stopped (at the latest, now).
+    storage::viewer_sessions::close_all_open(c, now);
     return std::make_pair(storage::auth_tokens::delete_expired(c, now),
                           storage::streams::interrupt_all_receiving(c, now));
   });
@@ -83,6 +86,16 @@ int run_server(const ServerConfig& config) {
   api_options.login_max_failures = config.login_max_failures;
   api_options.login_window = config.login_window;
   api::Api api(*db, api_options);
+
+  // Realtime: Socket.IO on the HTTP port.
+  api::RealtimeOptions realtime_options;
+  realtime_options.viewer_count_interval = config.viewer_count_interval;
+  realtime_options.cors_origins = config.cors_origins;
+  // A player buffers about three segments behind the live edge.
+  realtime_options.estimated_latency_seconds = 3 * config.hls_segment_seconds;
+  api::Realtime realtime(ioc, blocking, *db, realtime_options);
+  api.add_observer(&realtime);
+  RealtimeMediaEvents realtime_media(realtime);
 
   // Media: the hub between RTMP publishers and consumers, and the adapters that
   // connect it to storage and the API.
@@ -102,6 +115,7 @@ int run_server(const ServerConfig& config) {
   packager.finalize_leftovers([&db](const std::string& id) { return stream_is_live(*db, id); });
   MediaPlane media_plane(hub, packager);
   hub.add_listener(&ingest_state);
+  hub.add_listener(&realtime_media);
   hub.add_sink(&packager);
   api.add_observer(&media_plane);
   api.set_ingest_status(&media_plane);
@@ -116,6 +130,7 @@ int run_server(const ServerConfig& config) {
   http_options.max_body_bytes = config.max_body_bytes;
   api::HttpServer http(ioc, blocking, http_options,
                        [&api](const api::HttpRequest& r) { return api.handle(r); });
+  http.set_realtime(&realtime);
   try {
     http.listen({net::ip::make_address(config.http_listen.host), config.http_listen.port});
   } catch (const std::system_error& e) {
@@ -141,6 +156,7 @@ int run_server(const ServerConfig& config) {
     if (!ec) stop_signal.set_value(signo);
   });
 
+  realtime.start();
   auto work = net::make_work_guard(ioc);
   std::vector<std::thread> threads;
   for (unsigned i = 0; i < network_threads(); ++i) threads.emplace_back([&ioc] { ioc.run(); });
@@ -166,6 +182,7 @@ int run_server(const ServerConfig& config) {
   // Stop accepting, close idle connections, let requests in flight finish.
   http.shutdown();
   rtmp.shutdown();
+  realtime.stop();
   const auto deadline = std::chrono::steady_clock::now() + shutdown_grace;
   while ((http.connection_count() > 0 || rtmp.connection_count() > 0) &&
          std::chrono::steady_clock::now() < deadline) {

@@ -12,8 +12,11 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 
 #include <array>
+#include <atomic>
+#include <deque>
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -39,11 +42,102 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   net::thread_pool& blocking;
   HttpServerOptions options;
   Handler handler;
+  RealtimeEndpoint* realtime = nullptr;
   tcp::acceptor acceptor;
 
   mutable std::mutex mutex;
   bool stopping = false;
   std::unordered_map<HttpSession*, std::weak_ptr<HttpSession>> sessions;
+};
+
+namespace websocket = beast::websocket;
+
+// One WebSocket after the upgrade: reads messages into the realtime handler and
+// writes a bounded queue of shared, pre-encoded messages, one write at a time.
+class WsSession : public WsConnection, public std::enable_shared_from_this<WsSession> {
+ public:
+  WsSession(tcp::socket&& socket, std::shared_ptr<HttpServer::State> server, std::string remote)
+      : ws_(std::move(socket)), server_(std::move(server)), remote_(std::move(remote)) {}
+
+  void run(http::request<http::string_body> upgrade, HttpRequest request) {
+    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.read_message_max(server_->options.max_ws_message_bytes);
+    ws_.async_accept(upgrade, [self = shared_from_this(), request = std::move(request)](
+                                  beast::error_code ec) mutable { self->on_accept(ec, request); });
+  }
+
+  bool send(std::shared_ptr<const std::string> text) override {
+    if (closed_.load()) return false;
+    if (queued_.fetch_add(1) >= server_->options.max_ws_queue) {
+      // The peer stopped reading: drop it rather than hold everyone's messages.
+      log::info("websocket dropped: not reading", {{"remote", remote_}});
+      close();
+      return false;
+    }
+    net::post(ws_.get_executor(), [self = shared_from_this(), text = std::move(text)] {
+      if (self->closed_.load()) return;
+      self->queue_.push_back(std::move(text));
+      if (self->queue_.size() == 1) self->do_write();
+    });
+    return true;
+  }
+
+  void close() override {
+    net::post(ws_.get_executor(), [self = shared_from_this()] {
+      if (self->closed_.exchange(true)) return;
+      self->ws_.async_close(websocket::close_code::normal, [self](beast::error_code) {});
+    });
+  }
+
+ private:
+  void on_accept(beast::error_code ec, const HttpRequest& request) {
+    if (ec) return;
+    handler_ = server_->realtime->websocket(request, shared_from_this());
+    if (!handler_) return close();
+    do_read();
+  }
+
+  void do_read() {
+    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->on_read(ec);
+    });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) {
+      closed_.store(true);
+      if (handler_) handler_->on_close();
+      handler_.reset();
+      return;
+    }
+    std::string text = beast::buffers_to_string(buffer_.data());
+    buffer_.consume(buffer_.size());
+    if (handler_) handler_->on_message(std::move(text));
+    do_read();
+  }
+
+  void do_write() {
+    ws_.text(true);
+    ws_.async_write(net::buffer(*queue_.front()),
+                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                      self->queue_.pop_front();
+                      --self->queued_;
+                      if (ec) {
+                        self->closed_.store(true);
+                        return;
+                      }
+                      if (!self->queue_.empty()) self->do_write();
+                    });
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  std::shared_ptr<HttpServer::State> server_;
+  std::string remote_;
+  beast::flat_buffer buffer_;
+  std::shared_ptr<WsHandler> handler_;
+  std::deque<std::shared_ptr<const std::string>> queue_;
+  std::atomic<std::size_t> queued_{0};
+  std::atomic<bool> closed_{false};
 };
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
@@ -136,12 +230,35 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     keep_alive_ = msg.keep_alive() && !body_too_large;
     version_ = msg.version();
 
+    if (server_->realtime && !body_too_large && req.path.starts_with("/socket.io/")) {
+      return dispatch_realtime(std::move(req));
+    }
     net::post(server_->blocking, [self = shared_from_this(), req = std::move(req)]() mutable {
       HttpResponse res = self->server_->handler(req);
       net::post(self->stream_.get_executor(),
                 [self, req = std::move(req), res = std::move(res)]() mutable {
                   self->do_write(req.method, req.path, std::move(res));
                 });
+    });
+  }
+
+  // Engine.IO: a WebSocket upgrade leaves this session for a WsSession; a
+  // long-poll is answered whenever the realtime plane has something to say.
+  void dispatch_realtime(HttpRequest req) {
+    auto& msg = parser_->get();
+    if (websocket::is_upgrade(msg)) {
+      log::info("http", {log::bare({"method", req.method}), log::bare({"path", req.path}),
+                         log::bare({"status", 101}), {"remote", remote_}});
+      auto ws = std::make_shared<WsSession>(stream_.release_socket(), server_, remote_);
+      ws->run(parser_->release(), std::move(req));
+      return;  // this HTTP session ends here; the socket lives on in ws
+    }
+    const std::string method = req.method;
+    const std::string path = req.path;
+    server_->realtime->polling(req, [self = shared_from_this(), method, path](HttpResponse res) {
+      net::post(self->stream_.get_executor(), [self, method, path, res = std::move(res)]() mutable {
+        self->do_write(method, path, std::move(res));
+      });
     });
   }
 
@@ -342,6 +459,8 @@ HttpServer::HttpServer(net::io_context& ioc, net::thread_pool& blocking, HttpSer
     : state_(std::make_shared<State>(ioc, blocking, options, std::move(handler))) {}
 
 HttpServer::~HttpServer() = default;
+
+void HttpServer::set_realtime(RealtimeEndpoint* endpoint) { state_->realtime = endpoint; }
 
 void HttpServer::listen(const tcp::endpoint& endpoint) {
   auto& a = state_->acceptor;

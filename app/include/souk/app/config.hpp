@@ -40,6 +40,7 @@ struct ServerConfig {
   std::size_t rtmp_max_chunk_streams = 64;
   double hls_segment_seconds = 2.0;
   std::size_t hls_window = 6;
+  std::chrono::seconds viewer_count_interval{10};
 };
 
 class ConfigError : public std::runtime_error {

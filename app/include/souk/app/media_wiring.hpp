@@ -4,6 +4,7 @@
 #pragma once
 
 #include "souk/api/ingest_status.hpp"
+#include "souk/api/realtime.hpp"
 #include "souk/api/stream_observer.hpp"
 #include "souk/ingest/stream_hub.hpp"
 #include "souk/packager/packager.hpp"
@@ -41,6 +42,17 @@ class IngestStateRecorder final : public ingest::IngestListener {
   void record(const std::string& stream_id, const char* state);
   storage::Database& db_;
   boost::asio::thread_pool& blocking_;
+};
+
+// Tells stream rooms when media starts, stops and returns.
+class RealtimeMediaEvents final : public ingest::IngestListener {
+ public:
+  explicit RealtimeMediaEvents(api::Realtime& realtime) : realtime_(realtime) {}
+  void publisher_started(const std::string& stream_id) override { realtime_.media_started(stream_id); }
+  void publisher_stopped(const std::string& stream_id) override { realtime_.media_stopped(stream_id); }
+
+ private:
+  api::Realtime& realtime_;
 };
 
 // Stores the VOD's location when the packager has finalized it.

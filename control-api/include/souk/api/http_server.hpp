@@ -6,6 +6,7 @@
 #pragma once
 
 #include "souk/api/http_types.hpp"
+#include "souk/api/realtime_endpoint.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -22,6 +23,8 @@ struct HttpServerOptions {
   std::size_t max_body_bytes = 1024 * 1024;
   std::size_t max_header_bytes = 16 * 1024;
   std::chrono::seconds request_timeout{30};  // to read one request, idle time included
+  std::size_t max_ws_message_bytes = 1000000;  // Engine.IO's maxPayload
+  std::size_t max_ws_queue = 1024;             // messages waiting for a slow WebSocket reader
 };
 
 class HttpServer {
@@ -32,6 +35,10 @@ class HttpServer {
   HttpServer(boost::asio::io_context& ioc, boost::asio::thread_pool& blocking,
              HttpServerOptions options, Handler handler);
   ~HttpServer();
+
+  // Requests under /socket.io/ go here instead of the handler: long-polling
+  // asynchronously, and WebSocket upgrades. Set before listen().
+  void set_realtime(RealtimeEndpoint* endpoint);
 
   // Binds and starts accepting; throws std::system_error if the address is unusable.
   void listen(const boost::asio::ip::tcp::endpoint& endpoint);
