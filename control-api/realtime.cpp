@@ -68,6 +68,7 @@ class RealtimeClient : public std::enable_shared_from_this<RealtimeClient> {
   std::deque<SharedText> queue;  // for polling
   std::function<void(HttpResponse)> pending_poll;
   bool awaiting_pong = false;
+  std::string signed_in_user;  // the user id once CONNECT authenticated (for notifications)
 
   // Socket.IO state, touched only on `work`.
   bool connected = false;
@@ -306,6 +307,10 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
       if (!c->user) return refuse("invalid token: unknown, expired or revoked");
     }
     c->connected = true;
+    if (c->user) {
+      std::lock_guard lock(c->mutex);
+      c->signed_in_user = c->user->id;
+    }
     send(c, shared(engineio::encode_packet(engineio::PacketType::message, socketio::encode_connect(c->socket_id))));
   }
 
@@ -725,9 +730,12 @@ void Realtime::stream_live(const std::string& stream_id, const std::vector<std::
     for (auto& [sid, c] : impl.clients) all.push_back(c);
   }
   for (const auto& c : all) {
-    // user is set once, at CONNECT, before the client can be found here with it.
-    if (!c->user) continue;
-    auto it = by_user.find(c->user->id);
+    std::string user_id;
+    {
+      std::lock_guard lock(c->mutex);
+      user_id = c->signed_in_user;
+    }
+    auto it = user_id.empty() ? by_user.end() : by_user.find(user_id);
     if (it == by_user.end()) continue;
     impl.send(c, event_packet("notification:new",
                               {{"notification", {{"id", it->second->id},
