@@ -152,6 +152,11 @@ const std::vector<Setting>& all_settings() {
        [](ServerConfig& c, const std::string& v) {
          c.hls_segment_seconds = static_cast<double>(parse_int(v, 1, 10));
        }},
+      {{"idle-timeout", "SOUK_IDLE_TIMEOUT",
+        "Seconds a live stream may go without a publisher before it is ended", "600"},
+       [](ServerConfig& c, const std::string& v) {
+         c.idle_timeout = std::chrono::seconds(parse_int(v, 1, 7 * 86400));
+       }},
       {{"viewer-count-interval", "SOUK_VIEWER_COUNT_INTERVAL",
         "Seconds between stream:viewer-count broadcasts to live rooms", "10"},
        [](ServerConfig& c, const std::string& v) {

@@ -4,6 +4,7 @@
 
 #include "souk/api/api.hpp"
 #include "souk/api/http_server.hpp"
+#include "souk/app/idle_reaper.hpp"
 #include "souk/app/media_wiring.hpp"
 #include "souk/ingest/rtmp_server.hpp"
 #include "souk/ingest/stream_hub.hpp"
@@ -157,6 +158,8 @@ int run_server(const ServerConfig& config) {
   });
 
   realtime.start();
+  IdleReaper idle_reaper(ioc, blocking, *db, api, config.idle_timeout);
+  idle_reaper.start();
   auto work = net::make_work_guard(ioc);
   std::vector<std::thread> threads;
   for (unsigned i = 0; i < network_threads(); ++i) threads.emplace_back([&ioc] { ioc.run(); });
@@ -183,6 +186,7 @@ int run_server(const ServerConfig& config) {
   http.shutdown();
   rtmp.shutdown();
   realtime.stop();
+  idle_reaper.stop();
   const auto deadline = std::chrono::steady_clock::now() + shutdown_grace;
   while ((http.connection_count() > 0 || rtmp.connection_count() > 0) &&
          std::chrono::steady_clock::now() < deadline) {

@@ -264,39 +264,7 @@ HttpResponse go_live(Api& api, RequestContext& ctx) {
 }
 
 HttpResponse end_stream(Api& api, RequestContext& ctx) {
-  const auto& me = ctx.user();
-  const auto summary = api.db().write([&](Connection& c) {
-    const auto s = load_owned_stream(c, ctx.param("id"), me);
-    require_status(s, "live", "only a live stream can be ended");
-    const auto ended_at = std::max(now_millis(), *s.started_at);
-    // Viewers still in the room leave when the stream ends.
-    c.execute("UPDATE viewer_sessions SET left_at = ? WHERE stream_id = ? AND left_at IS NULL",
-              ended_at, s.id);
-    const auto f = storage::compute_stream_figures(c, s.id, *s.started_at, ended_at);
-    const storage::StoredStats stored{f.duration_seconds, f.peak_viewers,         f.unique_viewers,
-                                      f.total_likes,      f.chat_messages,        f.average_watch_seconds,
-                                      f.total_watch_seconds};
-    // Where the VOD will be: the packager finalizes it after this commit, and
-    // stream details show vodUrl once the file is ready.
-    std::optional<std::string> vod_url;
-    if (s.settings.record_stream && api.ingest_status() && api.ingest_status()->has_recording(s.id)) {
-      vod_url = api.options().public_http_url + "/vod/" + s.id + ".mp4";
-    }
-    if (!storage::streams::set_ended(c, s.id, ended_at, stored, std::nullopt)) {
-      throw ApiError::conflict("stream_not_live", "only a live stream can be ended");
-    }
-    return nlohmann::json{{"streamId", s.id},
-                          {"status", "ended"},
-                          {"endedAt", format_iso8601(ended_at)},
-                          {"durationSeconds", f.duration_seconds},
-                          {"vodUrl", vod_url ? nlohmann::json(*vod_url) : nlohmann::json(nullptr)},
-                          {"stats", end_stats_json(f)}};
-  });
-  const std::string stream_id = summary["streamId"];
-  log::info("stream ended", {{"stream_id", stream_id},
-                             {"duration_seconds", summary["durationSeconds"].get<std::int64_t>()}});
-  for (auto* o : api.observers()) o->stream_ended(stream_id, summary);
-  return data_response(summary);
+  return data_response(api.end_stream(std::string(ctx.param("id")), &ctx.user(), "the owner ended it"));
 }
 
 HttpResponse get_stream(Api& api, RequestContext& ctx) {
@@ -372,6 +340,42 @@ HttpResponse list_streams(Api& api, RequestContext& ctx) {
 }
 
 }  // namespace
+
+nlohmann::json Api::end_stream(const std::string& stream_id, const storage::User* owner,
+                              const char* reason) {
+  const auto summary = db().write([&](Connection& c) {
+    const auto s = owner ? load_owned_stream(c, stream_id, *owner) : load_stream(c, stream_id);
+    require_status(s, "live", "only a live stream can be ended");
+    const auto ended_at = std::max(now_millis(), *s.started_at);
+    // Viewers still in the room leave when the stream ends.
+    c.execute("UPDATE viewer_sessions SET left_at = ? WHERE stream_id = ? AND left_at IS NULL",
+              ended_at, s.id);
+    const auto f = storage::compute_stream_figures(c, s.id, *s.started_at, ended_at);
+    const storage::StoredStats stored{f.duration_seconds, f.peak_viewers,  f.unique_viewers,
+                                      f.total_likes,      f.chat_messages, f.average_watch_seconds,
+                                      f.total_watch_seconds};
+    // Where the VOD will be: the packager finalizes it after this commit, and
+    // stream details show vodUrl once the file is ready.
+    std::optional<std::string> vod_url;
+    if (s.settings.record_stream && ingest_status() && ingest_status()->has_recording(s.id)) {
+      vod_url = options().public_http_url + "/vod/" + s.id + ".mp4";
+    }
+    if (!storage::streams::set_ended(c, s.id, ended_at, stored, std::nullopt)) {
+      throw ApiError::conflict("stream_not_live", "only a live stream can be ended");
+    }
+    return nlohmann::json{{"streamId", s.id},
+                          {"status", "ended"},
+                          {"endedAt", format_iso8601(ended_at)},
+                          {"durationSeconds", f.duration_seconds},
+                          {"vodUrl", vod_url ? nlohmann::json(*vod_url) : nlohmann::json(nullptr)},
+                          {"stats", end_stats_json(f)}};
+  });
+  log::info("stream ended", {{"stream_id", stream_id},
+                             {"duration_seconds", summary["durationSeconds"].get<std::int64_t>()},
+                             {"reason", reason}});
+  for (auto* o : observers()) o->stream_ended(stream_id, summary);
+  return summary;
+}
 
 void add_stream_routes(Api& api, Router<Api::Handler>& router) {
   const auto bind = [&api](HttpResponse (*fn)(Api&, RequestContext&)) {

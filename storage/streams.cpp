@@ -115,6 +115,16 @@ void set_vod(Connection& c, std::string_view id, std::string_view path, std::str
             now, id);
 }
 
+std::vector<std::string> idle_live(Connection& c, UnixMillis cutoff) {
+  auto q = c.query(
+      "SELECT id FROM streams WHERE status = 'live' AND ingest_state <> 'receiving'"
+      " AND COALESCE(last_media_at, started_at) < ?",
+      cutoff);
+  std::vector<std::string> out;
+  while (q.next()) out.push_back(q->text(0));
+  return out;
+}
+
 std::int64_t interrupt_all_receiving(Connection& c, UnixMillis now) {
   return c.execute(
       "UPDATE streams SET ingest_state = 'interrupted', updated_at = ?"

@@ -41,6 +41,7 @@ struct ServerConfig {
   double hls_segment_seconds = 2.0;
   std::size_t hls_window = 6;
   std::chrono::seconds viewer_count_interval{10};
+  std::chrono::seconds idle_timeout{600};
 };
 
 class ConfigError : public std::runtime_error {

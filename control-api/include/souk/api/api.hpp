@@ -20,6 +20,7 @@
 
 namespace souk::storage {
 class Database;
+struct User;
 }
 
 namespace souk::api {
@@ -46,6 +47,13 @@ class Api {
   ~Api();
 
   HttpResponse handle(const HttpRequest& request);
+
+  // Ends a live stream as POST /streams/{id}/end does: viewer sessions closed,
+  // figures stored, observers told (publisher, HLS, recording, room). `owner`,
+  // when given, must own it. Returns the /end summary; throws ApiError
+  // (404 unknown, 403 not the owner, 409 not live). Blocking.
+  nlohmann::json end_stream(const std::string& stream_id, const storage::User* owner,
+                            const char* reason);
 
   // Registered at wiring time, before requests arrive.
   void add_observer(StreamObserver* observer) { observers_.push_back(observer); }

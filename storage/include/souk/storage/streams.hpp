@@ -93,6 +93,10 @@ void set_ingest_state(Connection& c, std::string_view id, std::string_view state
 void set_vod(Connection& c, std::string_view id, std::string_view path, std::string_view url,
              UnixMillis now);
 
+// Live streams without a publisher since before `cutoff` (never published: since
+// go-live), which the idle timeout ends.
+std::vector<std::string> idle_live(Connection& c, UnixMillis cutoff);
+
 // At start-up no publisher is connected: live streams that were receiving are
 // interrupted. Returns how many.
 std::int64_t interrupt_all_receiving(Connection& c, UnixMillis now);

@@ -1,0 +1,39 @@
+// Ends live streams whose publisher has been gone (or never came) for longer
+// than the idle timeout, exactly as POST /end would.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <chrono>
+#include <memory>
+
+namespace souk::api {
+class Api;
+}
+namespace souk::storage {
+class Database;
+}
+
+namespace souk::app {
+
+class IdleReaper {
+ public:
+  IdleReaper(boost::asio::io_context& ioc, boost::asio::thread_pool& blocking, storage::Database& db,
+             api::Api& api, std::chrono::seconds timeout);
+  void start();
+  void stop();
+
+ private:
+  void schedule();
+  void sweep();  // on the blocking pool
+
+  boost::asio::thread_pool& blocking_;
+  storage::Database& db_;
+  api::Api& api_;
+  std::chrono::seconds timeout_;
+  boost::asio::steady_timer timer_;
+};
+
+}  // namespace souk::app

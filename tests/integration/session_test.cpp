@@ -1,0 +1,97 @@
+// A live session's edges against the real binary: the idle timeout ends a stream
+// whose publisher is gone (or never came) as /end would.
+#include "api_client.hpp"
+#include "media_fixtures.hpp"
+#include "server_process.hpp"
+
+#include <doctest/doctest.h>
+
+#include <thread>
+
+using namespace souk_it;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct LiveStream {
+  std::string id, token, publish_url;
+};
+
+LiveStream go_live(ApiClient& client, const Account& seller) {
+  const auto product = client.post(api_path("/products"),
+                                   json{{"title", "Lamp"}, {"price_cents", 1500}, {"currency", "EUR"}},
+                                   seller.token);
+  REQUIRE_STATUS(product, 201);
+  const auto stream = client.post(api_path("/streams"),
+                                  json{{"title", "Idle"}, {"product_ids", {product.body["data"]["id"]}}},
+                                  seller.token);
+  REQUIRE_STATUS(stream, 201);
+  const std::string id = stream.body["data"]["streamId"];
+  const auto live = client.post(api_path("/streams/" + id + "/go-live"),
+                                json{{"camera_ready", true}, {"checklist_complete", true}}, seller.token);
+  REQUIRE_STATUS(live, 200);
+  return {id, seller.token,
+          live.body["data"]["rtmpUrl"].get<std::string>() + "/" + live.body["data"]["streamKey"].get<std::string>()};
+}
+
+json details(ApiClient& client, const std::string& id) {
+  const auto r = client.get(api_path("/streams/" + id));
+  REQUIRE_STATUS(r, 200);
+  return r.body["data"];
+}
+
+// Polls until the stream has ended; returns the seconds it took.
+double wait_ended(ApiClient& client, const std::string& id, std::chrono::seconds limit) {
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < limit) {
+    if (details(client, id)["status"] == "ended") {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("session: the idle timeout ends a stream whose publisher never came or left") {
+  ServerOptions options;
+  options.extra_args = {"--idle-timeout", "2"};
+  ServerProcess server(options);
+  ApiClient client(server.http_port());
+  const auto seller = client.register_user("seller");
+
+  SUBCASE("never published: ended about the timeout after go-live") {
+    const auto s = go_live(client, seller);
+    const auto took = wait_ended(client, s.id, 8s);
+    CHECK(took >= 1.0);  // not before the timeout (2 s after go-live)
+    const auto d = details(client, s.id);
+    CHECK(d["ingest"]["state"] == "finished");
+    CHECK(d["durationSeconds"].get<int>() >= 2);
+    // The owner's /end now finds it ended.
+    CHECK_ERROR(client.post(api_path("/streams/" + s.id + "/end"), Body(), s.token), 409, "stream_not_live");
+  }
+
+  SUBCASE("a publisher keeps it live; once it leaves, the timeout ends it with ENDLIST and the VOD") {
+    const auto s = go_live(client, seller);
+    ChildProcess publisher({ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-re", "-i",
+                            media_fixtures().flv.string(), "-c", "copy", "-f", "flv", s.publish_url});
+    std::this_thread::sleep_for(4s);  // longer than the timeout, but media flows
+    CHECK(details(client, s.id)["status"] == "live");
+    const auto done = publisher.wait(20s);
+    INFO(done.describe());
+    REQUIRE(done.exit_code == 0);
+    CHECK(wait_ended(client, s.id, 8s) > 0);
+
+    const auto playlist = client.get("/hls/" + s.id + "/index.m3u8");
+    REQUIRE_STATUS(playlist, 200);
+    CHECK(playlist.raw.find("#EXT-X-ENDLIST") != std::string::npos);
+    bool vod = false;
+    for (int i = 0; i < 50 && !vod; ++i) {
+      vod = details(client, s.id)["vodUrl"].is_string();
+      if (!vod) std::this_thread::sleep_for(100ms);
+    }
+    CHECK(vod);
+    CHECK(server.log_text().find("no publisher within the idle timeout") != std::string::npos);
+  }
+}
