@@ -113,7 +113,7 @@ int run_server(const ServerConfig& config) {
   packager::Packager packager(
       media_pool, packager_options,
       [&db](const std::string& id) { return stream_records(*db, id); }, vod_recorder);
-  packager.finalize_leftovers([&db](const std::string& id) { return stream_is_live(*db, id); });
+  packager.recover([&db](const std::string& id) { return stream_is_live(*db, id); });
   MediaPlane media_plane(hub, packager);
   hub.add_listener(&ingest_state);
   hub.add_listener(&realtime_media);

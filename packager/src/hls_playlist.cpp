@@ -47,4 +47,50 @@ std::string HlsPlaylist::render() const {
   return out;
 }
 
+bool HlsPlaylist::restore(const std::string& text) {
+  std::deque<HlsSegment> segments;
+  std::uint64_t sequence = 0;
+  std::uint64_t discontinuities = 0;
+  int target = target_;
+  bool ended = false;
+  HlsSegment next;
+  std::size_t pos = 0;
+  try {
+    while (pos < text.size()) {
+      const auto eol = text.find('\n', pos);
+      const std::string line = text.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos);
+      pos = eol == std::string::npos ? text.size() : eol + 1;
+      if (line.rfind("#EXT-X-TARGETDURATION:", 0) == 0) {
+        target = std::max(target, std::stoi(line.substr(22)));
+      } else if (line.rfind("#EXT-X-MEDIA-SEQUENCE:", 0) == 0) {
+        sequence = std::stoull(line.substr(22));
+      } else if (line.rfind("#EXT-X-DISCONTINUITY-SEQUENCE:", 0) == 0) {
+        discontinuities = std::stoull(line.substr(30));
+      } else if (line == "#EXT-X-DISCONTINUITY") {
+        next.discontinuity = true;
+      } else if (line.rfind("#EXT-X-PROGRAM-DATE-TIME:", 0) == 0) {
+        next.wall_clock_ms = parse_iso8601(line.substr(25)).value_or(0);
+      } else if (line.rfind("#EXTINF:", 0) == 0) {
+        next.duration = std::stod(line.substr(8));
+      } else if (line == "#EXT-X-ENDLIST") {
+        ended = true;
+      } else if (!line.empty() && line[0] != '#') {
+        next.uri = line;
+        next.sequence = sequence + segments.size();
+        segments.push_back(next);
+        next = {};
+      }
+    }
+  } catch (const std::exception&) {
+    return false;  // a number that does not parse: not ours
+  }
+  if (text.rfind("#EXTM3U", 0) != 0) return false;
+  segments_ = std::move(segments);
+  next_sequence_ = sequence + segments_.size();
+  discontinuity_sequence_ = discontinuities;
+  target_ = target;
+  ended_ = ended;
+  return true;
+}
+
 }  // namespace souk::packager

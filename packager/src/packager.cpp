@@ -6,6 +6,9 @@
 
 #include <boost/asio/post.hpp>
 
+#include <fstream>
+#include <sstream>
+
 namespace souk::packager {
 namespace fs = std::filesystem;
 namespace net = boost::asio;
@@ -93,7 +96,15 @@ void Packager::publish_stopped(const std::string& stream_id) {
 
 void Packager::end_stream(const std::string& stream_id) {
   auto l = lane(stream_id, false);
-  if (!l) return;
+  if (!l) {
+    // Nobody published since a restart: what was recorded before it is the VOD.
+    std::error_code ec;
+    const auto vod = vod_path(options_, stream_id);
+    if (fs::exists(vod, ec)) {
+      net::post(pool_, [this, stream_id, vod] { recordings_.recording_ready(stream_id, vod); });
+    }
+    return;
+  }
   net::post(l->strand, [this, l, stream_id] {
     if (l->ended) return;
     l->ended = true;
@@ -112,30 +123,49 @@ void Packager::end_stream(const std::string& stream_id) {
 }
 
 bool Packager::has_recording(const std::string& stream_id) const {
-  std::lock_guard lock(mutex_);
-  return recording_.count(stream_id) > 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (recording_.count(stream_id) > 0) return true;
+  }
+  // A part recorded before a restart.
+  std::error_code ec;
+  return fs::exists(vod_path(options_, stream_id), ec);
 }
 
-void Packager::finalize_leftovers(const std::function<bool(const std::string&)>& still_live) {
-  const auto dir = options_.data_dir / "vod";
+void Packager::recover(const std::function<bool(const std::string&)>& still_live) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+  const auto vod_dir = options_.data_dir / "vod";
+  const std::string suffix = ".rec.mp4";
+  for (const auto& entry : fs::directory_iterator(vod_dir, ec)) {
     const auto name = entry.path().filename().string();
-    const std::string suffix = ".rec.mp4";
-    if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
-      continue;
-    }
+    if (name.size() <= suffix.size() || !name.ends_with(suffix)) continue;
     const auto stream_id = name.substr(0, name.size() - suffix.size());
     const auto out = vod_path(options_, stream_id);
     try {
       finalize_recording(entry.path(), out);
-      log::info("recording finalized after restart",
-                {{"stream_id", stream_id}, {"still_live", still_live(stream_id)}});
-      recordings_.recording_ready(stream_id, out);
+      const bool live = still_live(stream_id);
+      log::info("recording finalized after restart", {{"stream_id", stream_id}, {"still_live", live}});
+      if (!live) recordings_.recording_ready(stream_id, out);
     } catch (const std::exception& e) {
       log::error("packager: leftover recording could not be finalized",
                  {{"stream_id", stream_id}, {"error", e.what()}});
+    }
+  }
+  for (const auto& entry : fs::directory_iterator(options_.data_dir / "hls", ec)) {
+    const auto stream_id = entry.path().filename().string();
+    const auto path = entry.path() / "index.m3u8";
+    std::ifstream in(path, std::ios::binary);
+    if (!in) continue;
+    std::ostringstream text;
+    text << in.rdbuf();
+    HlsPlaylist playlist(options_.segment_seconds, options_.playlist_window);
+    if (!playlist.restore(text.str()) || playlist.ended() || still_live(stream_id)) continue;
+    playlist.end();
+    try {
+      write_file_atomically(path, playlist.render());
+      log::info("playlist ended after restart", {{"stream_id", stream_id}});
+    } catch (const std::exception& e) {
+      log::error("packager: playlist could not be ended", {{"stream_id", stream_id}, {"error", e.what()}});
     }
   }
 }

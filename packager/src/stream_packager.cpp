@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 
 namespace souk::packager {
 namespace fs = std::filesystem;
@@ -30,7 +31,9 @@ PacketPtr packet_of(const Frame& f, std::int64_t offset_ms = 0) {
   return pkt;
 }
 
-void write_atomically(const fs::path& path, const std::string& text) {
+}  // namespace
+
+void write_file_atomically(const fs::path& path, const std::string& text) {
   const auto tmp = fs::path(path.string() + ".tmp");
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -40,8 +43,6 @@ void write_atomically(const fs::path& path, const std::string& text) {
   }
   fs::rename(tmp, path);  // readers see the old playlist or the new one, never half
 }
-
-}  // namespace
 
 fs::path hls_dir(const PackagerOptions& o, const std::string& id) { return o.data_dir / "hls" / id; }
 fs::path recording_path(const PackagerOptions& o, const std::string& id) {
@@ -59,6 +60,18 @@ StreamPackager::StreamPackager(std::string stream_id, const PackagerOptions& opt
       playlist_(options.segment_seconds, options.playlist_window) {
   fs::create_directories(dir_);
   if (record_) fs::create_directories(options_.data_dir / "vod");
+  // After a restart the stream continues the playlist it had (the next
+  // publisher starts after a discontinuity).
+  std::ifstream in(dir_ / "index.m3u8", std::ios::binary);
+  if (in) {
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (playlist_.restore(text.str()) && !playlist_.segments().empty()) {
+      published_before_ = true;
+      log::info("packager: continuing the playlist",
+                {{"stream_id", id_}, {"next_sequence", static_cast<std::uint64_t>(playlist_.next_sequence())}});
+    }
+  }
 }
 
 StreamPackager::~StreamPackager() = default;
@@ -183,7 +196,7 @@ void StreamPackager::close_segment(std::int64_t end_dts_ms) {
 
 void StreamPackager::write_playlist() {
   try {
-    write_atomically(dir_ / "index.m3u8", playlist_.render());
+    write_file_atomically(dir_ / "index.m3u8", playlist_.render());
   } catch (const std::exception& e) {
     log::error("packager: playlist write failed", {{"stream_id", id_}, {"error", e.what()}});
   }
@@ -244,28 +257,44 @@ std::optional<fs::path> StreamPackager::end() {
   return out;
 }
 
-void finalize_recording(const fs::path& fragmented, const fs::path& out) {
-  AVFormatContext* in = nullptr;
-  check_av(avformat_open_input(&in, fragmented.c_str(), nullptr, nullptr), "open recording");
-  struct InputCloser {
-    AVFormatContext** ctx;
-    ~InputCloser() { avformat_close_input(ctx); }
-  } closer{&in};
-  check_av(avformat_find_stream_info(in, nullptr), "read recording");
+namespace {
 
-  const AVCodecParameters* video = nullptr;
-  const AVCodecParameters* audio = nullptr;
-  int video_in = -1, audio_in = -1;
-  for (unsigned i = 0; i < in->nb_streams; ++i) {
-    const auto* par = in->streams[i]->codecpar;
-    if (par->codec_type == AVMEDIA_TYPE_VIDEO && !video) {
-      video = par;
-      video_in = static_cast<int>(i);
-    } else if (par->codec_type == AVMEDIA_TYPE_AUDIO && !audio) {
-      audio = par;
-      audio_in = static_cast<int>(i);
+// An input file opened for reading, closed with its owner.
+struct InputFile {
+  explicit InputFile(const fs::path& path) {
+    check_av(avformat_open_input(&ctx, path.c_str(), nullptr, nullptr), "open recording");
+    if (const int err = avformat_find_stream_info(ctx, nullptr); err < 0) {
+      avformat_close_input(&ctx);
+      throw AvError("read recording", err);
     }
   }
+  ~InputFile() { avformat_close_input(&ctx); }
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+
+  int first_stream(AVMediaType type) const {
+    for (unsigned i = 0; i < ctx->nb_streams; ++i) {
+      if (ctx->streams[i]->codecpar->codec_type == type) return static_cast<int>(i);
+    }
+    return -1;
+  }
+
+  AVFormatContext* ctx = nullptr;
+};
+
+}  // namespace
+
+void finalize_recording(const fs::path& fragmented, const fs::path& out) {
+  // A VOD already there is the part recorded before a restart: the new part
+  // follows it in the same file.
+  std::vector<std::unique_ptr<InputFile>> inputs;
+  std::error_code ec;
+  if (fs::exists(out, ec)) inputs.push_back(std::make_unique<InputFile>(out));
+  inputs.push_back(std::make_unique<InputFile>(fragmented));
+
+  const auto& first = *inputs.front();
+  const int video_first = first.first_stream(AVMEDIA_TYPE_VIDEO);
+  const int audio_first = first.first_stream(AVMEDIA_TYPE_AUDIO);
   const auto tmp = fs::path(out.string() + ".tmp");
   struct DictionaryOwner {
     AVDictionary* d = nullptr;
@@ -273,24 +302,38 @@ void finalize_recording(const fs::path& fragmented, const fs::path& out) {
   } opts;
   av_dict_set(&opts.d, "movflags", "faststart", 0);  // moov before mdat: seekable at once
   {
-    OutputFile file(tmp.string(), "mp4", video, audio, &opts.d);
+    OutputFile file(tmp.string(), "mp4",
+                    video_first >= 0 ? first.ctx->streams[video_first]->codecpar : nullptr,
+                    audio_first >= 0 ? first.ctx->streams[audio_first]->codecpar : nullptr, &opts.d);
     PacketPtr pkt(av_packet_alloc());
-    while (true) {
-      const int err = av_read_frame(in, pkt.get());
-      if (err == AVERROR_EOF) break;
-      if (err < 0) break;  // a truncated last fragment ends the recording there
-      const int si = pkt->stream_index;
-      const int out_index = si == video_in ? file.video_index() : si == audio_in ? file.audio_index() : -1;
-      if (out_index < 0 || pkt->dts == AV_NOPTS_VALUE) {
-        av_packet_unref(pkt.get());
-        continue;
+    std::int64_t offset_ms = 0;  // where the current input starts in the output
+    for (const auto& input : inputs) {
+      const int video_in = input->first_stream(AVMEDIA_TYPE_VIDEO);
+      const int audio_in = input->first_stream(AVMEDIA_TYPE_AUDIO);
+      std::int64_t end_ms = offset_ms;
+      while (true) {
+        const int err = av_read_frame(input->ctx, pkt.get());
+        if (err < 0) break;  // end of file, or a truncated last fragment: the recording ends there
+        const int si = pkt->stream_index;
+        const int out_index = si == video_in ? file.video_index() : si == audio_in ? file.audio_index() : -1;
+        if (out_index < 0 || pkt->dts == AV_NOPTS_VALUE) {
+          av_packet_unref(pkt.get());
+          continue;
+        }
+        const AVRational tb = input->ctx->streams[si]->time_base;
+        const auto shift = av_rescale_q(offset_ms, AVRational{1, 1000}, tb);
+        pkt->dts += shift;
+        if (pkt->pts != AV_NOPTS_VALUE) pkt->pts += shift;
+        end_ms = std::max(end_ms, av_rescale_q(pkt->dts + std::max<std::int64_t>(pkt->duration, 0), tb,
+                                               AVRational{1, 1000}));
+        file.write(out_index, pkt.get(), tb);
       }
-      file.write(out_index, pkt.get(), in->streams[si]->time_base);
+      offset_ms = end_ms + 1;
     }
     file.finish();
   }
+  inputs.clear();
   fs::rename(tmp, out);
-  std::error_code ec;
   fs::remove(fragmented, ec);
 }
 

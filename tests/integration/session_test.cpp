@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <csignal>
 #include <thread>
 
 using namespace souk_it;
@@ -94,4 +95,59 @@ TEST_CASE("session: the idle timeout ends a stream whose publisher never came or
     CHECK(vod);
     CHECK(server.log_text().find("no publisher within the idle timeout") != std::string::npos);
   }
+}
+
+TEST_CASE("session: killed while live, the restarted server continues the playlist and the recording") {
+  ServerProcess server;
+  ApiClient client(server.http_port());
+  const auto seller = client.register_user("seller");
+  const auto s = go_live(client, seller);
+  const auto publish = [&](bool loop) {
+    std::vector<std::string> args = {ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-re"};
+    if (loop) args.insert(args.end(), {"-stream_loop", "-1"});
+    args.insert(args.end(), {"-i", media_fixtures().flv.string(), "-c", "copy", "-f", "flv", s.publish_url});
+    return args;
+  };
+  {
+    ChildProcess publisher(publish(true));
+    std::this_thread::sleep_for(5s);
+    REQUIRE(::kill(server.pid(), SIGKILL) == 0);
+    publisher.wait(10s);
+  }
+  server.restart();
+  ApiClient again(server.http_port());
+  CHECK(details(again, s.id)["status"] == "live");
+  CHECK(details(again, s.id)["ingest"]["state"] == "interrupted");
+
+  // The same key publishes again after the restart.
+  const auto second = run_process(publish(false), 30s);
+  INFO(second.describe());
+  REQUIRE(second.exit_code == 0);
+  const auto ended = again.post(api_path("/streams/" + s.id + "/end"), Body(), s.token);
+  REQUIRE_STATUS(ended, 200);
+  CHECK(ended.body["data"]["vodUrl"].is_string());
+
+  // One playlist: the first run's segments, then a discontinuity, then the second's.
+  const auto playlist = again.get("/hls/" + s.id + "/index.m3u8");
+  REQUIRE_STATUS(playlist, 200);
+  const auto& text = playlist.raw;
+  CHECK(text.find("#EXT-X-MEDIA-SEQUENCE:") != std::string::npos);
+  CHECK(text.find("#EXT-X-DISCONTINUITY\n") != std::string::npos);
+  CHECK(text.find("#EXT-X-ENDLIST") != std::string::npos);
+  CHECK(text.find("seg-000000.ts") < text.find("#EXT-X-DISCONTINUITY\n"));
+
+  // One recording: about 5 s (less at most a fragment) plus 6 s.
+  bool ready = false;
+  for (int i = 0; i < 100 && !ready; ++i) {
+    ready = details(again, s.id)["vodUrl"].is_string();
+    if (!ready) std::this_thread::sleep_for(100ms);
+  }
+  REQUIRE(ready);
+  const auto probe = run_process({ffprobe_binary(), "-v", "error", "-show_entries", "format=duration",
+                                  "-of", "csv=p=0", (server.data_dir() / "vod" / (s.id + ".mp4")).string()},
+                                 20s);
+  REQUIRE(probe.exit_code == 0);
+  const double duration = std::stod(probe.out);
+  CHECK(duration >= 6.0 + 2.5);
+  CHECK(duration <= 6.0 + 6.0);
 }

@@ -64,3 +64,28 @@ TEST_CASE("playlist: the target duration covers every EXTINF and never shrinks")
   p.add(seg("c", 5.6));
   CHECK(p.target_duration() == 6);
 }
+
+TEST_CASE("playlist: restore continues a rendered playlist after a restart") {
+  HlsPlaylist before(2.0, 3);
+  before.add(seg("seg-0", 2.0));
+  before.add(seg("seg-1", 2.0, true));
+  before.add(seg("seg-2", 3.4));
+  before.add(seg("seg-3", 2.0));  // seg-0 slides out
+
+  HlsPlaylist after(2.0, 3);
+  REQUIRE(after.restore(before.render()));
+  CHECK(after.render() == before.render());
+  CHECK(after.next_sequence() == 4);
+  CHECK(after.target_duration() == 3);
+  CHECK(after.segments().front().sequence == 1);
+  CHECK(after.segments().front().discontinuity);
+  CHECK(after.segments().front().wall_clock_ms == 1795515980123);
+
+  after.add(seg("seg-4", 2.0, true));
+  CHECK(after.render().find("#EXT-X-DISCONTINUITY-SEQUENCE:1\n") != std::string::npos);
+
+  HlsPlaylist junk(2.0, 3);
+  CHECK_FALSE(junk.restore("not a playlist"));
+  CHECK_FALSE(junk.restore("#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:x\n"));
+  CHECK(junk.next_sequence() == 0);
+}

@@ -33,6 +33,10 @@ class HlsPlaylist {
 
   std::string render() const;
 
+  // Rebuilds the state of a playlist this class rendered (after a restart), so
+  // that the stream continues it. False (and unchanged) if `text` is not one.
+  bool restore(const std::string& text);
+
  private:
   std::size_t window_;
   int target_;  // EXT-X-TARGETDURATION: never decreases

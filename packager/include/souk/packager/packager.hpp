@@ -42,9 +42,11 @@ class Packager final : public ingest::FrameSink {
   // Whether a recording of the stream has started (and will become a VOD).
   bool has_recording(const std::string& stream_id) const;
 
-  // Finalizes fragmented recordings left by a previous run (crash or kill).
-  // Blocking: call at start-up, before publishers arrive.
-  void finalize_leftovers(const std::function<bool(const std::string&)>& still_live);
+  // Repairs what a previous run (crash or kill) left half done: fragmented
+  // recordings are finalized (and announced unless the stream is still live, in
+  // which case a later part will follow them), and playlists of streams that
+  // ended get their ENDLIST. Blocking: call at start-up, before publishers arrive.
+  void recover(const std::function<bool(const std::string&)>& still_live);
 
   // Frames dropped because a stream's queue was full.
   std::uint64_t dropped_frames() const { return dropped_.load(); }

@@ -26,6 +26,10 @@ std::filesystem::path hls_dir(const PackagerOptions& o, const std::string& strea
 std::filesystem::path recording_path(const PackagerOptions& o, const std::string& stream_id);  // fMP4 while live
 std::filesystem::path vod_path(const PackagerOptions& o, const std::string& stream_id);        // final MP4
 
+// Writes a file under a temporary name, then renames it over `path`, so readers
+// see the old contents or the new, never half.
+void write_file_atomically(const std::filesystem::path& path, const std::string& text);
+
 // Turns a fragmented recording into a regular MP4 with the index first
 // (faststart), written under a temporary name and renamed. Throws AvError.
 void finalize_recording(const std::filesystem::path& fragmented, const std::filesystem::path& out);
