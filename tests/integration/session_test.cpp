@@ -151,3 +151,31 @@ TEST_CASE("session: killed while live, the restarted server continues the playli
   CHECK(duration >= 6.0 + 2.5);
   CHECK(duration <= 6.0 + 6.0);
 }
+
+TEST_CASE("session: /end racing the publisher's own disconnect ends cleanly, once") {
+  ServerProcess server;
+  ApiClient client(server.http_port());
+  const auto seller = client.register_user("seller");
+  const auto s = go_live(client, seller);
+  ChildProcess publisher({ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-re", "-stream_loop",
+                          "-1", "-i", media_fixtures().flv.string(), "-c", "copy", "-f", "flv", s.publish_url});
+  std::this_thread::sleep_for(3s);
+  // The publisher vanishes at the moment the owner ends the stream.
+  publisher.send_signal(SIGKILL);
+  const auto ended = client.post(api_path("/streams/" + s.id + "/end"), Body(), s.token);
+  REQUIRE_STATUS(ended, 200);
+  CHECK_ERROR(client.post(api_path("/streams/" + s.id + "/end"), Body(), s.token), 409, "stream_not_live");
+
+  bool ready = false;
+  for (int i = 0; i < 100 && !ready; ++i) {
+    ready = details(client, s.id)["vodUrl"].is_string();
+    if (!ready) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(ready);
+  const auto d = details(client, s.id);
+  CHECK(d["status"] == "ended");
+  CHECK(d["ingest"]["state"] == "finished");
+  const auto playlist = client.get("/hls/" + s.id + "/index.m3u8");
+  CHECK(playlist.raw.find("#EXT-X-ENDLIST") != std::string::npos);
+  CHECK_STATUS(client.get("/healthz"), 200);
+}
