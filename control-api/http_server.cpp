@@ -5,6 +5,7 @@
 #include "souk/api/http_server.hpp"
 
 #include "souk/api/api_error.hpp"
+#include "souk/listen.hpp"
 #include "souk/log.hpp"
 
 #include <boost/asio/dispatch.hpp>
@@ -463,11 +464,7 @@ HttpServer::~HttpServer() = default;
 void HttpServer::set_realtime(RealtimeEndpoint* endpoint) { state_->realtime = endpoint; }
 
 void HttpServer::listen(const tcp::endpoint& endpoint) {
-  auto& a = state_->acceptor;
-  a.open(endpoint.protocol());
-  a.set_option(net::socket_base::reuse_address(true));
-  a.bind(endpoint);
-  a.listen(net::socket_base::max_listen_connections);
+  listen_on(state_->acceptor, endpoint);
   state_->do_accept();
 }
 

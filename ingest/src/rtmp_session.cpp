@@ -11,6 +11,7 @@
 #include "souk/ingest/handshake.hpp"
 #include "souk/ingest/rtmp_command.hpp"
 #include "souk/ingest/stream_hub.hpp"
+#include "souk/listen.hpp"
 #include "souk/log.hpp"
 
 #include <boost/asio/dispatch.hpp>
@@ -497,11 +498,7 @@ RtmpServer::RtmpServer(net::io_context& ioc, RtmpOptions options, StreamHub& hub
 RtmpServer::~RtmpServer() = default;
 
 void RtmpServer::listen(const tcp::endpoint& endpoint) {
-  auto& a = state_->acceptor;
-  a.open(endpoint.protocol());
-  a.set_option(net::socket_base::reuse_address(true));
-  a.bind(endpoint);
-  a.listen(net::socket_base::max_listen_connections);
+  listen_on(state_->acceptor, endpoint);
   state_->do_accept();
 }
 
