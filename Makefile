@@ -5,11 +5,14 @@ JOBS ?= $(shell nproc)
 WERROR := $(if $(CI),ON,OFF)
 CMAKE_COMMON := -DSOUK_WERROR=$(WERROR)
 
-.PHONY: all deps build build-asan browser-deps run test test-unit clean
+.PHONY: all deps build build-asan js-deps run test clean
 
-# The browser test's npm packages (tests/browser/package-lock.json, exact versions).
-BROWSER_DIR := tests/browser
-BROWSER_STAMP := $(BROWSER_DIR)/node_modules/.npm-ci.stamp
+# The JavaScript test peers' npm packages (exact versions in each package-lock.json):
+# hls.js + playwright-core for the browser test, socket.io-client + ws for the
+# realtime tests. `npm ci` runs only when a lock file changed since the last install.
+# No browser download: the browser test drives Debian's /usr/bin/chromium.
+JS_TEST_DIRS := tests/browser tests/realtime
+JS_STAMPS := $(foreach d,$(JS_TEST_DIRS),$(d)/node_modules/.npm-ci.stamp)
 
 all: build
 
@@ -25,20 +28,18 @@ build-asan: deps
 	@cmake -S . -B $(BUILD_DIR)/asan -DCMAKE_BUILD_TYPE=Debug -DSOUK_SANITIZE=ON $(CMAKE_COMMON) >/dev/null
 	@cmake --build $(BUILD_DIR)/asan -j$(JOBS) --target unit_tests
 
-# npm ci only when package(-lock).json changed since the last install. No browser
-# download: the test drives Debian's /usr/bin/chromium.
-browser-deps: $(BROWSER_STAMP)
+js-deps: $(JS_STAMPS)
 
-$(BROWSER_STAMP): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json | deps
-	@echo "== npm ci in $(BROWSER_DIR)"
-	@cd $(BROWSER_DIR) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 \
+%/node_modules/.npm-ci.stamp: %/package.json %/package-lock.json | deps
+	@echo "== npm ci in $*"
+	@cd $* && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 \
 	  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
 run: build
 	$(BUILD_DIR)/release/app/souk-live serve
 
-test: build build-asan browser-deps
+test: build build-asan js-deps
 	@echo "== unit tests under ASan+UBSan"
 	@cd $(BUILD_DIR)/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -L unit
