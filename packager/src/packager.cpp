@@ -97,12 +97,14 @@ void Packager::publish_stopped(const std::string& stream_id) {
 void Packager::end_stream(const std::string& stream_id) {
   auto l = lane(stream_id, false);
   if (!l) {
-    // Nobody published since a restart: what was recorded before it is the VOD.
-    std::error_code ec;
-    const auto vod = vod_path(options_, stream_id);
-    if (fs::exists(vod, ec)) {
-      net::post(pool_, [this, stream_id, vod] { recordings_.recording_ready(stream_id, vod); });
-    }
+    // Nobody published since a restart: the playlist from before it gets its
+    // ENDLIST, and what was recorded before it is the VOD.
+    net::post(pool_, [this, stream_id] {
+      end_playlist_file(stream_id);
+      std::error_code ec;
+      const auto vod = vod_path(options_, stream_id);
+      if (fs::exists(vod, ec)) recordings_.recording_ready(stream_id, vod);
+    });
     return;
   }
   net::post(l->strand, [this, l, stream_id] {
@@ -153,20 +155,24 @@ void Packager::recover(const std::function<bool(const std::string&)>& still_live
   }
   for (const auto& entry : fs::directory_iterator(options_.data_dir / "hls", ec)) {
     const auto stream_id = entry.path().filename().string();
-    const auto path = entry.path() / "index.m3u8";
-    std::ifstream in(path, std::ios::binary);
-    if (!in) continue;
-    std::ostringstream text;
-    text << in.rdbuf();
-    HlsPlaylist playlist(options_.segment_seconds, options_.playlist_window);
-    if (!playlist.restore(text.str()) || playlist.ended() || still_live(stream_id)) continue;
-    playlist.end();
-    try {
-      write_file_atomically(path, playlist.render());
-      log::info("playlist ended after restart", {{"stream_id", stream_id}});
-    } catch (const std::exception& e) {
-      log::error("packager: playlist could not be ended", {{"stream_id", stream_id}, {"error", e.what()}});
-    }
+    if (!still_live(stream_id)) end_playlist_file(stream_id);
+  }
+}
+
+void Packager::end_playlist_file(const std::string& stream_id) {
+  const auto path = hls_dir(options_, stream_id) / "index.m3u8";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return;
+  std::ostringstream text;
+  text << in.rdbuf();
+  HlsPlaylist playlist(options_.segment_seconds, options_.playlist_window);
+  if (!playlist.restore(text.str()) || playlist.ended()) return;
+  playlist.end();
+  try {
+    write_file_atomically(path, playlist.render());
+    log::info("playlist ended", {{"stream_id", stream_id}});
+  } catch (const std::exception& e) {
+    log::error("packager: playlist could not be ended", {{"stream_id", stream_id}, {"error", e.what()}});
   }
 }
 

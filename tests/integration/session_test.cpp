@@ -179,3 +179,37 @@ TEST_CASE("session: /end racing the publisher's own disconnect ends cleanly, onc
   CHECK(playlist.raw.find("#EXT-X-ENDLIST") != std::string::npos);
   CHECK_STATUS(client.get("/healthz"), 200);
 }
+
+TEST_CASE("session: a restart past the idle timeout ends the stream as /end would") {
+  ServerOptions options;
+  options.extra_args = {"--idle-timeout", "3"};
+  ServerProcess server(options);
+  ApiClient client(server.http_port());
+  const auto seller = client.register_user("seller");
+  const auto s = go_live(client, seller);
+  const auto started = std::chrono::steady_clock::now();
+  const auto published = run_process({ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-re", "-i",
+                                       media_fixtures().flv.string(), "-c", "copy", "-f", "flv", s.publish_url},
+                                      30s);
+  REQUIRE(published.exit_code == 0);
+  // Down before the timeout ran out, up again after it did.
+  REQUIRE(::kill(server.pid(), SIGKILL) == 0);
+  std::this_thread::sleep_for(4s);
+  server.restart();
+  ApiClient again(server.http_port());
+  CHECK(wait_ended(again, s.id, 8s) >= 0);
+  const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const auto d = details(again, s.id);
+  CHECK(d["status"] == "ended");
+  CHECK(d["durationSeconds"].get<double>() <= elapsed + 1);
+  CHECK(d["durationSeconds"].get<double>() >= 6.0 + 3.0);  // at least the media and the timeout
+  CHECK(d["peakViewers"] == 0);
+  bool vod = false;
+  for (int i = 0; i < 100 && !vod; ++i) {
+    vod = details(again, s.id)["vodUrl"].is_string();
+    if (!vod) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(vod);
+  const auto playlist = again.get("/hls/" + s.id + "/index.m3u8");
+  CHECK(playlist.raw.find("#EXT-X-ENDLIST") != std::string::npos);
+}

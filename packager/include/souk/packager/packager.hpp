@@ -62,6 +62,8 @@ class Packager final : public ingest::FrameSink {
   };
 
   std::shared_ptr<Lane> lane(const std::string& stream_id, bool create);
+  // Appends ENDLIST to a playlist left without one (blocking).
+  void end_playlist_file(const std::string& stream_id);
   void ensure_packager(Lane& lane, const std::string& stream_id);
 
   boost::asio::thread_pool& pool_;
