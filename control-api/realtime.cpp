@@ -63,7 +63,8 @@ class RealtimeClient : public std::enable_shared_from_this<RealtimeClient> {
   // Transport state, under `mutex`.
   std::mutex mutex;
   bool closed = false;
-  bool upgraded = false;  // websocket is the transport
+  bool upgrading = false;  // a WebSocket probe succeeded; polls end with noop until the upgrade
+  bool upgraded = false;   // websocket is the transport
   std::shared_ptr<WsConnection> ws;
   std::deque<SharedText> queue;  // for polling
   std::function<void(HttpResponse)> pending_poll;
@@ -537,6 +538,16 @@ class EngineWsHandler final : public WsHandler {
       // Upgrade (Engine.IO 4): 2probe -> 3probe, then 5 moves the session here.
       if (p.type == engineio::PacketType::ping && p.data == "probe") {
         conn_->send(shared(engineio::encode_packet(engineio::PacketType::pong, "probe")));
+        // The client pauses polling before it upgrades: end the poll in flight
+        // (and any until the upgrade) with a noop, as the reference server does.
+        std::function<void(HttpResponse)> poll;
+        {
+          std::lock_guard lock(client_->mutex);
+          client_->upgrading = true;
+          poll = std::move(client_->pending_poll);
+          client_->pending_poll = nullptr;
+        }
+        if (poll) poll(impl_->text_response(200, engineio::encode_packet(engineio::PacketType::noop)));
         return;
       }
       if (p.type == engineio::PacketType::upgrade) return upgrade();
@@ -667,23 +678,24 @@ void Realtime::polling(const HttpRequest& request, std::function<void(HttpRespon
   {
     std::lock_guard lock(c->mutex);
     if (c->closed) return reply(impl.text_response(200, engineio::encode_packet(engineio::PacketType::close)));
-    upgraded = c->upgraded;
+    upgraded = c->upgraded || c->upgrading;
     if (c->pending_poll) {
       overlapping = true;
-    } else if (!upgraded && c->queue.empty()) {
-      c->pending_poll = std::move(reply);  // answered by the next send
-      return;
-    } else {
+    } else if (!c->queue.empty()) {
       batch.assign(c->queue.begin(), c->queue.end());
       c->queue.clear();
+    } else if (!upgraded) {
+      c->pending_poll = std::move(reply);  // answered by the next send
+      return;
     }
   }
   if (overlapping) {
     impl.close(c, "overlapping polls");
     return reply(impl.engine_error(3, "Bad request"));
   }
-  if (upgraded) return reply(impl.text_response(200, engineio::encode_packet(engineio::PacketType::noop)));
-  reply(impl.poll_response(batch));
+  if (!batch.empty()) return reply(impl.poll_response(batch));
+  // Upgrading or upgraded: the client is leaving polling; let this poll end.
+  reply(impl.text_response(200, engineio::encode_packet(engineio::PacketType::noop)));
 }
 
 std::shared_ptr<WsHandler> Realtime::websocket(const HttpRequest& request,
