@@ -1,0 +1,153 @@
+// The source document's whole flow against the real binary, every figure asserted:
+// create with products -> settings -> go-live -> ffmpeg publishes -> three
+// socket.io-client viewers join at known times, chat, react, one leaves early ->
+// tag -> product events -> end -> analytics.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { emitWithAck, join, scenario, waitFor } from './harness.mjs';
+
+// A live encode, small so that two cores keep up with everything else.
+function publish(url) {
+  const ffmpeg = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re',
+    '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=30', '-f', 'lavfi', '-i', 'sine=sample_rate=48000',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '60', '-pix_fmt', 'yuv420p',
+    '-c:a', 'aac', '-f', 'flv', url], { stdio: 'ignore' });
+  return ffmpeg;
+}
+
+const seconds = (ms) => ms / 1000;
+
+test('the whole live session, with exact figures', { timeout: 90_000 }, async () => {
+  await scenario(async (ctx) => {
+    const seller = await ctx.register('seller');
+    const rug = await ctx.createProduct(seller.token, { title: 'Rug', price_cents: 5000 });
+    const lamp = await ctx.createProduct(seller.token, { title: 'Lamp', price_cents: 2500 });
+
+    // Create with products, as the guide's client sends it; then settings.
+    const streamId = (await ctx.request('POST', '/streams', {
+      token: seller.token,
+      body: { title: 'Flash Sale - 50% Off!', description: 'Amazing deals', category: 'home',
+        audience: 'everyone', estimated_duration: 30, notify_followers: true,
+        notify_neighborhood: false, enable_chat: true, enable_comments: true, record_stream: true,
+        product_ids: [rug, lamp], scheduled_at: null },
+    })).streamId;
+    await ctx.request('PATCH', `/streams/${streamId}/settings`, {
+      token: seller.token, body: { audience: 'everyone', estimated_duration: 45 },
+    });
+    const live = await ctx.goLive(seller.token, streamId);
+    const goLiveAt = Date.parse(live.startedAt);
+
+    const ffmpeg = publish(`${live.rtmpUrl}/${live.streamKey}`);
+    try {
+      // Media arrives: the stream reports it.
+      let ingest;
+      for (let i = 0; i < 100; i++) {
+        ingest = (await ctx.request('GET', `/streams/${streamId}`)).ingest;
+        if (ingest.state === 'receiving') break;
+        await sleep(100);
+      }
+      assert.equal(ingest.state, 'receiving');
+
+      // Three viewers join a second apart.
+      const viewers = [];
+      for (const name of ['a', 'b', 'c']) {
+        const user = await ctx.register('buyer');
+        const socket = await ctx.connect({ token: user.token });
+        const { joined } = await join(socket, streamId);
+        viewers.push({ user, socket, joinedAt: Date.now(), joined });
+        if (name !== 'c') await sleep(1000);
+      }
+      const [a, b, c] = viewers;
+      assert.deepEqual(viewers.map((v) => v.joined.viewerCount), [1, 2, 3]);
+
+      // Chat: every member gets each message.
+      const texts = ['hello!', 'how much is the rug?', 'love it'];
+      const senders = [a, b, a];
+      for (let i = 0; i < texts.length; i++) {
+        const got = viewers.map((v) => waitFor(v.socket, 'chat:message', (m) => m.message === texts[i]));
+        const ack = await emitWithAck(senders[i].socket, 'stream:chat', { stream_id: streamId, message: texts[i] });
+        assert.equal(ack.ok, true);
+        for (const m of await Promise.all(got)) {
+          assert.equal(m.userId, senders[i].user.id);
+          assert.equal(m.username, senders[i].user.username);
+        }
+      }
+      // Reactions.
+      for (const [v, emoji] of [[a, '❤️'], [b, '🔥'], [c, '❤️']]) {
+        assert.equal((await emitWithAck(v.socket, 'stream:reaction', { stream_id: streamId, emoji })).ok, true);
+      }
+      // One viewer leaves early.
+      await sleep(1000);
+      const leftAck = await emitWithAck(c.socket, 'stream:leave', { stream_id: streamId });
+      assert.equal(leftAck.ok, true);
+      c.leftAt = Date.now();
+
+      // The owner tags a product; the room hears of it.
+      const tagged = waitFor(a.socket, 'product:tagged');
+      await ctx.tag(seller.token, streamId, rug, 0.42, 0.63, 120);
+      assert.deepEqual(await tagged, { streamId, productId: rug, x: 0.42, y: 0.63, timestampSeconds: 120 });
+
+      // Product events: views, clicks, one purchase.
+      const event = (v, pid, body) =>
+        ctx.request('POST', `/streams/${streamId}/products/${pid}/events`, { token: v.user.token, body });
+      for (const v of [a, b, c]) await event(v, rug, { type: 'view' });
+      await event(a, lamp, { type: 'view' });
+      await event(a, rug, { type: 'click' });
+      await event(b, rug, { type: 'click' });
+      await event(b, rug, { type: 'inquiry' });
+      await event(a, rug, { type: 'purchase' });
+
+      await sleep(1500);
+      const endedEvent = waitFor(a.socket, 'stream:ended');
+      const end = await ctx.end(seller.token, streamId);
+      const endedAt = Date.parse(end.endedAt);
+      assert.equal((await endedEvent).streamId, streamId);
+
+      // Expected figures from what the clients saw.
+      const watch = [endedAt - a.joinedAt, endedAt - b.joinedAt, c.leftAt - c.joinedAt];
+      const total = seconds(watch.reduce((x, y) => x + y, 0));
+      const near = (actual, expected, label) =>
+        assert.ok(Math.abs(actual - expected) <= 1, `${label}: ${actual} vs expected ${expected}`);
+
+      assert.equal(end.status, 'ended');
+      near(end.durationSeconds, seconds(endedAt - goLiveAt), 'durationSeconds');
+      assert.equal(end.stats.peakViewers, 3);
+      assert.equal(end.stats.uniqueViewers, 3);
+      assert.equal(end.stats.chatMessages, 3);
+      assert.equal(end.stats.totalLikes, 3);
+      assert.deepEqual(end.stats.reactions, { '❤️': 2, '🔥': 1, '👏': 0, '😂': 0, '😮': 0, '💎': 0 });
+      near(end.stats.totalWatchTimeSeconds, total, 'totalWatchTimeSeconds');
+      near(end.stats.averageWatchTimeSeconds, total / 3, 'averageWatchTimeSeconds');
+      assert.match(end.vodUrl, new RegExp(`/vod/${streamId}\\.mp4$`));
+
+      // Analytics: the same figures, and the products' counters and revenue.
+      const analytics = await ctx.analytics(seller.token, streamId);
+      assert.deepEqual(analytics.basicStats, {
+        durationSeconds: end.durationSeconds,
+        peakViewers: 3,
+        uniqueViewers: 3,
+        averageWatchTimeSeconds: end.stats.averageWatchTimeSeconds,
+        totalWatchTimeSeconds: end.stats.totalWatchTimeSeconds,
+      });
+      assert.deepEqual(analytics.engagement, {
+        totalLikes: 3, chatMessages: 3, reactions: end.stats.reactions,
+      });
+      assert.deepEqual(analytics.products, [
+        { productId: rug, title: 'Rug', clicks: 2, views: 3, inquiries: 1, purchases: 1, revenueCents: 5000 },
+        { productId: lamp, title: 'Lamp', clicks: 0, views: 1, inquiries: 0, purchases: 0, revenueCents: 0 },
+      ]);
+      assert.equal(analytics.revenueCents, 5000);
+
+      // Stream details keep the stored figures.
+      const details = await ctx.request('GET', `/streams/${streamId}`);
+      assert.equal(details.peakViewers, 3);
+      assert.equal(details.uniqueViewers, 3);
+      assert.equal(details.chatMessages, 3);
+    } finally {
+      ffmpeg.kill('SIGKILL');
+    }
+  });
+});
