@@ -60,13 +60,15 @@ function tail(text, lines = 60) {
 }
 
 /**
- * Starts `souk-live serve` on two free loopback ports with a fresh data directory.
+ * Starts `souk-live serve` on two free loopback ports with a fresh data directory
+ * (or, with {dir}, on the data directory an earlier server used).
  * Resolves once GET /healthz answers 200 (fails after 15 s with the log's tail).
  */
-export async function startServer(extraArgs = []) {
+export async function startServer(extraArgs = [], { dir: reuseDir } = {}) {
   const bin = binary();
   const [port, rtmpPort] = await twoFreePorts();
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'souk-realtime-'));
+  // A given dir restarts a server on the data an earlier one left.
+  const dir = reuseDir ?? (await fsp.mkdtemp(path.join(os.tmpdir(), 'souk-realtime-')));
   const logPath = path.join(dir, 'server.log');
   const logFd = fs.openSync(logPath, 'a');
   const args = [

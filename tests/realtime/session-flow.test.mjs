@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { emitWithAck, join, scenario, waitFor } from './harness.mjs';
+import { emitWithAck, join, restApi, scenario, startServer, waitFor } from './harness.mjs';
 
 // A live encode, small so that two cores keep up with everything else.
 function publish(url) {
@@ -146,6 +146,18 @@ test('the whole live session, with exact figures', { timeout: 90_000 }, async ()
       assert.equal(details.peakViewers, 3);
       assert.equal(details.uniqueViewers, 3);
       assert.equal(details.chatMessages, 3);
+
+      // After a restart on the same data: the same figures.
+      ffmpeg.kill('SIGKILL');
+      for (const v of viewers) v.socket.close();
+      await ctx.server.stop({ keepDir: true });
+      const again = await startServer([], { dir: ctx.server.dir });
+      try {
+        const after = await restApi(again.url).analytics(seller.token, streamId);
+        assert.deepEqual(after, analytics);
+      } finally {
+        await again.stop({ keepDir: true });
+      }
     } finally {
       ffmpeg.kill('SIGKILL');
     }
