@@ -163,3 +163,59 @@ test('the whole live session, with exact figures', { timeout: 90_000 }, async ()
     }
   });
 });
+
+test('the room hears stream:live, stream:interrupted and stream:resumed as media comes and goes', { timeout: 60_000 }, async () => {
+  await scenario(async (ctx) => {
+    const { seller, streamId, live } = await ctx.liveStream();
+    const viewer = await ctx.connect({});
+    await join(viewer, streamId);
+    const url = `${live.rtmpUrl}/${live.streamKey}`;
+
+    const started = waitFor(viewer, 'stream:live', (p) => p.streamId === streamId, 10_000);
+    let ffmpeg = publish(url);
+    try {
+      await started;
+      const interrupted = waitFor(viewer, 'stream:interrupted', (p) => p.streamId === streamId, 10_000);
+      ffmpeg.kill('SIGKILL');  // a phone losing its network
+      await interrupted;
+      // The same key again: the room hears the media return, not a second start.
+      const resumed = waitFor(viewer, 'stream:resumed', (p) => p.streamId === streamId, 10_000);
+      ffmpeg = publish(url);
+      await resumed;
+      assert.equal(viewer.received.filter((r) => r.event === 'stream:live').length, 1);
+    } finally {
+      ffmpeg.kill('SIGKILL');
+    }
+    await ctx.end(seller.token, streamId);
+  });
+});
+
+test('a publisher silent for 3 s (half-open, like a phone that lost its network) is replaced at once', { timeout: 60_000 }, async () => {
+  await scenario(async (ctx) => {
+    const { seller, streamId, live } = await ctx.liveStream();
+    const url = `${live.rtmpUrl}/${live.streamKey}`;
+    const first = publish(url);
+    const second = [];
+    try {
+      const receiving = async () => (await ctx.request('GET', `/streams/${streamId}`)).ingest.state === 'receiving';
+      for (let i = 0; i < 100 && !(await receiving()); i++) await sleep(100);
+      assert.ok(await receiving());
+      // The first publisher freezes: its TCP connection stays open, no media flows.
+      first.kill('SIGSTOP');
+      await sleep(3500);
+      const replacement = publish(url);
+      second.push(replacement);
+      let exited = null;
+      replacement.on('exit', (code) => { exited = code; });
+      await sleep(3000);
+      assert.equal(exited, null, 'the new publisher was refused');
+      assert.ok(await receiving());
+      const log = ctx.server.log();
+      assert.match(log, /replaced by a new publisher/);
+    } finally {
+      first.kill('SIGKILL');
+      for (const p of second) p.kill('SIGKILL');
+    }
+    await ctx.end(seller.token, streamId);
+  });
+});
