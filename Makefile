@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 WERROR := $(if $(CI),ON,OFF)
 CMAKE_COMMON := -DSOUK_WERROR=$(WERROR)
 
-.PHONY: all deps build build-asan js-deps run test clean
+.PHONY: all deps build build-asan js-deps run test fuzz clean
 
 # The JavaScript test peers' npm packages (exact versions in each package-lock.json):
 # hls.js + playwright-core for the browser test, socket.io-client + ws for the
@@ -23,10 +23,10 @@ build: deps
 	@cmake -S . -B $(BUILD_DIR)/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_COMMON) >/dev/null
 	@cmake --build $(BUILD_DIR)/release -j$(JOBS)
 
-# ASan + UBSan build of the unit tests.
+# ASan + UBSan build of the unit tests and the fuzz corpus replays.
 build-asan: deps
 	@cmake -S . -B $(BUILD_DIR)/asan -DCMAKE_BUILD_TYPE=Debug -DSOUK_SANITIZE=ON $(CMAKE_COMMON) >/dev/null
-	@cmake --build $(BUILD_DIR)/asan -j$(JOBS) --target unit_tests
+	@cmake --build $(BUILD_DIR)/asan -j$(JOBS) --target unit_tests fuzz_replays
 
 js-deps: $(JS_STAMPS)
 
@@ -45,6 +45,27 @@ test: build build-asan js-deps
 	  ctest --output-on-failure -L unit
 	@echo "== unit and integration tests (Release)"
 	@cd $(BUILD_DIR)/release && ctest --output-on-failure
+
+# libFuzzer (clang) over every network-facing parser, FUZZ_SECONDS each. New
+# inputs go to $(BUILD_DIR)/fuzz/corpus/<target> (add crashers and interesting
+# ones to tests/fuzz/corpus/<target>, so `make test` replays them).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := handshake chunk_stream amf0 flv engineio http_api
+fuzz:
+	@./tools/install-deps.sh fuzz
+	@CC=clang CXX=clang++ cmake -S . -B $(BUILD_DIR)/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DSOUK_FUZZ=ON -DSOUK_SANITIZE=ON >/dev/null
+	@cmake --build $(BUILD_DIR)/fuzz -j$(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(BUILD_DIR)/fuzz/corpus/$$t; \
+	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	  if ! $(BUILD_DIR)/fuzz/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	      -artifact_prefix=$(BUILD_DIR)/fuzz/ $(BUILD_DIR)/fuzz/corpus/$$t tests/fuzz/corpus/$$t \
+	      > $(BUILD_DIR)/fuzz/$$t.log 2>&1; then \
+	    tail -40 $(BUILD_DIR)/fuzz/$$t.log; echo "fuzz_$$t failed: see $(BUILD_DIR)/fuzz/$$t.log"; exit 1; \
+	  fi; \
+	  grep -E 'DONE|stat::number_of_executed_units' $(BUILD_DIR)/fuzz/$$t.log; \
+	done
 
 clean:
 	rm -rf $(BUILD_DIR)

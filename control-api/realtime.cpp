@@ -338,12 +338,14 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
 
   json join(const std::shared_ptr<RealtimeClient>& c, const std::string& stream_id) {
     const auto now = now_millis();
-    auto [count, fresh] = [&] {
+    std::int64_t count = 0;
+    bool fresh = false;
+    {
       std::lock_guard lock(mutex);
       auto& room = rooms[stream_id];
-      const bool added = room.insert(c).second;
-      return std::pair{static_cast<std::int64_t>(room.size()), added};
-    }();
+      fresh = room.insert(c).second;
+      count = static_cast<std::int64_t>(room.size());
+    }
     json products = json::array();
     std::vector<storage::ChatMessage> recent;
     try {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Souk Live needs to build, run and test.
 # Idempotent: only packages that are missing are installed; uses sudo when not root.
+# Usage: install-deps.sh [fuzz]
 set -euo pipefail
 
 packages=(
@@ -15,6 +16,10 @@ packages=(
   # the browser test: hls.js in headless Chromium (driven from Node by playwright-core)
   chromium
 )
+# `install-deps.sh fuzz` adds clang and its libFuzzer runtime (for `make fuzz`).
+if [ "${1:-}" = "fuzz" ]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
 # Node.js and npm from Debian only when there is no node at all (a newer one,
 # e.g. NodeSource's with its own npm, is kept).
 if ! command -v node >/dev/null 2>&1; then
