@@ -76,8 +76,10 @@ int run_server(const ServerConfig& config) {
                           storage::streams::interrupt_all_receiving(c, now));
   });
 
-  net::io_context ioc;
+  // The pools outlive the io_context: handlers it may still own at destruction
+  // hold strands of the pools.
   net::thread_pool blocking(blocking_threads());
+  net::io_context ioc;
 
   api::ApiOptions api_options;
   api_options.data_dir = config.data_dir;

@@ -21,6 +21,7 @@
 #include <boost/asio/strand.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <unordered_map>
 
@@ -71,6 +72,8 @@ class RealtimeClient : public std::enable_shared_from_this<RealtimeClient> {
   bool awaiting_pong = false;
   std::string signed_in_user;  // the user id once CONNECT authenticated (for notifications)
 
+  std::atomic<int> backlog{0};  // Socket.IO packets posted to `work`, not yet handled
+
   // Socket.IO state, touched only on `work`.
   bool connected = false;
   std::optional<storage::User> user;
@@ -81,6 +84,8 @@ class RealtimeClient : public std::enable_shared_from_this<RealtimeClient> {
 };
 
 struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
+  static constexpr int max_backlog = 256;
+
   Impl(net::io_context& i, net::thread_pool& b, storage::Database& d, RealtimeOptions o)
       : ioc(i), blocking(b), db(d), options(std::move(o)), viewer_timer(i) {}
 
@@ -236,7 +241,15 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
         return true;
       }
       case engineio::PacketType::message:
-        net::post(c->work, [self = shared_from_this(), c, text = p.data] { self->on_socketio(c, text); });
+        // A client may not queue more work than it lets the server finish.
+        if (c->backlog.fetch_add(1) >= max_backlog) {
+          close(c, "too many packets waiting");
+          return true;
+        }
+        net::post(c->work, [self = shared_from_this(), c, text = p.data] {
+          self->on_socketio(c, text);
+          --c->backlog;
+        });
         return true;
       case engineio::PacketType::close:
         close(c, "client closed");
@@ -250,6 +263,12 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
 
   // --- Socket.IO packets (on the client's strand) ----------------------------------
   void on_socketio(const std::shared_ptr<RealtimeClient>& c, const std::string& text) {
+    {
+      // Packets that were queued before a close are not handled: a closed client
+      // must not join a room after it left them all.
+      std::lock_guard lock(c->mutex);
+      if (c->closed) return;
+    }
     auto decoded = socketio::decode(text);
     if (std::holds_alternative<socketio::DecodeError>(decoded)) {
       log::info("realtime: malformed packet", {{"socket_id", c->socket_id},
@@ -301,10 +320,15 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
       const auto& t = p.data["token"];
       if (!t.is_string() || t.get<std::string>().empty()) return refuse("invalid token");
       const auto hash = sha256(t.get<std::string>());
-      c->user = db.read([&](storage::Connection& conn) -> std::optional<storage::User> {
-        const auto id = storage::auth_tokens::find_user(conn, hash, now_millis());
-        return id ? storage::users::find_by_id(conn, *id) : std::nullopt;
-      });
+      try {
+        c->user = db.read([&](storage::Connection& conn) -> std::optional<storage::User> {
+          const auto id = storage::auth_tokens::find_user(conn, hash, now_millis());
+          return id ? storage::users::find_by_id(conn, *id) : std::nullopt;
+        });
+      } catch (const std::exception& e) {
+        log::error("realtime: token check failed", {{"error", e.what()}});
+        return refuse("the server could not check the token; try again");
+      }
       if (!c->user) return refuse("invalid token: unknown, expired or revoked");
     }
     c->connected = true;

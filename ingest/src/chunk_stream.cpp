@@ -161,7 +161,9 @@ bool ChunkReader::parse_chunk(ChunkError& err,
         break;
     }
     st.partial = std::make_shared<std::vector<std::uint8_t>>();
-    st.partial->reserve(length);
+    // Grow with the data, not with what the header announces (a hostile header
+    // could claim 16 MiB on each of many chunk streams).
+    st.partial->reserve(std::min<std::size_t>(length, chunk_size_));
   }
   st.has_header = true;
   st.extended = extended;

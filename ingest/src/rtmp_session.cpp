@@ -218,7 +218,8 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
     if (cmd->transaction_id != 0) {
       send_command(csid_command, 0, "_error",
                    {cmd->transaction_id, nullptr,
-                    status_object("error", "NetConnection.Call.Failed", "unsupported: " + name)});
+                    status_object("error", "NetConnection.Call.Failed",
+                                  "unsupported: " + name.substr(0, 64))});
     }
   }
 
@@ -369,6 +370,9 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
 
   void send_raw(std::shared_ptr<std::vector<std::uint8_t>> bytes) {
     if (closed_) return;
+    // A peer that does not read what we answer is not a publisher we can serve.
+    queued_bytes_ += bytes->size();
+    if (queued_bytes_ > max_queued_bytes) return protocol_error("peer does not read our replies");
     queue_.push_back(std::move(bytes));
     if (queue_.size() == 1) do_write();
   }
@@ -380,6 +384,7 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
 
   void on_write(error_code ec) {
     if (ec) return fail(ec, "write");
+    queued_bytes_ -= queue_.front()->size();
     queue_.pop_front();
     if (!queue_.empty()) return do_write();
     if (close_when_written_) close();
@@ -448,6 +453,8 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
   ChunkReader reader_;
   ChunkWriter writer_;
   std::deque<std::shared_ptr<std::vector<std::uint8_t>>> queue_;
+  std::size_t queued_bytes_ = 0;
+  static constexpr std::size_t max_queued_bytes = 4 * 1024 * 1024;
   TimestampRepair repair_;
   std::optional<amf0::Value> pending_metadata_;
   std::string stream_id_;

@@ -103,7 +103,15 @@ void StreamPackager::frame(const Frame& f, std::int64_t wall_clock_ms) {
     pending_.push_back({f, wall_clock_ms});
     const bool both = video_par_ && audio_par_;
     const bool waited = pending_.back().frame.dts_ms - pending_.front().frame.dts_ms >= codec_wait_ms;
-    if (!both && !(waited && (video_par_ || audio_par_))) return;
+    if (!video_par_ && !audio_par_) {
+      // No usable sequence header (yet): keep only the last moments, not all.
+      while (pending_.size() > 1 &&
+             pending_.back().frame.dts_ms - pending_.front().frame.dts_ms > codec_wait_ms) {
+        pending_.erase(pending_.begin());
+      }
+      return;
+    }
+    if (!both && !waited) return;
     set_up_outputs();
     auto pending = std::move(pending_);
     pending_.clear();
