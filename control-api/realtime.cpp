@@ -54,12 +54,15 @@ struct EventError {
 class RealtimeClient : public std::enable_shared_from_this<RealtimeClient> {
  public:
   RealtimeClient(std::string engine_sid, net::io_context& ioc, net::thread_pool& blocking)
-      : sid(std::move(engine_sid)), socket_id(random_token(15)), work(net::make_strand(blocking)), timer(ioc) {}
+      : sid(std::move(engine_sid)),
+        socket_id(random_token(15)),
+        work(net::make_strand(blocking)),
+        timer(net::make_strand(ioc)) {}
 
   const std::string sid;        // Engine.IO session id
   const std::string socket_id;  // Socket.IO socket id
   net::strand<net::thread_pool::executor_type> work;  // this client's event handling, in order
-  net::steady_timer timer;                            // heartbeat
+  net::steady_timer timer;  // heartbeat; used only on its own strand
 
   // Transport state, under `mutex`.
   std::mutex mutex;
@@ -87,7 +90,7 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
   static constexpr int max_backlog = 256;
 
   Impl(net::io_context& i, net::thread_pool& b, storage::Database& d, RealtimeOptions o)
-      : ioc(i), blocking(b), db(d), options(std::move(o)), viewer_timer(i) {}
+      : ioc(i), blocking(b), db(d), options(std::move(o)), viewer_timer(net::make_strand(i)) {}
 
   net::io_context& ioc;
   net::thread_pool& blocking;
@@ -105,13 +108,15 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
   void send(const std::shared_ptr<RealtimeClient>& c, const SharedText& packet) {
     std::function<void(HttpResponse)> poll;
     std::vector<SharedText> batch;
-    std::shared_ptr<WsConnection> ws;
     bool overflow = false;
+    bool ws_full = false;
     {
       std::lock_guard lock(c->mutex);
       if (c->closed) return;
       if (c->upgraded) {
-        ws = c->ws;
+        // Under the lock, so packets reach the socket in the order they were
+        // sent (WsConnection::send only queues; it takes no lock of ours).
+        ws_full = c->ws && !c->ws->send(packet);
       } else if (c->queue.size() >= options.max_queue) {
         overflow = true;
       } else {
@@ -125,7 +130,7 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
       }
     }
     if (overflow) return close(c, "queue full: the client stopped polling");
-    if (ws && !ws->send(packet)) return close(c, "websocket not reading");
+    if (ws_full) return close(c, "websocket not reading");
     if (poll) poll(poll_response(batch));
   }
 
@@ -192,7 +197,7 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
       poll = std::move(c->pending_poll);
       c->pending_poll = nullptr;
       ws = c->ws;
-      c->timer.cancel();
+      net::post(c->timer.get_executor(), [c] { c->timer.cancel(); });
     }
     {
       std::lock_guard lock(mutex);
@@ -589,7 +594,6 @@ class EngineWsHandler final : public WsHandler {
  private:
   void upgrade() {
     std::function<void(HttpResponse)> poll;
-    std::vector<SharedText> queued;
     {
       std::lock_guard lock(client_->mutex);
       if (client_->closed) return;
@@ -597,13 +601,13 @@ class EngineWsHandler final : public WsHandler {
       client_->ws = conn_;
       poll = std::move(client_->pending_poll);
       client_->pending_poll = nullptr;
-      queued.assign(client_->queue.begin(), client_->queue.end());
+      // What waited for the next poll goes out first, before anything sent later.
+      for (const auto& p : client_->queue) conn_->send(p);
       client_->queue.clear();
     }
     probing_ = false;
     // The poll in flight ends with a noop so the client can switch.
     if (poll) poll(impl_->text_response(200, engineio::encode_packet(engineio::PacketType::noop)));
-    for (const auto& p : queued) conn_->send(p);
   }
 
   void fail(const char* why) {
@@ -636,7 +640,7 @@ void Realtime::stop() {
     impl_->stopped = true;
     for (auto& [sid, c] : impl_->clients) all.push_back(c);
   }
-  impl_->viewer_timer.cancel();
+  net::post(impl_->viewer_timer.get_executor(), [impl = impl_] { impl->viewer_timer.cancel(); });
   for (auto& c : all) impl_->close(c, "server shutting down");
 }
 
