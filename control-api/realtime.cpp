@@ -81,7 +81,6 @@ class RealtimeClient : public std::enable_shared_from_this<RealtimeClient> {
   bool connected = false;
   std::optional<storage::User> user;
   std::map<std::string, std::int64_t> rooms;  // stream id -> viewer session id
-  std::deque<Clock::time_point> chat_times;
 
   std::string viewer_key() const { return user ? user->id : socket_id; }
 };
@@ -102,6 +101,9 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
   std::unordered_map<std::string, std::shared_ptr<RealtimeClient>> clients;      // by sid
   std::map<std::string, std::set<std::shared_ptr<RealtimeClient>>> rooms;        // by stream id
   std::set<std::string> media_seen;  // streams whose media started at least once
+
+  std::mutex chat_mutex;
+  std::unordered_map<std::string, std::deque<Clock::time_point>> chat_times;  // by user id
   bool stopped = false;
 
   // --- sending ---------------------------------------------------------------
@@ -462,24 +464,50 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
     if (length < 1 || length > 200) {
       throw EventError{"invalid_message", "a message is 1 to 200 characters"};
     }
-    // At most N messages in any rolling minute, per user on this socket.
-    const auto now = Clock::now();
-    while (!c->chat_times.empty() && now - c->chat_times.front() >= std::chrono::minutes(1)) {
-      c->chat_times.pop_front();
-    }
-    if (static_cast<int>(c->chat_times.size()) >= options.chat_per_minute) {
-      throw EventError{"rate_limited", "at most 10 messages a minute"};
-    }
+    // At most N messages in any rolling minute per user, across all their
+    // sockets. The slot is taken before the write and given back if it fails.
+    const auto slot = take_chat_slot(me.id);
     storage::ChatMessage m{uuid_v4(), stream_id, me.id, me.username, me.avatar_url, text, now_millis()};
-    db.write([&](storage::Connection& conn) {
-      const auto s = load_stream(conn, stream_id);
-      if (s.status == "ended") throw EventError{"stream_ended", "the stream has ended"};
-      if (!s.settings.enable_chat) throw EventError{"chat_disabled", "chat is off for this stream"};
-      storage::chat::insert(conn, m);
-    });
-    c->chat_times.push_back(now);
+    try {
+      db.write([&](storage::Connection& conn) {
+        const auto s = load_stream(conn, stream_id);
+        if (s.status == "ended") throw EventError{"stream_ended", "the stream has ended"};
+        if (!s.settings.enable_chat) throw EventError{"chat_disabled", "chat is off for this stream"};
+        storage::chat::insert(conn, m);
+      });
+    } catch (...) {
+      give_back_chat_slot(me.id, slot);
+      throw;
+    }
     broadcast(stream_id, event_packet("chat:message", chat_message_json(m)));
     return {{"id", m.id}};
+  }
+
+  Clock::time_point take_chat_slot(const std::string& user_id) {
+    std::lock_guard lock(chat_mutex);
+    const auto now = Clock::now();
+    auto& times = chat_times[user_id];
+    while (!times.empty() && now - times.front() >= std::chrono::minutes(1)) times.pop_front();
+    if (static_cast<int>(times.size()) >= options.chat_per_minute) {
+      throw EventError{"rate_limited", "at most 10 messages a minute"};
+    }
+    times.push_back(now);
+    // Forget users whose minute has passed, so the map stays as small as the
+    // set of recent chatters.
+    if (chat_times.size() > 4096) {
+      std::erase_if(chat_times, [&](const auto& entry) {
+        return entry.second.empty() || now - entry.second.back() >= std::chrono::minutes(1);
+      });
+    }
+    return now;
+  }
+
+  void give_back_chat_slot(const std::string& user_id, Clock::time_point slot) {
+    std::lock_guard lock(chat_mutex);
+    auto it = chat_times.find(user_id);
+    if (it == chat_times.end()) return;
+    auto& times = it->second;
+    if (auto pos = std::find(times.begin(), times.end(), slot); pos != times.end()) times.erase(pos);
   }
 
   json react(const std::shared_ptr<RealtimeClient>& c, const std::string& stream_id, const json& payload) {

@@ -107,6 +107,23 @@ for (const mode of MODES) {
         assert.deepEqual(texts, [...Array.from({ length: 10 }, (_, i) => `message ${i + 1}`), 'me too']);
       }));
 
+    test('the limit is per user across their sockets: 6 on one and 4 on another, then the 11th is refused', { timeout: 30_000 }, () =>
+      scenario(async (ctx) => {
+        const { streamId } = await ctx.liveStream();
+        const buyer = await ctx.register('buyer');
+        const first = await ctx.connect({ mode, token: buyer.token });
+        const second = await ctx.connect({ mode, token: buyer.token });
+        await join(first, streamId);
+        await join(second, streamId);
+        for (let i = 1; i <= 10; i++) {
+          const s = i <= 6 ? first : second;
+          const ack = await emitWithAck(s, 'stream:chat', { stream_id: streamId, message: `message ${i}` });
+          assert.equal(ack.ok, true, `message ${i}: ${JSON.stringify(ack)}`);
+        }
+        assertRefused(await emitWithAck(first, 'stream:chat', { stream_id: streamId, message: 'one more' }), 'rate_limited');
+        assertRefused(await emitWithAck(second, 'stream:chat', { stream_id: streamId, message: 'one more' }), 'rate_limited');
+      }));
+
     test('chat on a stream created with enable_chat false is chat_disabled', { timeout: 30_000 }, () =>
       scenario(async (ctx) => {
         const { streamId } = await ctx.liveStream({ enable_chat: false });
