@@ -1,6 +1,8 @@
 // JSON API client and small checks shared by the test files.
 #include "api_client.hpp"
 
+#include <doctest/doctest.h>
+
 #include <unistd.h>
 #include <atomic>
 #include <cctype>
@@ -149,6 +151,24 @@ Account ApiClient::register_user(const std::string& role, json extra_fields) {
   a.token = res.body["data"]["token"].get<std::string>();
   a.id = a.user.value("id", std::string());
   return a;
+}
+
+Live ApiClient::go_live(const Account& seller) {
+  const auto product = post(api_path("/products"),
+                            json{{"title", "Tea set"}, {"price_cents", 3000}, {"currency", "MAD"}},
+                            seller.token);
+  REQUIRE_STATUS(product, 201);
+  const auto stream = post(api_path("/streams"),
+                           json{{"title", "Live"}, {"product_ids", {product.body["data"]["id"]}}},
+                           seller.token);
+  REQUIRE_STATUS(stream, 201);
+  const std::string id = stream.body["data"]["streamId"];
+  const auto live = post(api_path("/streams/" + id + "/go-live"),
+                         json{{"camera_ready", true}, {"checklist_complete", true}}, seller.token);
+  REQUIRE_STATUS(live, 200);
+  const auto& d = live.body["data"];
+  return {id, seller.token, d["rtmpUrl"].get<std::string>() + "/" + d["streamKey"].get<std::string>(),
+          d["hlsUrl"].get<std::string>()};
 }
 
 Response ApiClient::login(const std::string& username, const std::string& password) {

@@ -54,6 +54,14 @@ struct Account {
   std::string token;
 };
 
+// A stream taken live by its seller: one product attached, go-live done.
+struct Live {
+  std::string id;
+  std::string token;        // the seller's
+  std::string publish_url;  // rtmpUrl + "/" + streamKey
+  std::string hls_url;
+};
+
 class ApiClient {
  public:
   explicit ApiClient(std::uint16_t port, bool keep_alive = false);
@@ -78,6 +86,10 @@ class ApiClient {
   // answer 201.
   Account register_user(const std::string& role, json extra_fields = json::object());
   Response login(const std::string& username, const std::string& password);
+
+  // Creates a product and a stream with it for `seller`, and goes live
+  // (REQUIREs every step).
+  Live go_live(const Account& seller);
 
   httplib::Client& http() { return client_; }
 

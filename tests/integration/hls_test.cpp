@@ -16,28 +16,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Live {
-  std::string id, token, publish_url, hls_url;
-};
-
-Live go_live(ApiClient& client) {
-  const auto seller = client.register_user("seller");
-  const auto product = client.post(api_path("/products"),
-                                   json{{"title", "Tea set"}, {"price_cents", 3000}, {"currency", "MAD"}},
-                                   seller.token);
-  REQUIRE_STATUS(product, 201);
-  const auto stream = client.post(api_path("/streams"),
-                                  json{{"title", "HLS"}, {"product_ids", {product.body["data"]["id"]}}},
-                                  seller.token);
-  REQUIRE_STATUS(stream, 201);
-  const std::string id = stream.body["data"]["streamId"];
-  const auto live = client.post(api_path("/streams/" + id + "/go-live"),
-                                json{{"camera_ready", true}, {"checklist_complete", true}}, seller.token);
-  REQUIRE_STATUS(live, 200);
-  const auto& d = live.body["data"];
-  return {id, seller.token, d["rtmpUrl"].get<std::string>() + "/" + d["streamKey"].get<std::string>(),
-          d["hlsUrl"]};
-}
+Live go_live(ApiClient& client) { return client.go_live(client.register_user("seller")); }
 
 std::vector<std::string> publish_args(const std::string& url, bool loop = false) {
   std::vector<std::string> a = {ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-re"};

@@ -14,26 +14,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct LiveStream {
-  std::string id, token, publish_url;
-};
-
-LiveStream go_live(ApiClient& client, const Account& seller) {
-  const auto product = client.post(api_path("/products"),
-                                   json{{"title", "Lamp"}, {"price_cents", 1500}, {"currency", "EUR"}},
-                                   seller.token);
-  REQUIRE_STATUS(product, 201);
-  const auto stream = client.post(api_path("/streams"),
-                                  json{{"title", "Idle"}, {"product_ids", {product.body["data"]["id"]}}},
-                                  seller.token);
-  REQUIRE_STATUS(stream, 201);
-  const std::string id = stream.body["data"]["streamId"];
-  const auto live = client.post(api_path("/streams/" + id + "/go-live"),
-                                json{{"camera_ready", true}, {"checklist_complete", true}}, seller.token);
-  REQUIRE_STATUS(live, 200);
-  return {id, seller.token,
-          live.body["data"]["rtmpUrl"].get<std::string>() + "/" + live.body["data"]["streamKey"].get<std::string>()};
-}
+Live go_live(ApiClient& client, const Account& seller) { return client.go_live(seller); }
 
 json details(ApiClient& client, const std::string& id) {
   const auto r = client.get(api_path("/streams/" + id));
