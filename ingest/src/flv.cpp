@@ -108,15 +108,26 @@ TimestampRepair::Result TimestampRepair::next(MediaKind kind, std::uint32_t ts) 
     ++t.wraps;  // the 32-bit clock wrapped (about every 49.7 days)
   }
   t.last_raw = ts;
-  std::int64_t dts = (t.wraps << 32) + ts;
-  bool corrected = false;
-  if (t.started && dts < t.last_dts) {
-    dts = t.last_dts;
-    corrected = true;
+  std::int64_t dts = (t.wraps << 32) + ts + t.offset;
+  Repair repair = Repair::none;
+  if (t.started) {
+    const std::int64_t step = dts - t.last_dts;
+    if (step < -max_step_back_ms || step > max_jump_forward_ms) {
+      // Until a track has shown its rhythm: about a 30 fps video frame, an AAC frame.
+      const std::int64_t usual = t.interval > 0 ? t.interval : (kind == MediaKind::video ? 33 : 21);
+      t.offset += t.last_dts + usual - dts;
+      dts = t.last_dts + usual;
+      repair = Repair::rebased;
+    } else if (step < 0) {
+      dts = t.last_dts;
+      repair = Repair::clamped;
+    } else if (step > 0 && step <= 1000) {
+      t.interval = step;  // a frame's step, not a pause in one track
+    }
   }
   t.started = true;
   t.last_dts = dts;
-  return {dts, corrected};
+  return {dts, repair};
 }
 
 }  // namespace souk::ingest

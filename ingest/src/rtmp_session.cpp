@@ -328,10 +328,14 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
     if (!tag || tag->end_of_sequence) return;
     last_activity_ = std::chrono::steady_clock::now();
     const auto ts = repair_.next(kind, m.timestamp);
-    if (ts.corrected && corrections_++ % 100 == 0) {
+    if (ts.repair == TimestampRepair::Repair::clamped && clamps_++ % 100 == 0) {
       log::warn("rtmp timestamp went backwards; clamped",
                 {{"stream_id", stream_id_}, {"track", kind == MediaKind::audio ? "audio" : "video"},
-                 {"corrections", corrections_}});
+                 {"clamps", clamps_}});
+    } else if (ts.repair == TimestampRepair::Repair::rebased) {
+      log::warn("rtmp timestamp jumped; the track continues from its last frame",
+                {{"stream_id", stream_id_}, {"track", kind == MediaKind::audio ? "audio" : "video"},
+                 {"timestamp_ms", static_cast<std::int64_t>(m.timestamp)}, {"dts_ms", ts.dts}});
     }
     auto frame = std::make_shared<Frame>();
     frame->stream_id = stream_id_;
@@ -461,7 +465,7 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
   std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
   std::uint64_t last_ack_ = 0;
   std::uint32_t peer_window_ = 0;
-  std::uint64_t corrections_ = 0;
+  std::uint64_t clamps_ = 0;
   double publish_txn_ = 0;
   bool connected_ = false;
   bool authorizing_ = false;

@@ -65,16 +65,53 @@ TEST_CASE("flv: onMetaData fills video size, frame rate and encoder") {
   CHECK(info.encoder == "obs-output module (libobs version 30.0.0)");
 }
 
-TEST_CASE("timestamps: 32-bit wrap extends, backwards steps are clamped per track") {
+TEST_CASE("timestamps: 32-bit wrap extends, small backwards steps are clamped per track") {
+  using Repair = TimestampRepair::Repair;
   TimestampRepair r;
   CHECK(r.next(MediaKind::video, 0xfffffff0u).dts == 0xfffffff0LL);
   const auto wrapped = r.next(MediaKind::video, 0x10);
   CHECK(wrapped.dts == 0x100000010LL);
-  CHECK_FALSE(wrapped.corrected);
+  CHECK(wrapped.repair == Repair::none);
   const auto back = r.next(MediaKind::video, 0x5);
   CHECK(back.dts == 0x100000010LL);
-  CHECK(back.corrected);
+  CHECK(back.repair == Repair::clamped);
   // Audio is its own track.
   CHECK(r.next(MediaKind::audio, 100).dts == 100);
-  CHECK(r.next(MediaKind::audio, 90).corrected);
+  CHECK(r.next(MediaKind::audio, 90).repair == Repair::clamped);
+  CHECK(r.next(MediaKind::audio, 90).dts == 100);
+  CHECK(r.next(MediaKind::audio, 121).dts == 121);
+}
+
+TEST_CASE("timestamps: a jump of hours or a big step back continues the track one frame later") {
+  using Repair = TimestampRepair::Repair;
+  TimestampRepair r;
+  for (std::uint32_t t = 0; t <= 3000; t += 40) CHECK(r.next(MediaKind::video, t).repair == Repair::none);
+
+  SUBCASE("forward by three hours") {
+    const std::uint32_t jump = 3000 + 3 * 3600 * 1000;
+    const auto j = r.next(MediaKind::video, jump);
+    CHECK(j.repair == Repair::rebased);
+    CHECK(j.dts == 3040);  // one usual interval after the last frame
+    // Later frames keep the new offset.
+    const auto after = r.next(MediaKind::video, jump + 40);
+    CHECK(after.repair == Repair::none);
+    CHECK(after.dts == 3080);
+  }
+  SUBCASE("back to zero (an encoder restarting its clock)") {
+    const auto j = r.next(MediaKind::video, 0);
+    CHECK(j.repair == Repair::rebased);
+    CHECK(j.dts == 3040);
+    CHECK(r.next(MediaKind::video, 40).dts == 3080);
+  }
+  SUBCASE("a pause under the limit is kept as it is") {
+    const auto p = r.next(MediaKind::video, 3000 + 9000);
+    CHECK(p.repair == Repair::none);
+    CHECK(p.dts == 12000);
+  }
+  SUBCASE("a track that jumps before it has a rhythm steps by a default frame") {
+    CHECK(r.next(MediaKind::audio, 500).dts == 500);
+    const auto j = r.next(MediaKind::audio, 500 + 3 * 3600 * 1000);
+    CHECK(j.repair == Repair::rebased);
+    CHECK(j.dts == 521);
+  }
 }

@@ -52,12 +52,24 @@ struct MediaInfo {
 };
 
 // Extends 32-bit RTMP timestamps to 64 bits across wraps and keeps each track's
-// dts non-decreasing; a step backwards is clamped and counted.
+// timeline usable when the publisher's clock misbehaves:
+//  - a small step back (jitter, up to max_step_back) is clamped to the previous dts;
+//  - a larger step back, or a jump forward of over max_jump_forward (an encoder
+//    that restarted its clock, a phone whose clock was set) rebases the track: the
+//    frame follows the previous one by the track's usual frame interval, and later
+//    frames keep that offset, so segments and the recording never hold a gap of
+//    hours or a run of frames stuck at one time.
+// Each track is repaired on its own; both jump together in practice, and each then
+// continues one frame after its previous frame, which keeps them in sync.
 class TimestampRepair {
  public:
+  static constexpr std::int64_t max_step_back_ms = 1000;
+  static constexpr std::int64_t max_jump_forward_ms = 10'000;
+
+  enum class Repair { none, clamped, rebased };
   struct Result {
     std::int64_t dts;
-    bool corrected;  // the input went backwards and was clamped
+    Repair repair = Repair::none;
   };
   Result next(MediaKind kind, std::uint32_t timestamp);
 
@@ -66,7 +78,9 @@ class TimestampRepair {
     bool started = false;
     std::uint32_t last_raw = 0;
     std::int64_t wraps = 0;
+    std::int64_t offset = 0;    // added to the extended timestamp since the last rebase
     std::int64_t last_dts = 0;
+    std::int64_t interval = 0;  // the last ordinary step forward, ms
   };
   Track audio_, video_;
 };
