@@ -5,6 +5,7 @@
 #include "souk/api/request_context.hpp"
 #include "souk/log.hpp"
 #include "souk/storage/database.hpp"
+#include "souk/storage/sqlite.hpp"
 
 #include <algorithm>
 #include <exception>
@@ -19,6 +20,19 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
     out += s;
   }
   return out;
+}
+
+// A database error: a full disk is the operator's to fix, not a bug.
+ApiError database_failure(const HttpRequest& request, const storage::SqliteError& e) {
+  log::error("request failed", {{"method", request.method}, {"path", request.path}, {"error", e.what()}});
+  if (e.is_full()) {
+    // Nothing was written (the transaction rolled back): the client may retry
+    // once an operator has made room.
+    ApiError full(503, "storage_full", "the server's storage is full; try again later");
+    full.headers.emplace_back("Retry-After", "60");
+    return full;
+  }
+  return ApiError(500, "internal_error", "the server failed to handle this request");
 }
 
 }  // namespace
@@ -47,6 +61,8 @@ HttpResponse Api::handle(const HttpRequest& request) {
     response = request.method == "OPTIONS" ? preflight(request) : route(request);
   } catch (const ApiError& e) {
     response = error_response(e);
+  } catch (const storage::SqliteError& e) {
+    response = error_response(database_failure(request, e));
   } catch (const std::exception& e) {
     // A bug or an environment failure (disk, database), never bad input.
     log::error("request failed", {{"method", request.method}, {"path", request.path},

@@ -16,6 +16,7 @@ namespace {
 }  // namespace
 
 bool SqliteError::is_constraint() const { return (code_ & 0xff) == SQLITE_CONSTRAINT; }
+bool SqliteError::is_full() const { return (code_ & 0xff) == SQLITE_FULL; }
 bool SqliteError::is_busy() const {
   return (code_ & 0xff) == SQLITE_BUSY || (code_ & 0xff) == SQLITE_LOCKED;
 }

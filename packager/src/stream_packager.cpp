@@ -4,6 +4,7 @@
 #include "souk/log.hpp"
 #include "souk/packager/codec_config.hpp"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -39,7 +40,13 @@ void write_file_atomically(const fs::path& path, const std::string& text) {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out << text;
     out.flush();
-    if (!out) throw std::runtime_error("write " + tmp.string() + " failed");
+    if (!out) {
+      const int err = errno;
+      out.close();
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      throw std::runtime_error("write " + tmp.string() + " failed: " + std::strerror(err));
+    }
   }
   fs::rename(tmp, path);  // readers see the old playlist or the new one, never half
 }
@@ -133,6 +140,7 @@ void StreamPackager::set_up_outputs() {
   try {
     recording_ = std::make_unique<OutputFile>(recording_path(options_, id_).string(), "mp4",
                                               video_par_.get(), audio_par_.get(), &opts);
+    recording_whole_bytes_ = static_cast<std::uintmax_t>(recording_->bytes_written());
   } catch (const AvError& e) {
     log::error("packager: cannot start the recording", {{"stream_id", id_}, {"error", e.what()}});
   }
@@ -146,7 +154,10 @@ void StreamPackager::write_hls(const Frame& f, std::int64_t wall_clock_ms) {
       static_cast<double>(f.dts_ms - segment_start_dts_) >= options_.segment_seconds * 1000) {
     close_segment(f.dts_ms);
   }
-  if (!segment_) open_segment(f, wall_clock_ms);
+  if (!segment_) {
+    if (hls_failing_ && !cut_point) return;  // after a failed write, try again at a keyframe
+    open_segment(f, wall_clock_ms);
+  }
   if (!segment_) return;
   const int index = f.kind == MediaKind::video ? segment_->video_index() : segment_->audio_index();
   if (index < 0) return;
@@ -161,7 +172,7 @@ void StreamPackager::write_hls(const Frame& f, std::int64_t wall_clock_ms) {
     segment_->write(index, pkt.get());
     last_dts_ = std::max(last_dts_, f.dts_ms);
   } catch (const AvError& e) {
-    log::warn("packager: segment write failed", {{"stream_id", id_}, {"error", e.what()}});
+    abandon_segment("write", e.what());
   }
 }
 
@@ -174,8 +185,7 @@ void StreamPackager::open_segment(const Frame& f, std::int64_t wall_clock_ms) {
     segment_ = std::make_unique<OutputFile>((dir_ / segment_uri_).string(), "mpegts",
                                             video_par_.get(), audio_par_.get());
   } catch (const AvError& e) {
-    log::error("packager: cannot open a segment", {{"stream_id", id_}, {"error", e.what()}});
-    segment_.reset();
+    abandon_segment("open", e.what());
     return;
   }
   segment_start_dts_ = f.dts_ms;
@@ -189,7 +199,7 @@ void StreamPackager::close_segment(std::int64_t end_dts_ms) {
   try {
     segment_->finish();
   } catch (const AvError& e) {
-    log::warn("packager: segment close failed", {{"stream_id", id_}, {"error", e.what()}});
+    return abandon_segment("close", e.what());
   }
   segment_.reset();
   HlsSegment s;
@@ -206,8 +216,31 @@ void StreamPackager::write_playlist() {
   try {
     write_file_atomically(dir_ / "index.m3u8", playlist_.render());
   } catch (const std::exception& e) {
-    log::error("packager: playlist write failed", {{"stream_id", id_}, {"error", e.what()}});
+    // Players keep the previous playlist; the next segment's write tries again.
+    hls_failed("playlist", e.what());
+    return;
   }
+  if (hls_failing_) {
+    hls_failing_ = false;
+    log::info("packager: HLS resumed", {{"stream_id", id_}});
+  }
+}
+
+void StreamPackager::abandon_segment(const char* step, const std::string& error) {
+  // A segment that could not be written whole is never listed: its file goes
+  // (which also gives back the space), and the playlist marks the gap.
+  segment_.reset();
+  std::error_code ec;
+  fs::remove(dir_ / segment_uri_, ec);
+  discontinuity_next_ = true;
+  hls_failed(step, error);
+}
+
+void StreamPackager::hls_failed(const char* step, const std::string& error) {
+  if (hls_failing_) return;  // said once per outage, not once per frame
+  hls_failing_ = true;
+  log::error("packager: HLS paused, media cannot be written; retrying at each keyframe",
+             {{"stream_id", id_}, {"step", step}, {"error", error}});
 }
 
 void StreamPackager::remove_old_segments(const std::vector<HlsSegment>& gone) {
@@ -226,7 +259,8 @@ void StreamPackager::write_recording(const Frame& f) {
   if (index < 0) return;
   if (record_resync_) {
     // A new publisher starts its clock again: continue the recording's clock.
-    record_offset_ms_ = record_last_dts_ + 1 - f.dts_ms;
+    // It starts one frame after the last one, not at the same instant.
+    record_offset_ms_ = record_last_dts_ + record_frame_ms_ - f.dts_ms;
     record_resync_ = false;
   }
   const std::int64_t dts = f.dts_ms + record_offset_ms_;
@@ -234,9 +268,22 @@ void StreamPackager::write_recording(const Frame& f) {
   try {
     auto pkt = packet_of(f, record_offset_ms_);
     recording_->write(index, pkt.get());
+    if (f.kind == MediaKind::video && dts > record_last_video_dts_ && record_last_video_dts_ >= 0 &&
+        dts - record_last_video_dts_ <= 1000) {
+      record_frame_ms_ = dts - record_last_video_dts_;
+    }
+    if (f.kind == MediaKind::video) record_last_video_dts_ = std::max(record_last_video_dts_, dts);
     record_last_dts_ = std::max(record_last_dts_, dts);
+    recording_whole_bytes_ = static_cast<std::uintmax_t>(recording_->bytes_written());
   } catch (const AvError& e) {
-    log::warn("packager: recording write failed", {{"stream_id", id_}, {"error", e.what()}});
+    // The muxer's output is unusable after a failed write. Every fragment
+    // flushed before it is whole: cut the file back to them (which also gives
+    // back the space), and the VOD is made from those.
+    recording_.reset();
+    std::error_code ec;
+    fs::resize_file(recording_path(options_, id_), recording_whole_bytes_, ec);
+    log::error("packager: recording stopped, the VOD keeps what was written before",
+               {{"stream_id", id_}, {"error", e.what()}});
   }
 }
 
@@ -248,16 +295,20 @@ std::optional<fs::path> StreamPackager::end() {
   close_segment(last_dts_ + 1);
   playlist_.end();
   if (published_before_) write_playlist();
-  if (!recording_) return std::nullopt;
-  try {
-    recording_->finish();
-  } catch (const AvError& e) {
-    log::warn("packager: recording close failed", {{"stream_id", id_}, {"error", e.what()}});
+  if (recording_) {
+    try {
+      recording_->finish();
+    } catch (const AvError& e) {
+      log::warn("packager: recording close failed", {{"stream_id", id_}, {"error", e.what()}});
+    }
+    recording_.reset();
   }
-  recording_.reset();
+  const auto part = recording_path(options_, id_);
+  std::error_code ec;
+  if (!record_ || !fs::exists(part, ec)) return std::nullopt;
   const auto out = vod_path(options_, id_);
   try {
-    finalize_recording(recording_path(options_, id_), out);
+    finalize_recording(part, out);
   } catch (const std::exception& e) {
     log::error("packager: recording finalize failed", {{"stream_id", id_}, {"error", e.what()}});
     return std::nullopt;
@@ -309,7 +360,7 @@ void finalize_recording(const fs::path& fragmented, const fs::path& out) {
     ~DictionaryOwner() { av_dict_free(&d); }
   } opts;
   av_dict_set(&opts.d, "movflags", "faststart", 0);  // moov before mdat: seekable at once
-  {
+  try {
     OutputFile file(tmp.string(), "mp4",
                     video_first >= 0 ? first.ctx->streams[video_first]->codecpar : nullptr,
                     audio_first >= 0 ? first.ctx->streams[audio_first]->codecpar : nullptr, &opts.d);
@@ -324,7 +375,8 @@ void finalize_recording(const fs::path& fragmented, const fs::path& out) {
         if (err < 0) break;  // end of file, or a truncated last fragment: the recording ends there
         const int si = pkt->stream_index;
         const int out_index = si == video_in ? file.video_index() : si == audio_in ? file.audio_index() : -1;
-        if (out_index < 0 || pkt->dts == AV_NOPTS_VALUE) {
+        // A sample cut short (a crash mid-fragment) is dropped, not decoded as garbage.
+        if (out_index < 0 || pkt->dts == AV_NOPTS_VALUE || (pkt->flags & AV_PKT_FLAG_CORRUPT)) {
           av_packet_unref(pkt.get());
           continue;
         }
@@ -339,6 +391,9 @@ void finalize_recording(const fs::path& fragmented, const fs::path& out) {
       offset_ms = end_ms + 1;
     }
     file.finish();
+  } catch (...) {
+    fs::remove(tmp, ec);  // a full disk leaves no half-written VOD behind
+    throw;
   }
   inputs.clear();
   fs::rename(tmp, out);

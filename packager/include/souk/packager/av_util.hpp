@@ -59,6 +59,8 @@ class OutputFile {
   // (milliseconds unless told).
   void write(int index, AVPacket* pkt, AVRational time_base = AVRational{1, 1000});
   void finish();  // writes the trailer and closes the file
+  // Bytes handed to the file so far (all of them, when the muxer flushes each packet).
+  std::int64_t bytes_written() const { return ctx_ && ctx_->pb ? avio_tell(ctx_->pb) : 0; }
 
  private:
   AVFormatContext* ctx_ = nullptr;

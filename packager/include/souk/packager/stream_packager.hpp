@@ -60,6 +60,10 @@ class StreamPackager {
   void open_segment(const ingest::Frame& f, std::int64_t wall_clock_ms);
   void close_segment(std::int64_t end_dts_ms);
   void write_playlist();
+  // Media writes fail when the disk is full: the segment is dropped, the playlist
+  // waits, and the next keyframe tries again (logged once per outage).
+  void abandon_segment(const char* step, const std::string& error);
+  void hls_failed(const char* step, const std::string& error);
   void write_recording(const ingest::Frame& f);
   void remove_old_segments(const std::vector<HlsSegment>& gone);
 
@@ -82,12 +86,16 @@ class StreamPackager {
   bool segment_has_keyframe_ = false;
   bool discontinuity_next_ = false;
   bool published_before_ = false;
+  bool hls_failing_ = false;  // the last segment or playlist write failed
   std::vector<std::string> retired_;  // segment files out of the window, deleted later
 
   // VOD
   std::unique_ptr<OutputFile> recording_;
   std::int64_t record_offset_ms_ = 0;   // keeps the recording's clock running across reconnects
   std::int64_t record_last_dts_ = -1;
+  std::int64_t record_last_video_dts_ = -1;
+  std::uintmax_t recording_whole_bytes_ = 0;  // the file's size after the last successful write
+  std::int64_t record_frame_ms_ = 33;  // the video's frame interval (30 fps until seen)
   bool record_resync_ = false;
 };
 

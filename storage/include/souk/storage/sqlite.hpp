@@ -26,6 +26,7 @@ class SqliteError : public std::runtime_error {
   int code() const { return code_; }  // extended result code
   bool is_constraint() const;
   bool is_busy() const;
+  bool is_full() const;  // the disk (or the file system's quota) is full
 
  private:
   int code_;
