@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <sys/resource.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -21,6 +23,17 @@ std::optional<std::string> read_file(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// Every connection, segment being written and recording holds a descriptor: lift
+// the soft limit (often 1024) to the hard one, as nginx's worker_rlimit_nofile
+// would be set, so the connection limits are what bounds the server.
+void raise_open_file_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
 }
 
 }  // namespace
@@ -84,5 +97,6 @@ int main(int argc, char** argv) {
     std::cerr << "souk-live: " << e.what() << "\n";
     return usage_error;
   }
+  raise_open_file_limit();
   return souk::app::run_server(config);
 }
