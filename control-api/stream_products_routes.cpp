@@ -37,22 +37,22 @@ double coordinate(const JsonBody& body, const char* field) {
 HttpResponse tag_product(Api& api, RequestContext& ctx) {
   const auto& me = ctx.user();
   const auto body = ctx.body();
-  storage::ProductTag tag;
-  tag.x = coordinate(body, "x");
-  tag.y = coordinate(body, "y");
-  const auto ts = body.optional_number("timestamp_seconds");
-  if (!ts) throw ApiError::missing_field("timestamp_seconds");
-  if (!(*ts >= 0.0 && *ts <= 7 * 24 * 3600.0)) {
-    throw ApiError::invalid_value("timestamp_seconds", "'timestamp_seconds' must be 0 or more");
-  }
-  tag.timestamp_seconds = *ts;
-
   const std::string product_id(ctx.param("pid"));
   const auto result = api.db().write([&](Connection& c) {
     const auto s = load_owned_stream(c, ctx.param("id"), me);
     if (s.status == "ended") {
       throw ApiError::conflict("stream_ended", "products of an ended stream cannot be tagged");
     }
+    // The body is judged only for the owner: anyone else gets 403 whatever they send.
+    storage::ProductTag tag;
+    tag.x = coordinate(body, "x");
+    tag.y = coordinate(body, "y");
+    const auto ts = body.optional_number("timestamp_seconds");
+    if (!ts) throw ApiError::missing_field("timestamp_seconds");
+    if (!(*ts >= 0.0 && *ts <= 7 * 24 * 3600.0)) {
+      throw ApiError::invalid_value("timestamp_seconds", "'timestamp_seconds' must be 0 or more");
+    }
+    tag.timestamp_seconds = *ts;
     require_attached(c, s, product_id);
     storage::stream_products::set_tag(c, s.id, product_id, tag, now_millis());
     return nlohmann::json{{"streamId", s.id},

@@ -170,10 +170,11 @@ HttpResponse create_stream(Api& api, RequestContext& ctx) {
 HttpResponse attach_products(Api& api, RequestContext& ctx) {
   const auto& me = ctx.user();
   const auto body = ctx.body();
-  const auto product_ids = read_product_ids(body, /*required=*/true);
   const auto result = api.db().write([&](Connection& c) {
     const auto s = load_owned_stream(c, ctx.param("id"), me);
     require_status(s, "scheduled", "products can only be attached before the stream goes live");
+    // Judged only for the owner: anyone else gets 403 whatever they send.
+    const auto product_ids = read_product_ids(body, /*required=*/true);
     check_products_owned(c, product_ids, me.id);
     std::int64_t fresh = 0;
     for (const auto& id : product_ids) fresh += !storage::stream_products::is_attached(c, s.id, id);
@@ -217,8 +218,6 @@ HttpResponse update_settings(Api& api, RequestContext& ctx) {
 HttpResponse go_live(Api& api, RequestContext& ctx) {
   const auto& me = ctx.user();
   const auto body = ctx.body();
-  const auto camera_ready = body.optional_bool("camera_ready").value_or(false);
-  const auto checklist_complete = body.optional_bool("checklist_complete").value_or(false);
 
   struct Outcome {
     std::string stream_id;
@@ -230,6 +229,9 @@ HttpResponse go_live(Api& api, RequestContext& ctx) {
     const auto s = load_owned_stream(c, ctx.param("id"), me);
     if (s.status == "live") throw ApiError::conflict("stream_already_live", "the stream is already live");
     require_status(s, "scheduled", "an ended stream cannot go live again");
+    // The checklist comes after ownership and state (a wrong type included).
+    const auto camera_ready = body.optional_bool("camera_ready").value_or(false);
+    const auto checklist_complete = body.optional_bool("checklist_complete").value_or(false);
     if (!camera_ready) {
       throw ApiError(422, "checklist_incomplete", "confirm the camera is ready", "camera_ready");
     }
