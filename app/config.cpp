@@ -106,6 +106,13 @@ const std::vector<Setting>& all_settings() {
        [](ServerConfig& c, const std::string& v) {
          c.max_body_bytes = static_cast<std::size_t>(parse_int(v, 1, std::int64_t{1} << 32));
        }},
+      {{"http-request-timeout", "SOUK_HTTP_REQUEST_TIMEOUT",
+        "Seconds a client has to send one whole request, headers and body (an idle "
+        "connection is closed after it too), 1..3600",
+        "30"},
+       [](ServerConfig& c, const std::string& v) {
+         c.http_request_timeout = std::chrono::seconds(parse_int(v, 1, 3600));
+       }},
       {{"cors-origins", "SOUK_CORS_ORIGINS", "Allowed browser origins, comma-separated, or *",
         "*"},
        [](ServerConfig& c, const std::string& v) {

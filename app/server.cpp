@@ -131,6 +131,7 @@ int run_server(const ServerConfig& config) {
 
   api::HttpServerOptions http_options;
   http_options.max_body_bytes = config.max_body_bytes;
+  http_options.request_timeout = config.http_request_timeout;
   api::HttpServer http(ioc, blocking, http_options,
                        [&api](const api::HttpRequest& r) { return api.handle(r); });
   http.set_realtime(&realtime);

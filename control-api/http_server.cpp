@@ -231,7 +231,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     keep_alive_ = msg.keep_alive() && !body_too_large;
     version_ = msg.version();
 
-    if (server_->realtime && !body_too_large && req.path.starts_with("/socket.io/")) {
+    // Engine.IO answers its own oversized payloads (and ends that session).
+    if (server_->realtime && req.path.starts_with("/socket.io/")) {
       return dispatch_realtime(std::move(req));
     }
     net::post(server_->blocking, [self = shared_from_this(), req = std::move(req)]() mutable {
@@ -247,7 +248,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // long-poll is answered whenever the realtime plane has something to say.
   void dispatch_realtime(HttpRequest req) {
     auto& msg = parser_->get();
-    if (websocket::is_upgrade(msg)) {
+    if (!req.body_too_large && websocket::is_upgrade(msg)) {
       log::info("http", {log::bare({"method", req.method}), log::bare({"path", req.path}),
                          log::bare({"status", 101}), {"remote", remote_}});
       auto ws = std::make_shared<WsSession>(stream_.release_socket(), server_, remote_);
@@ -386,16 +387,21 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   // Closing a socket with unread input makes the kernel send RST, which can
   // destroy the response before the client reads it. So, like nginx's lingering
-  // close: stop sending, discard input for a short while, then close.
+  // close: stop sending, discard input for a short while, then close. The 2 s
+  // are in all, set once: a client that keeps trickling bytes must not extend them.
   void do_linger() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.expires_after(std::chrono::seconds(2));
     linger_buffer_.resize(16 * 1024);
+    linger_read();
+  }
+
+  void linger_read() {
     stream_.async_read_some(net::buffer(linger_buffer_),
                             [self = shared_from_this()](beast::error_code e, std::size_t) {
                               if (e) return self->do_close();
-                              self->do_linger();
+                              self->linger_read();
                             });
   }
 

@@ -37,6 +37,7 @@ TEST_CASE("config: defaults") {
   CHECK(c.cors_origins == std::vector<std::string>{"*"});
   CHECK(c.log_level == spdlog::level::info);
   CHECK(c.log_format == souk::log::Format::text);
+  CHECK(c.http_request_timeout == std::chrono::seconds(30));
 }
 
 TEST_CASE("config: precedence is flag, then env, then file") {
@@ -79,4 +80,31 @@ TEST_CASE("config: errors name where the bad value came from") {
   CHECK(error_of({}, env_of({}), "bogus = 1").find("unknown key 'bogus'") != std::string::npos);
   CHECK(error_of({}, env_of({}), "http_listen = ").starts_with("souk.toml:1: "));
   CHECK(error_of({}, env_of({}), "http_listen = 1.5").find("unsupported type") != std::string::npos);
+}
+
+TEST_CASE("config: http-request-timeout from each source, within 1..3600") {
+  CHECK(resolve_config({{"http-request-timeout", "5"}}, env_of({})).http_request_timeout ==
+        std::chrono::seconds(5));
+  CHECK(resolve_config({}, env_of({{"SOUK_HTTP_REQUEST_TIMEOUT", "7"}})).http_request_timeout ==
+        std::chrono::seconds(7));
+  CHECK(resolve_config({}, env_of({}), "http_request_timeout = 9\n").http_request_timeout ==
+        std::chrono::seconds(9));
+  CHECK(resolve_config({}, env_of({}), "http-request-timeout = 3600\n").http_request_timeout ==
+        std::chrono::seconds(3600));
+  // The flag wins over the environment, which wins over the file.
+  CHECK(resolve_config({{"http-request-timeout", "1"}},
+                       env_of({{"SOUK_HTTP_REQUEST_TIMEOUT", "2"}}), "http_request_timeout = 3\n")
+            .http_request_timeout == std::chrono::seconds(1));
+
+  for (const char* bad : {"0", "3601", "-1", "1.5", "", "30s", "ten"}) {
+    CAPTURE(bad);
+    CHECK(error_of({{"http-request-timeout", bad}}, env_of({}))
+              .starts_with("--http-request-timeout: "));
+  }
+  CHECK(error_of({}, env_of({{"SOUK_HTTP_REQUEST_TIMEOUT", "0"}}))
+            .starts_with("SOUK_HTTP_REQUEST_TIMEOUT: "));
+  CHECK(error_of({}, env_of({}), "http_request_timeout = 0\n")
+            .starts_with("souk.toml: http_request_timeout: "));
+  CHECK(error_of({}, env_of({}), "http_request_timeout = \"x\"\n")
+            .starts_with("souk.toml: http_request_timeout: "));
 }

@@ -32,6 +32,7 @@ struct ServerConfig {
   spdlog::level::level_enum log_level = spdlog::level::info;
   log::Format log_format = log::Format::text;
   std::size_t max_body_bytes = 1024 * 1024;
+  std::chrono::seconds http_request_timeout{30};  // to send one whole request, idle time included
   std::vector<std::string> cors_origins{"*"};
   int login_max_failures = 5;
   std::chrono::seconds login_window{15 * 60};
