@@ -359,6 +359,8 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
   }
 
   json on_event(const std::shared_ptr<RealtimeClient>& c, const std::string& name, const json& payload) {
+    // Events for signed-in users refuse anyone else before judging the payload.
+    if (name == "stream:chat" || name == "stream:reaction" || name == "stream:prepare") require_user(c);
     if (name == "stream:join") return join(c, stream_id_of(payload));
     if (name == "stream:leave") return leave(c, stream_id_of(payload), true);
     if (name == "stream:chat") return chat(c, stream_id_of(payload), payload);
@@ -696,6 +698,14 @@ void Realtime::polling(const HttpRequest& request, std::function<void(HttpRespon
   const auto q = engine_query(request);
   if (!q || q->eio != "4") return reply(impl.engine_error(5, "Unsupported protocol version"));
   if (q->transport != "polling") return reply(impl.engine_error(0, "Transport unknown"));
+  // maxPayload bounds a whole POST body, as engine.io's maxHttpBufferSize does: a
+  // larger one (or one over the HTTP body limit, left unread) is 413 and ends the
+  // session.
+  if (request.body_too_large || request.body.size() > impl.options.max_payload) {
+    if (auto c = q->sid.empty() ? nullptr : impl.find(q->sid)) impl.close(c, "payload too large");
+    return reply(impl.text_response(413, json{{"code", 3}, {"message", "Payload too large"}}.dump(),
+                                    "application/json"));
+  }
   if (request.method == "OPTIONS") {
     HttpResponse res = impl.text_response(204, "");
     res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
