@@ -154,6 +154,13 @@ const std::vector<Setting>& all_settings() {
        [](ServerConfig& c, const std::string& v) {
          c.rtmp_max_chunk_streams = static_cast<std::size_t>(parse_int(v, 4, 65599));
        }},
+      {{"rtmp-idle-timeout", "SOUK_RTMP_IDLE_TIMEOUT",
+        "Seconds an RTMP connection may go without media (a stalled publisher) before it is "
+        "closed, 1..3600",
+        "30"},
+       [](ServerConfig& c, const std::string& v) {
+         c.rtmp_idle_timeout = std::chrono::seconds(parse_int(v, 1, 3600));
+       }},
       {{"hls-segment-seconds", "SOUK_HLS_SEGMENT_SECONDS",
         "HLS target segment duration (cut at the next keyframe after it), 1..10", "2"},
        [](ServerConfig& c, const std::string& v) {

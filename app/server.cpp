@@ -127,6 +127,7 @@ int run_server(const ServerConfig& config) {
   rtmp_options.app = config.rtmp_app;
   rtmp_options.max_connections = config.rtmp_max_connections;
   rtmp_options.chunk_limits.max_chunk_streams = config.rtmp_max_chunk_streams;
+  rtmp_options.idle_timeout = config.rtmp_idle_timeout;
   ingest::RtmpServer rtmp(ioc, rtmp_options, hub, authorizer);
 
   api::HttpServerOptions http_options;

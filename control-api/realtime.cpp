@@ -13,6 +13,7 @@
 #include "souk/storage/auth_tokens.hpp"
 #include "souk/storage/database.hpp"
 #include "souk/storage/engagement.hpp"
+#include "souk/storage/sqlite.hpp"
 #include "souk/storage/stream_products.hpp"
 #include "souk/storage/streams.hpp"
 #include "souk/storage/users.hpp"
@@ -303,6 +304,10 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
       error = e;
     } catch (const ApiError& e) {
       error = EventError{e.code(), e.what()};
+    } catch (const storage::SqliteError& e) {
+      log::error("realtime event failed", {{"event", name}, {"error", e.what()}});
+      error = e.is_full() ? EventError{"storage_full", "the server's storage is full; try again later"}
+                          : EventError{"internal_error", "the server failed to handle this event"};
     } catch (const std::exception& e) {
       log::error("realtime event failed", {{"event", name}, {"error", e.what()}});
       error = EventError{"internal_error", "the server failed to handle this event"};

@@ -130,6 +130,13 @@ export async function startServer(extraArgs = [], { dir: reuseDir } = {}) {
     dir,
     log,
     logTail: (lines) => tail(log(), lines),
+    pid: child.pid,
+    /** Sends `signal` and resolves to {code, signal} once the process has exited. */
+    async kill(signal) {
+      stopped = true;
+      if (!exited) child.kill(signal);
+      return exitPromise;
+    },
     /** SIGTERM, then waits for the exit (SIGKILL after 10 s). Resolves to {code, signal}. */
     async stop({ keepDir = false } = {}) {
       if (!stopped) {

@@ -108,3 +108,14 @@ TEST_CASE("config: http-request-timeout from each source, within 1..3600") {
   CHECK(error_of({}, env_of({}), "http_request_timeout = \"x\"\n")
             .starts_with("souk.toml: http_request_timeout: "));
 }
+
+TEST_CASE("config: rtmp-idle-timeout defaults to 30 s, within 1..3600") {
+  CHECK(resolve_config({}, env_of({})).rtmp_idle_timeout == std::chrono::seconds(30));
+  CHECK(resolve_config({{"rtmp-idle-timeout", "2"}}, env_of({})).rtmp_idle_timeout == std::chrono::seconds(2));
+  CHECK(resolve_config({}, env_of({{"SOUK_RTMP_IDLE_TIMEOUT", "45"}})).rtmp_idle_timeout ==
+        std::chrono::seconds(45));
+  for (const char* bad : {"0", "3601", "x"}) {
+    CAPTURE(bad);
+    CHECK(error_of({{"rtmp-idle-timeout", bad}}, env_of({})).starts_with("--rtmp-idle-timeout: "));
+  }
+}

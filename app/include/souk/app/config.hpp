@@ -43,6 +43,7 @@ struct ServerConfig {
   std::size_t hls_window = 6;
   std::chrono::seconds viewer_count_interval{10};
   std::chrono::seconds idle_timeout{600};
+  std::chrono::seconds rtmp_idle_timeout{30};  // a publisher silent this long is dropped
 };
 
 class ConfigError : public std::runtime_error {

@@ -1,0 +1,496 @@
+// Faults against the real binary: publishers that die mid-GOP, stall without
+// closing, or send timestamps that jump; a thousand idle connections on each port;
+// a full disk. Each time the stream's playlist stays playable, the recording plays,
+// and the server keeps serving everyone else.
+#include "api_client.hpp"
+#include "media_fixtures.hpp"
+#include "server_process.hpp"
+
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+using namespace souk_it;
+using namespace std::chrono_literals;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+json details(ApiClient& client, const std::string& id) {
+  const auto r = client.get(api_path("/streams/" + id));
+  REQUIRE_STATUS(r, 200);
+  return r.body["data"];
+}
+
+// Polls the stream's details until `done` holds; returns the last details seen.
+template <class Pred>
+json wait_details(ApiClient& client, const std::string& id, Pred done, std::chrono::milliseconds limit) {
+  const auto deadline = Clock::now() + limit;
+  json d = details(client, id);
+  while (!done(d) && Clock::now() < deadline) {
+    std::this_thread::sleep_for(100ms);
+    d = details(client, id);
+  }
+  return d;
+}
+
+auto ingest_is(const char* state) {
+  return [state](const json& d) { return d["ingest"]["state"] == state; };
+}
+
+std::vector<std::string> ffmpeg_publish_args(const std::string& url, const std::string& input, bool loop) {
+  std::vector<std::string> args = {ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-re"};
+  if (loop) args.insert(args.end(), {"-stream_loop", "-1"});
+  args.insert(args.end(), {"-i", input, "-c", "copy", "-f", "flv", url});
+  return args;
+}
+
+// ffmpeg reads every segment the playlist lists, from the server, as a player
+// would (a copy of the playlist with ENDLIST, so a live one is read once, not
+// followed); a segment that is missing, truncated or not MPEG-TS makes it fail.
+void check_playlist_plays(const ServerProcess& server, const std::string& id) {
+  const auto base = "http://" + server.http_address() + "/hls/" + id + "/";
+  ApiClient client(server.http_port());
+  const auto playlist = client.get("/hls/" + id + "/index.m3u8");
+  REQUIRE_STATUS(playlist, 200);
+  std::string copy;
+  std::istringstream in(playlist.raw);
+  for (std::string line; std::getline(in, line);) {
+    copy += (!line.empty() && line[0] != '#' ? base + line : line) + "\n";
+  }
+  if (copy.find("#EXT-X-ENDLIST") == std::string::npos) copy += "#EXT-X-ENDLIST\n";
+  TempDir tmp;
+  const auto file = tmp.write_file("copy.m3u8", copy);
+  const auto r = run_process({ffmpeg_binary(), "-hide_banner", "-nostdin", "-v", "error", "-protocol_whitelist",
+                              "file,http,tcp", "-i", file.string(), "-map", "0", "-c", "copy", "-f", "null", "-"},
+                             30s);
+  INFO("reading the playlist: " << r.describe() << "\n" << playlist.raw);
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.empty());
+}
+
+// EXTINF durations of a playlist, in order.
+std::vector<double> segment_durations(const std::string& playlist) {
+  std::vector<double> out;
+  std::istringstream in(playlist);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("#EXTINF:", 0) == 0) out.push_back(std::stod(line.substr(8)));
+  }
+  return out;
+}
+
+// Ends the stream as its owner and returns the VOD's duration in seconds, after
+// decoding all of it without an error.
+double end_and_check_vod(ApiClient& client, const std::filesystem::path& data_dir, const Live& s) {
+  const auto ended = client.post(api_path("/streams/" + s.id + "/end"), Body(), s.token);
+  REQUIRE_STATUS(ended, 200);
+  const auto d = wait_details(client, s.id, [](const json& x) { return x["vodUrl"].is_string(); }, 10s);
+  REQUIRE(d["vodUrl"].is_string());
+  const auto vod = (data_dir / "vod" / (s.id + ".mp4")).string();
+  const auto decode = run_process({ffmpeg_binary(), "-hide_banner", "-nostdin", "-v", "error", "-i", vod, "-f",
+                                   "null", "-"},
+                                  60s);
+  INFO("decoding the VOD: " << decode.describe());
+  CHECK(decode.exit_code == 0);
+  CHECK(decode.err.empty());
+  const auto probe = run_process(
+      {ffprobe_binary(), "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", vod}, 20s);
+  REQUIRE(probe.exit_code == 0);
+  return std::stod(probe.out);
+}
+
+// ---- FLV rewriting ------------------------------------------------------------
+
+// Copies an FLV, passing each tag's timestamp (ms) through `retime`.
+void retime_flv(const std::filesystem::path& in, const std::filesystem::path& out,
+                const std::function<std::uint32_t(std::uint32_t)>& retime) {
+  std::string data = read_whole_file(in);
+  REQUIRE(data.size() > 13);
+  REQUIRE(data.compare(0, 3, "FLV") == 0);
+  const auto byte = [&](std::size_t i) { return static_cast<std::uint8_t>(data[i]); };
+  std::size_t pos = (std::size_t{byte(5)} << 24 | std::size_t{byte(6)} << 16 | std::size_t{byte(7)} << 8 | byte(8)) + 4;
+  while (pos + 11 <= data.size()) {
+    const std::size_t size = std::size_t{byte(pos + 1)} << 16 | std::size_t{byte(pos + 2)} << 8 | byte(pos + 3);
+    const std::uint32_t ts = std::uint32_t{byte(pos + 7)} << 24 | std::uint32_t{byte(pos + 4)} << 16 |
+                             std::uint32_t{byte(pos + 5)} << 8 | byte(pos + 6);
+    const std::uint32_t t = retime(ts);
+    data[pos + 4] = static_cast<char>(t >> 16 & 0xff);
+    data[pos + 5] = static_cast<char>(t >> 8 & 0xff);
+    data[pos + 6] = static_cast<char>(t & 0xff);
+    data[pos + 7] = static_cast<char>(t >> 24 & 0xff);
+    pos += 11 + size + 4;
+  }
+  std::ofstream(out, std::ios::binary) << data;
+}
+
+// ---- many sockets -------------------------------------------------------------
+
+// Raises this process's open-file limit (which the server inherits) to `want`;
+// false when the hard limit is lower.
+bool raise_fd_limit(rlim_t want) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return false;
+  if (lim.rlim_cur >= want) return true;
+  if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < want) return false;
+  lim.rlim_cur = want;
+  return ::setrlimit(RLIMIT_NOFILE, &lim) == 0;
+}
+
+// TCP connections to 127.0.0.1:port that send nothing.
+class IdleConnections {
+ public:
+  IdleConnections(std::uint16_t port, int count) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < count; ++i) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) fail_errno("socket");
+      if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+        ::close(fd);
+        fail_errno("connect");
+      }
+      ::fcntl(fd, F_SETFL, O_NONBLOCK);
+      fds_.push_back(fd);
+    }
+  }
+  ~IdleConnections() {
+    for (int fd : fds_) ::close(fd);
+  }
+  IdleConnections(const IdleConnections&) = delete;
+  IdleConnections& operator=(const IdleConnections&) = delete;
+
+  // How many the server has closed (EOF or reset) by now; discards anything sent.
+  int closed_by_server() {
+    int closed = 0;
+    std::vector<pollfd> pfds;
+    for (int fd : fds_) pfds.push_back({fd, POLLIN, 0});
+    ::poll(pfds.data(), pfds.size(), 0);
+    for (const auto& p : pfds) {
+      if (p.revents & (POLLHUP | POLLERR)) {
+        ++closed;
+        continue;
+      }
+      if (p.revents & POLLIN) {
+        char buf[4096];
+        const auto n = ::recv(p.fd, buf, sizeof buf, 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN)) ++closed;
+      }
+    }
+    return closed;
+  }
+
+  int wait_closed_at_least(int want, std::chrono::milliseconds limit) {
+    const auto deadline = Clock::now() + limit;
+    int closed = closed_by_server();
+    while (closed < want && Clock::now() < deadline) {
+      std::this_thread::sleep_for(100ms);
+      closed = closed_by_server();
+    }
+    return closed;
+  }
+
+  int size() const { return static_cast<int>(fds_.size()); }
+
+ private:
+  std::vector<int> fds_;
+};
+
+}  // namespace
+
+TEST_CASE("faults: a publisher killed in the middle of a GOP leaves a playable playlist and recording") {
+  ServerProcess server;
+  ApiClient client(server.http_port());
+  const auto s = client.go_live(client.register_user("seller"));
+  const auto& fixture = media_fixtures();  // keyframes every 2 s
+
+  ChildProcess publisher(ffmpeg_publish_args(s.publish_url, fixture.flv.string(), false));
+  REQUIRE(wait_details(client, s.id, ingest_is("receiving"), 5s)["ingest"]["state"] == "receiving");
+  std::this_thread::sleep_for(3100ms);  // about 3 s of media: half-way into the second GOP
+  publisher.send_signal(SIGKILL);
+  publisher.wait(5s);
+
+  const auto after = wait_details(client, s.id, ingest_is("interrupted"), 5s);
+  CHECK(after["ingest"]["state"] == "interrupted");
+  CHECK(after["status"] == "live");
+  check_playlist_plays(server, s.id);
+
+  // The seller's encoder comes back and sends the whole file.
+  const auto again = run_process(ffmpeg_publish_args(s.publish_url, fixture.flv.string(), false), 30s);
+  INFO(again.describe());
+  REQUIRE(again.exit_code == 0);
+  check_playlist_plays(server, s.id);
+
+  const double vod = end_and_check_vod(client, server.data_dir(), s);
+  CHECK(vod >= fixture.seconds + 2.0);  // the second run, and the first's GOP that closed
+  CHECK(vod <= fixture.seconds + 4.5);
+  CHECK_STATUS(client.get("/healthz"), 200);
+}
+
+TEST_CASE("faults: a publisher that stops sending without closing is dropped; the idle timeout ends the stream") {
+  ServerOptions options;
+  options.extra_args = {"--rtmp-idle-timeout", "2", "--idle-timeout", "3"};
+  ServerProcess server(options);
+  ApiClient client(server.http_port());
+  const auto s = client.go_live(client.register_user("seller"));
+
+  ChildProcess publisher(ffmpeg_publish_args(s.publish_url, media_fixtures().flv.string(), true));
+  REQUIRE(wait_details(client, s.id, ingest_is("receiving"), 5s)["ingest"]["state"] == "receiving");
+  std::this_thread::sleep_for(3s);
+  publisher.send_signal(SIGSTOP);  // the connection stays open; nothing more arrives
+  const auto stalled = Clock::now();
+
+  // The RTMP idle timeout drops it (interrupted), then the stream's idle timeout
+  // ends the stream as /end would: ENDLIST, and a VOD of what arrived.
+  CHECK(wait_details(client, s.id, ingest_is("interrupted"), 6s)["ingest"]["state"] == "interrupted");
+  CHECK(Clock::now() - stalled >= 1500ms);
+  const auto ended = wait_details(client, s.id, [](const json& d) { return d["status"] == "ended"; }, 10s);
+  CHECK(ended["status"] == "ended");
+  CHECK(server.log_text().find("no media within the idle timeout") != std::string::npos);
+  const auto playlist = client.get("/hls/" + s.id + "/index.m3u8");
+  CHECK(playlist.raw.find("#EXT-X-ENDLIST") != std::string::npos);
+  check_playlist_plays(server, s.id);
+  const auto d = wait_details(client, s.id, [](const json& x) { return x["vodUrl"].is_string(); }, 10s);
+  CHECK(d["vodUrl"].is_string());
+  publisher.send_signal(SIGCONT);
+  publisher.send_signal(SIGKILL);
+}
+
+TEST_CASE("faults: timestamps that jump by hours or back to zero do not break the timeline") {
+  ServerProcess server;
+  ApiClient client(server.http_port());
+  const auto seller = client.register_user("seller");
+  const auto& fixture = media_fixtures();
+  TempDir tmp;
+
+  struct Case {
+    const char* name;
+    std::function<std::uint32_t(std::uint32_t)> retime;
+  };
+  const std::vector<Case> cases = {
+      // A device clock set forward three hours, three seconds in.
+      {"forward by three hours", [](std::uint32_t t) { return t < 3000 ? t : t + 3u * 3600 * 1000; }},
+      // An encoder restarting its clock: back to zero, three seconds in.
+      {"back to zero", [](std::uint32_t t) { return t < 3000 ? t : t - 3000; }},
+      // Starting near the 32-bit wrap, then wrapping.
+      {"across the 32-bit wrap", [](std::uint32_t t) { return t + 0xffffffffu - 2500; }},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const auto s = client.go_live(seller);
+    const auto flv = tmp.path() / "retimed.flv";
+    retime_flv(fixture.flv, flv, c.retime);
+    // As fast as the server reads: a paced sender would sleep through the jump.
+    const auto sent = run_process({rtmp_publish_binary(), flv.string(), s.publish_url}, 30s);
+    INFO(sent.describe());
+    REQUIRE(sent.exit_code == 0);
+    REQUIRE(wait_details(client, s.id, ingest_is("interrupted"), 5s)["ingest"]["state"] == "interrupted");
+
+    const auto playlist = client.get("/hls/" + s.id + "/index.m3u8");
+    REQUIRE_STATUS(playlist, 200);
+    const auto durations = segment_durations(playlist.raw);
+    double total = 0;
+    for (double d : durations) {
+      CHECK(d <= 4.5);  // a 2 s target: no segment holds the jump
+      total += d;
+    }
+    CHECK(total >= fixture.seconds - 2.5);  // the last GOP may still be open
+    CHECK(total <= fixture.seconds + 1.0);
+    check_playlist_plays(server, s.id);
+    const double vod = end_and_check_vod(client, server.data_dir(), s);
+    CHECK(vod >= fixture.seconds - 0.5);
+    CHECK(vod <= fixture.seconds + 1.0);
+  }
+  CHECK(server.log_text().find("rtmp timestamp jumped") != std::string::npos);
+}
+
+TEST_CASE("faults: a thousand idle connections on each port; limits hold and service continues") {
+  constexpr int idle_per_port = 1000;
+  constexpr int rtmp_limit = 1100;
+  if (!raise_fd_limit(4096)) {
+    MESSAGE("skipped: the open-file hard limit is below 4096 (ulimit -Hn)");
+    return;
+  }
+  ServerOptions options;
+  options.extra_args = {"--rtmp-max-connections", std::to_string(rtmp_limit), "--http-request-timeout", "3"};
+  ServerProcess server(options);
+  ApiClient client(server.http_port());
+  const auto s = client.go_live(client.register_user("seller"));
+
+  IdleConnections http_idle(server.http_port(), idle_per_port);
+  IdleConnections rtmp_idle(server.rtmp_port(), idle_per_port);
+  CHECK(http_idle.closed_by_server() == 0);
+  CHECK(rtmp_idle.closed_by_server() == 0);
+
+  // Everyone else is served: the API, and a publisher among the idle RTMP sockets.
+  const auto started = Clock::now();
+  CHECK_STATUS(client.get("/healthz"), 200);
+  CHECK_STATUS(client.get(api_path("/streams/" + s.id)), 200);
+  CHECK(Clock::now() - started < 1s);
+  ChildProcess publisher(ffmpeg_publish_args(s.publish_url, media_fixtures().flv.string(), true));
+  CHECK(wait_details(client, s.id, ingest_is("receiving"), 8s)["ingest"]["state"] == "receiving");
+
+  // Past the RTMP limit, more connections are closed at once.
+  IdleConnections over(server.rtmp_port(), 200);
+  const int over_limit = idle_per_port + 1 + 200 - rtmp_limit;
+  CHECK(over.wait_closed_at_least(over_limit, 3s) >= over_limit);
+
+  // Idle HTTP connections are closed at the request timeout (3 s here), idle RTMP
+  // ones at the 10 s handshake timeout; the publisher carries on.
+  CHECK(http_idle.wait_closed_at_least(idle_per_port, 8s) == idle_per_port);
+  CHECK(rtmp_idle.wait_closed_at_least(idle_per_port, 15s) == idle_per_port);
+  CHECK(publisher.running());
+  CHECK(details(client, s.id)["ingest"]["state"] == "receiving");
+  CHECK_STATUS(client.get("/healthz"), 200);
+  CHECK(server.running());
+}
+
+namespace {
+
+// A tmpfs of `megabytes` mounted on a fresh directory for the test's lifetime.
+// Needs root (CAP_SYS_ADMIN); ok() says whether the mount worked.
+class SmallDisk {
+ public:
+  explicit SmallDisk(int megabytes) {
+    if (::geteuid() != 0) {
+      why_not_ = "not running as root";
+      return;
+    }
+    const auto opts = "size=" + std::to_string(megabytes) + "m";
+    if (::mount("tmpfs", dir_.path().c_str(), "tmpfs", 0, opts.c_str()) != 0) {
+      why_not_ = std::string("mount tmpfs: ") + std::strerror(errno);
+      return;
+    }
+    mounted_ = true;
+  }
+  ~SmallDisk() {
+    if (mounted_) ::umount2(dir_.path().c_str(), MNT_DETACH);
+  }
+  SmallDisk(const SmallDisk&) = delete;
+  SmallDisk& operator=(const SmallDisk&) = delete;
+
+  bool ok() const { return mounted_; }
+  const std::string& why_not() const { return why_not_; }
+  const std::filesystem::path& path() const { return dir_.path(); }
+  std::uint64_t free_bytes() const {
+    struct statvfs st{};
+    if (::statvfs(dir_.path().c_str(), &st) != 0) fail_errno("statvfs");
+    return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+  }
+
+ private:
+  TempDir dir_;
+  bool mounted_ = false;
+  std::string why_not_;
+};
+
+// Fills the disk but `leave` bytes with one file.
+void fill_disk(const SmallDisk& disk, const std::filesystem::path& file, std::uint64_t leave) {
+  const auto free = disk.free_bytes();
+  REQUIRE(free > leave);
+  std::ofstream out(file, std::ios::binary);
+  const std::string block(1 << 16, 'x');
+  for (std::uint64_t left = free - leave; left > 0;) {
+    const auto n = std::min<std::uint64_t>(left, block.size());
+    out.write(block.data(), static_cast<std::streamsize>(n));
+    left -= n;
+  }
+  out.flush();
+  REQUIRE(out.good());
+}
+
+std::string sqlite_cli(const std::filesystem::path& db, const std::string& sql) {
+  const auto r = run_process({"/usr/bin/sqlite3", db.string(), sql}, 30s);
+  INFO(r.describe());
+  REQUIRE(r.exit_code == 0);
+  auto out = r.out;
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("faults: a full disk pauses HLS and stops the recording cleanly; everything else carries on") {
+  SmallDisk disk(48);
+  if (!disk.ok()) {
+    MESSAGE("skipped: the disk-full test needs a tmpfs mount (" << disk.why_not() << ")");
+    return;
+  }
+  ServerOptions options;
+  options.data_dir_flag = false;
+  options.extra_args = {"--data-dir", disk.path().string()};
+  ServerProcess server(options);
+  ApiClient client(server.http_port());
+  const auto seller = client.register_user("seller");
+  const auto a = client.go_live(seller);
+  const auto b = client.go_live(seller);
+  const auto& fixture = media_fixtures();
+  const auto filler = disk.path() / "filler";
+
+  // Some media first, so the recording has whole fragments before the disk fills.
+  const auto first = run_process({rtmp_publish_binary(), fixture.flv.string(), a.publish_url}, 30s);
+  REQUIRE(first.exit_code == 0);
+  fill_disk(disk, filler, 512 * 1024);
+  const auto flood = run_process({rtmp_publish_binary(), "--loop", "6", fixture.flv.string(), a.publish_url}, 60s);
+  INFO(flood.describe());
+  CHECK(flood.exit_code == 0);  // the server keeps reading a publisher it cannot store
+
+  // Said once each, not once per frame.
+  const auto log = server.log_text();
+  const auto count = [&](const std::string& needle) {
+    std::size_t n = 0;
+    for (auto pos = log.find(needle); pos != std::string::npos; pos = log.find(needle, pos + 1)) ++n;
+    return n;
+  };
+  CHECK(count("packager: HLS paused") >= 1);
+  CHECK(count("packager: HLS paused") <= 3);
+  CHECK(count("packager: recording stopped") == 1);
+  CHECK(count("No space left on device") <= 12);
+
+  // The playlist lists only whole segments; everyone else is still served.
+  check_playlist_plays(server, a.id);
+  CHECK_STATUS(client.get("/healthz"), 200);
+  CHECK_STATUS(client.get(api_path("/streams/" + b.id)), 200);
+  const auto signup = client.post(api_path("/auth/register"),
+                                  json{{"username", unique_username("full")}, {"password", unique_password()},
+                                       {"role", "buyer"}});
+  if (signup.status != 201) CHECK_ERROR(signup, 503, "storage_full");
+
+  // Room again: HLS resumes after a discontinuity, and the other stream publishes.
+  std::filesystem::remove(filler);
+  const auto again = run_process({rtmp_publish_binary(), fixture.flv.string(), a.publish_url}, 30s);
+  CHECK(again.exit_code == 0);
+  CHECK(server.wait_for_log("packager: HLS resumed", 5s));
+  const auto playlist = client.get("/hls/" + a.id + "/index.m3u8");
+  CHECK(playlist.raw.find("#EXT-X-DISCONTINUITY") != std::string::npos);
+  check_playlist_plays(server, a.id);
+  const auto other = run_process({rtmp_publish_binary(), fixture.flv.string(), b.publish_url}, 30s);
+  CHECK(other.exit_code == 0);
+  check_playlist_plays(server, b.id);
+
+  // The VOD keeps what was recorded before the disk filled: the first run, less
+  // its last GOP if that fragment was still open when the disk filled.
+  const double vod = end_and_check_vod(client, disk.path(), a);
+  CHECK(vod >= fixture.seconds - 2.5);
+  CHECK(vod <= fixture.seconds * 2);
+  CHECK(server.stop().exit_code == 0);
+  CHECK(sqlite_cli(disk.path() / "souk.db", "PRAGMA integrity_check") == "ok");
+}
