@@ -478,8 +478,14 @@ void RtmpServer::State::do_accept() {
   acceptor.async_accept(net::make_strand(ioc), [self = shared_from_this()](error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted) return;
     if (ec) {
-      log::warn("rtmp accept failed", {{"error", ec.message()}});
+      // Out of descriptors (EMFILE) and the like: accepting again at once would
+      // spin; pause, and let connections close meanwhile.
+      log::warn("rtmp accept failed; pausing 100 ms", {{"error", ec.message()}});
+      auto pause = std::make_shared<net::steady_timer>(self->acceptor.get_executor(), std::chrono::milliseconds(100));
+      return pause->async_wait([self, pause](error_code) { self->do_accept(); });
     } else {
+      error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);  // replies go out whole, not after Nagle's 40 ms
       std::shared_ptr<RtmpSession> session;
       {
         std::lock_guard lock(self->mutex);
@@ -494,8 +500,8 @@ void RtmpServer::State::do_accept() {
       } else {
         log::warn("rtmp connection refused: too many connections",
                   {{"max", static_cast<std::uint64_t>(self->options.max_connections)}});
-        error_code ignored;
-        socket.close(ignored);
+        error_code ignore_close;
+        socket.close(ignore_close);
       }
     }
     self->do_accept();

@@ -8,6 +8,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 namespace souk::packager {
 namespace fs = std::filesystem;
@@ -23,9 +24,13 @@ Packager::Packager(net::thread_pool& media_pool, PackagerOptions options,
     : pool_(media_pool),
       options_(std::move(options)),
       should_record_(std::move(should_record)),
-      recordings_(recordings) {}
+      recordings_(recordings),
+      batch_timer_(media_pool.get_executor()) {}
 
-Packager::~Packager() = default;
+Packager::~Packager() {
+  std::lock_guard lock(ready_mutex_);
+  batch_timer_.cancel();
+}
 
 std::shared_ptr<Packager::Lane> Packager::lane(const std::string& stream_id, bool create) {
   std::lock_guard lock(mutex_);
@@ -50,6 +55,7 @@ void Packager::ensure_packager(Lane& l, const std::string& stream_id) {
 void Packager::publish_started(const std::string& stream_id) {
   auto l = lane(stream_id, true);
   net::post(l->strand, [this, l, stream_id] {
+    drain(*l);  // a previous publisher's last frames come first
     if (l->ended) return;
     try {
       ensure_packager(*l, stream_id);
@@ -78,18 +84,53 @@ void Packager::on_frame(const ingest::FramePtr& frame) {
     l->dropping = false;
   }
   ++l->queued;
-  const auto wall_clock = now_millis();
-  net::post(l->strand, [l, frame, wall_clock] {
-    --l->queued;
-    if (l->ended || !l->packager) return;
-    l->packager->frame(*frame, wall_clock);
+  bool schedule = false;
+  {
+    std::lock_guard lock(l->inbox_mutex);
+    l->inbox.push_back({frame, now_millis()});
+    schedule = !std::exchange(l->drain_pending, true);
+  }
+  if (schedule) schedule_drain(l);
+}
+
+void Packager::schedule_drain(const std::shared_ptr<Lane>& l) {
+  std::lock_guard lock(ready_mutex_);
+  ready_.push_back(l);
+  if (std::exchange(batch_armed_, true)) return;
+  batch_timer_.expires_after(batch_interval);
+  batch_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;  // cancelled: the packager is going away
+    std::vector<std::shared_ptr<Lane>> ready;
+    {
+      std::lock_guard guard(ready_mutex_);
+      ready.swap(ready_);
+      batch_armed_ = false;
+    }
+    for (auto& lane : ready) {
+      net::post(lane->strand, [this, lane] { drain(*lane); });
+    }
   });
+}
+
+void Packager::drain(Lane& l) {
+  std::vector<Queued> batch;
+  {
+    std::lock_guard lock(l.inbox_mutex);
+    batch.swap(l.inbox);
+    l.drain_pending = false;
+  }
+  for (const auto& q : batch) {
+    --l.queued;
+    if (l.ended || !l.packager) continue;
+    l.packager->frame(*q.frame, q.wall_clock_ms);
+  }
 }
 
 void Packager::publish_stopped(const std::string& stream_id) {
   auto l = lane(stream_id, false);
   if (!l) return;
-  net::post(l->strand, [l] {
+  net::post(l->strand, [this, l] {
+    drain(*l);
     if (!l->ended && l->packager) l->packager->publish_stopped();
   });
 }
@@ -108,6 +149,7 @@ void Packager::end_stream(const std::string& stream_id) {
     return;
   }
   net::post(l->strand, [this, l, stream_id] {
+    drain(*l);  // the frames that arrived before /end are in the recording
     if (l->ended) return;
     l->ended = true;
     std::optional<fs::path> vod;
