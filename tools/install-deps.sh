@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Souk Live needs to build, run and test.
 # Idempotent: only packages that are missing are installed; uses sudo when not root.
-# Usage: install-deps.sh [fuzz]
+# Usage: install-deps.sh [fuzz|bench]
 set -euo pipefail
 
 packages=(
@@ -19,6 +19,11 @@ packages=(
 # `install-deps.sh fuzz` adds clang and its libFuzzer runtime (for `make fuzz`).
 if [ "${1:-}" = "fuzz" ]; then
   packages+=(clang libclang-rt-14-dev)
+fi
+# `install-deps.sh bench` adds the benchmark's peers (for `make bench`): nginx with
+# the RTMP module (the reference ingest and file server), wrk (HTTP load).
+if [ "${1:-}" = "bench" ]; then
+  packages+=(nginx libnginx-mod-rtmp wrk)
 fi
 # Node.js and npm from Debian only when there is no node at all (a newer one,
 # e.g. NodeSource's with its own npm, is kept).

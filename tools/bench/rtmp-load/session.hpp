@@ -1,0 +1,97 @@
+// One publishing connection of rtmp-load. librtmp does what is done once per
+// connection (TCP connect, handshake, connect/createStream/publish, waiting for
+// NetStream.Publish.Start), blocking, on a connector thread. Then the socket is
+// made non-blocking and handed to a sender thread, which writes the media itself
+// (pre-chunked shared bodies behind a per-connection 12-byte header) and reads the
+// server's few messages with ChunkReader: librtmp's own send and read loops would
+// block a thread serving hundreds of connections, or close on EAGAIN.
+#pragma once
+
+#include "chunk_reader.hpp"
+#include "media.hpp"
+#include "stats.hpp"
+
+#include <librtmp/rtmp.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rtmp_load {
+
+struct RtmpDeleter {
+  void operator()(RTMP* r) const;
+};
+using RtmpPtr = std::unique_ptr<RTMP, RtmpDeleter>;
+
+// A message (or what is left of it) waiting for the socket.
+struct Pending {
+  std::array<std::uint8_t, 24> head{};  // chunk header (+ a small control body)
+  std::uint8_t head_size = 0;
+  const MediaTag* tag = nullptr;  // media body: tag->wire; null for control
+  std::size_t written = 0;        // bytes of head + body already sent
+  std::uint32_t timestamp = 0;
+  Clock::time_point due{};  // when real time wanted it sent
+  std::size_t size() const { return head_size + (tag != nullptr ? tag->wire.size() : 0); }
+};
+
+struct Session {
+  Slot* slot = nullptr;
+  std::uint32_t number = 0;  // 0 for a slot's first session, then one per reconnect
+  RtmpPtr rtmp;
+  std::vector<char> url;  // librtmp keeps pointers into it
+  int fd = -1;
+  std::uint32_t stream_id = 1;
+
+  // Incoming.
+  ChunkReader reader;
+  std::string leftover;  // bytes librtmp had read past Publish.Start
+  std::uint64_t bytes_in = 0;
+  std::uint64_t last_ack = 0;
+  std::uint32_t window = 0;  // the server's Window Acknowledgement Size
+
+  // Outgoing: the media position and what waits for the socket.
+  Clock::time_point start{};
+  Clock::time_point next_due{};
+  std::size_t position = 0;  // index into Media::tags of the next tag
+  std::uint32_t loop = 0;
+  std::uint64_t end_ms = 0;  // media time at which this session stops
+  bool media_done = false;   // the last tag before end_ms is queued
+  std::deque<Pending> queue;
+  bool backlogged = false;       // counted in Totals::backlogged
+  std::uint64_t generation = 0;  // matches the sender's timer entries
+};
+
+struct ConnectSettings {
+  std::uint32_t timeout_ms = 10000;
+  std::uint32_t chunk_size = 4096;
+  int sndbuf = 0;
+};
+
+// Connects and publishes `slot.url` with librtmp; on success the session's
+// socket is non-blocking and it is ready for a sender. On failure, null and
+// `error` says what went wrong (never with the URL).
+std::unique_ptr<Session> connect_publisher(Slot& slot, const ConnectSettings& settings,
+                                           std::string& error);
+
+// A server command that ends a publish: onStatus with level "error", _error or
+// close (AMF0 command, message type 20, or 17 = a format byte then AMF0).
+struct ServerStatus {
+  std::string name, level, code;
+  bool is_refusal() const {
+    return name == "_error" || name == "close" || (name == "onStatus" && level == "error");
+  }
+};
+std::optional<ServerStatus> decode_status(std::uint8_t type, std::string_view payload);
+
+// librtmp logs through one callback for all threads: errors go to a per-thread
+// "last error", and everything to stderr when verbose.
+void install_librtmp_log(bool verbose);
+
+}  // namespace rtmp_load
