@@ -37,7 +37,7 @@ std::shared_ptr<Packager::Lane> Packager::lane(const std::string& stream_id, boo
   auto it = lanes_.find(stream_id);
   if (it != lanes_.end()) return it->second;
   if (!create) return nullptr;
-  auto l = std::make_shared<Lane>(pool_);
+  auto l = std::make_shared<Lane>(pool_, stream_id);
   lanes_.emplace(stream_id, l);
   return l;
 }
@@ -53,17 +53,7 @@ void Packager::ensure_packager(Lane& l, const std::string& stream_id) {
 }
 
 void Packager::publish_started(const std::string& stream_id) {
-  auto l = lane(stream_id, true);
-  net::post(l->strand, [this, l, stream_id] {
-    drain(*l);  // a previous publisher's last frames come first
-    if (l->ended) return;
-    try {
-      ensure_packager(*l, stream_id);
-      l->packager->publish_started();
-    } catch (const std::exception& e) {
-      log::error("packager: cannot start", {{"stream_id", stream_id}, {"error", e.what()}});
-    }
-  });
+  enqueue(lane(stream_id, true), {Queued::Kind::started, nullptr, 0});
 }
 
 void Packager::on_frame(const ingest::FramePtr& frame) {
@@ -84,10 +74,14 @@ void Packager::on_frame(const ingest::FramePtr& frame) {
     l->dropping = false;
   }
   ++l->queued;
+  enqueue(l, {Queued::Kind::frame, frame, now_millis()});
+}
+
+void Packager::enqueue(const std::shared_ptr<Lane>& l, Queued q) {
   bool schedule = false;
   {
     std::lock_guard lock(l->inbox_mutex);
-    l->inbox.push_back({frame, now_millis()});
+    l->inbox.push_back(std::move(q));
     schedule = !std::exchange(l->drain_pending, true);
   }
   if (schedule) schedule_drain(l);
@@ -120,19 +114,29 @@ void Packager::drain(Lane& l) {
     l.drain_pending = false;
   }
   for (const auto& q : batch) {
-    --l.queued;
-    if (l.ended || !l.packager) continue;
-    l.packager->frame(*q.frame, q.wall_clock_ms);
+    switch (q.kind) {
+      case Queued::Kind::started:
+        if (l.ended) break;
+        try {
+          ensure_packager(l, l.stream_id);
+          l.packager->publish_started();
+        } catch (const std::exception& e) {
+          log::error("packager: cannot start", {{"stream_id", l.stream_id}, {"error", e.what()}});
+        }
+        break;
+      case Queued::Kind::frame:
+        --l.queued;
+        if (!l.ended && l.packager) l.packager->frame(*q.frame, q.wall_clock_ms);
+        break;
+      case Queued::Kind::stopped:
+        if (!l.ended && l.packager) l.packager->publish_stopped();
+        break;
+    }
   }
 }
 
 void Packager::publish_stopped(const std::string& stream_id) {
-  auto l = lane(stream_id, false);
-  if (!l) return;
-  net::post(l->strand, [this, l] {
-    drain(*l);
-    if (!l->ended && l->packager) l->packager->publish_stopped();
-  });
+  if (auto l = lane(stream_id, false)) enqueue(l, {Queued::Kind::stopped, nullptr, 0});
 }
 
 void Packager::end_stream(const std::string& stream_id) {

@@ -60,13 +60,21 @@ class Packager final : public ingest::FrameSink {
   static constexpr std::chrono::milliseconds batch_interval{5};
 
  private:
+  // What reaches a lane, in the order the hub said it: a publisher's start and
+  // stop go through the same queue as its frames, so a new publisher's sequence
+  // headers never arrive before its packager exists (nor an old one's last frames
+  // after the next one started).
   struct Queued {
+    enum class Kind { started, frame, stopped };
+    Kind kind = Kind::frame;
     ingest::FramePtr frame;
-    std::int64_t wall_clock_ms;
+    std::int64_t wall_clock_ms = 0;
   };
   struct Lane {
-    explicit Lane(boost::asio::thread_pool& pool) : strand(boost::asio::make_strand(pool)) {}
+    Lane(boost::asio::thread_pool& pool, std::string id)
+        : strand(boost::asio::make_strand(pool)), stream_id(std::move(id)) {}
     boost::asio::strand<boost::asio::thread_pool::executor_type> strand;
+    const std::string stream_id;
     std::unique_ptr<StreamPackager> packager;  // touched only on the strand
     std::atomic<std::size_t> queued{0};
     std::atomic<bool> dropping{false};  // on the hub's side: skipping until the next keyframe
@@ -77,8 +85,9 @@ class Packager final : public ingest::FrameSink {
   };
 
   std::shared_ptr<Lane> lane(const std::string& stream_id, bool create);
-  // Packages the frames waiting in the lane's inbox (on its strand).
+  // Handles what waits in the lane's inbox, in order (on its strand).
   void drain(Lane& lane);
+  void enqueue(const std::shared_ptr<Lane>& lane, Queued q);
   void schedule_drain(const std::shared_ptr<Lane>& lane);
   // Appends ENDLIST to a playlist left without one (blocking).
   void end_playlist_file(const std::string& stream_id);
