@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 WERROR := $(if $(CI),ON,OFF)
 CMAKE_COMMON := -DSOUK_WERROR=$(WERROR)
 
-.PHONY: all deps build build-asan js-deps run test fuzz clean
+.PHONY: all deps build build-asan js-deps run test fuzz bench soak clean
 
 # The JavaScript test peers' npm packages (exact versions in each package-lock.json):
 # hls.js + playwright-core for the browser test, socket.io-client + ws for the
@@ -66,6 +66,20 @@ fuzz:
 	  fi; \
 	  grep -E 'DONE|stat::number_of_executed_units' $(BUILD_DIR)/fuzz/$$t.log; \
 	done
+
+# Benchmarks side by side with the reference servers (nginx-rtmp, nginx, a Node
+# socket.io server), not part of `make test`: see docs/BENCHMARKS.md. BENCH_ARGS
+# passes options to tools/bench/bench.py (e.g. --only ingest,egress).
+bench: build tools/bench/chat/node_modules/.npm-ci.stamp
+	@./tools/install-deps.sh bench
+	@python3 tools/bench/bench.py --build $(BUILD_DIR)/release --out $(BUILD_DIR)/bench $(BENCH_ARGS)
+
+# The 30-minute soak: 50 publishers, 1,000 viewers, HLS players and chat.
+SOAK_MINUTES ?= 30
+soak: build tools/bench/chat/node_modules/.npm-ci.stamp
+	@./tools/install-deps.sh bench
+	@python3 tools/bench/bench.py --only soak --soak-minutes $(SOAK_MINUTES) \
+	  --build $(BUILD_DIR)/release --out $(BUILD_DIR)/bench
 
 clean:
 	rm -rf $(BUILD_DIR)
