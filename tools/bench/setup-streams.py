@@ -18,34 +18,13 @@ The files hold stream keys: keep them out of logs.
 import argparse
 import concurrent.futures
 import json
+import os
 import secrets
 import sys
-import urllib.error
-import urllib.request
 
 
-class ApiError(Exception):
-    pass
-
-
-# Straight to the server: no HTTP proxy from the environment.
-OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def call(base, method, path, body=None, token=None, timeout=30):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(base.rstrip('/') + '/api/v1' + path, data=data, method=method)
-    req.add_header('Content-Type', 'application/json')
-    if token:
-        req.add_header('Authorization', 'Bearer ' + token)
-    try:
-        with OPENER.open(req, timeout=timeout) as resp:
-            return json.loads(resp.read() or b'{}').get('data')
-    except urllib.error.HTTPError as e:
-        detail = e.read().decode(errors='replace')[:300]
-        raise ApiError(f'{method} {path}: HTTP {e.code} {detail}') from None
-    except urllib.error.URLError as e:
-        raise ApiError(f'{method} {path}: {e.reason}') from None
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib.common import ApiError, api as call  # noqa: E402  (one REST client for the bench)
 
 
 def create_one(base, token, product_id, index, record):

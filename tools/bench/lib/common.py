@@ -165,7 +165,9 @@ def api(base, method, path, body=None, token=None, timeout=30):
         with OPENER.open(req, timeout=timeout) as resp:
             return json.loads(resp.read() or b'{}').get('data')
     except urllib.error.HTTPError as e:
-        raise ApiError(f'{method} {path}: HTTP {e.code} {e.read()[:300]!r}') from None
+        raise ApiError(f'{method} {path}: HTTP {e.code} {e.read().decode(errors="replace")[:300]}') from None
+    except urllib.error.URLError as e:
+        raise ApiError(f'{method} {path}: {e.reason}') from None
 
 
 def register(base, role='seller'):
