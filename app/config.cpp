@@ -180,6 +180,13 @@ const std::vector<Setting>& all_settings() {
        [](ServerConfig& c, const std::string& v) {
          c.hls_window = static_cast<std::size_t>(parse_int(v, 3, 30));
        }},
+      {{"hls-cache-mb", "SOUK_HLS_CACHE_MB",
+        "Megabytes of memory for hot HLS playlists and segments, served without the disk; "
+        "0 turns it off, 0..65536",
+        "256"},
+       [](ServerConfig& c, const std::string& v) {
+         c.hls_cache_mb = static_cast<std::size_t>(parse_int(v, 0, 65536));
+       }},
   };
   return list;
 }

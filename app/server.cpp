@@ -6,6 +6,7 @@
 #include "souk/api/http_server.hpp"
 #include "souk/app/idle_reaper.hpp"
 #include "souk/app/media_wiring.hpp"
+#include "souk/file_cache.hpp"
 #include "souk/ingest/rtmp_server.hpp"
 #include "souk/ingest/stream_hub.hpp"
 #include "souk/log.hpp"
@@ -20,11 +21,13 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <algorithm>
 #include <csignal>
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -81,8 +84,13 @@ int run_server(const ServerConfig& config) {
   net::thread_pool blocking(blocking_threads());
   net::io_context ioc;
 
+  // Hot HLS files in memory: the packager puts what it writes, the HTTP server
+  // answers from it on network threads.
+  FileCache hls_cache(config.hls_cache_mb * 1024 * 1024);
+
   api::ApiOptions api_options;
   api_options.data_dir = config.data_dir;
+  api_options.hls_cache = &hls_cache;
   api_options.public_http_url = config.public_http_url;
   api_options.public_rtmp_url = config.public_rtmp_url;
   api_options.cors_origins = config.cors_origins;
@@ -112,6 +120,10 @@ int run_server(const ServerConfig& config) {
   packager_options.data_dir = config.data_dir;
   packager_options.segment_seconds = config.hls_segment_seconds;
   packager_options.playlist_window = config.hls_window;
+  packager_options.cache = &hls_cache;
+  packager_options.background = [&blocking](std::function<void()> work) {
+    net::post(blocking, std::move(work));
+  };
   packager::Packager packager(
       media_pool, packager_options,
       [&db](const std::string& id) { return stream_records(*db, id); }, vod_recorder);
@@ -136,6 +148,7 @@ int run_server(const ServerConfig& config) {
   api::HttpServer http(ioc, blocking, http_options,
                        [&api](const api::HttpRequest& r) { return api.handle(r); });
   http.set_realtime(&realtime);
+  http.set_fast_handler([&api](const api::HttpRequest& r) { return api.try_serve_cached(r); });
   try {
     http.listen({net::ip::make_address(config.http_listen.host), config.http_listen.port});
   } catch (const std::system_error& e) {

@@ -40,6 +40,7 @@ ApiError database_failure(const HttpRequest& request, const storage::SqliteError
 Api::Api(storage::Database& db, ApiOptions options)
     : db_(db),
       options_(std::move(options)),
+      hls_root_((options_.data_dir / "hls").string()),
       passwords_(options_.password_cost),
       login_limiter_(options_.login_max_failures, options_.login_window) {
   add_health_routes(*this, router_);
@@ -69,6 +70,26 @@ HttpResponse Api::handle(const HttpRequest& request) {
                                   {"error", e.what()}});
     response = error_response(ApiError(500, "internal_error", "the server failed to handle this request"));
   }
+  return finish(request, std::move(response));
+}
+
+std::optional<HttpResponse> Api::try_serve_cached(const HttpRequest& request) {
+  if (request.body_too_large || (request.method != "GET" && request.method != "HEAD")) {
+    return std::nullopt;
+  }
+  std::optional<HttpResponse> response;
+  try {
+    response = cached_media_response(*this, request);
+  } catch (const ApiError& e) {
+    response = error_response(e);
+  } catch (const std::exception&) {
+    return std::nullopt;  // handle() will say what went wrong
+  }
+  if (!response) return std::nullopt;
+  return finish(request, std::move(*response));
+}
+
+HttpResponse Api::finish(const HttpRequest& request, HttpResponse response) const {
   add_cors_headers(request, response);
   // HEAD gets the headers a GET would, never a body (whatever the route did).
   if (request.method == "HEAD") response.head = true;

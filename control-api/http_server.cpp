@@ -1,22 +1,31 @@
 // Beast HTTP server: listener and per-connection session.
 //
 // A session reads one request at a time: read -> handle (blocking pool) -> write
-// -> read. Pipelined requests wait in the socket buffer, which bounds them.
+// -> read. Pipelined requests wait in the socket buffer, which bounds them. A hot
+// HLS file skips the blocking pool: the fast handler answers it from memory on
+// the network thread, and its shared bytes are written without a copy.
 #include "souk/api/http_server.hpp"
 
 #include "souk/api/api_error.hpp"
+#include "souk/file_cache.hpp"
 #include "souk/listen.hpp"
 #include "souk/log.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+
 #include <array>
 #include <atomic>
+#include <cerrno>
+#include <charconv>
 #include <deque>
 #include <fstream>
 #include <mutex>
@@ -43,6 +52,7 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   net::thread_pool& blocking;
   HttpServerOptions options;
   Handler handler;
+  FastHandler fast;
   RealtimeEndpoint* realtime = nullptr;
   tcp::acceptor acceptor;
 
@@ -141,13 +151,58 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
   std::atomic<bool> closed_{false};
 };
 
+namespace {
+
+// The header block Beast's serializer writes for a response: the status line,
+// Server, the handler's fields in order, Connection as message::keep_alive() sets
+// it (HTTP/1.1 says only "close", 1.0 only "keep-alive"), then Content-Length.
+// Written by hand for bodies in memory, the hot path, where walking Beast's buffer
+// sequences cost more than the rest of the request; the media tests compare the
+// two byte for byte.
+void render_head(std::string& out, const HttpResponse& res, unsigned version, bool keep_alive,
+                 std::size_t content_length) {
+  const auto digit = [](unsigned v) { return static_cast<char>('0' + v % 10); };
+  const auto status = static_cast<unsigned>(res.status);
+  const auto reason = http::obsolete_reason(static_cast<http::status>(res.status));
+  out.clear();
+  out += "HTTP/";
+  out += digit(version / 10);
+  out += '.';
+  out += digit(version);
+  out += ' ';
+  out += digit(status / 100);
+  out += digit(status / 10);
+  out += digit(status);
+  out += ' ';
+  out.append(reason.data(), reason.size());
+  out += "\r\nServer: souk-live\r\n";
+  for (const auto& [name, value] : res.headers) {
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  if (version >= 11 && !keep_alive) out += "Connection: close\r\n";
+  if (version < 11 && keep_alive) out += "Connection: keep-alive\r\n";
+  out += "Content-Length: ";
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, content_length).ptr;
+  out.append(digits, end);
+  out += "\r\n\r\n";
+}
+
+}  // namespace
+
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(tcp::socket&& socket, std::shared_ptr<HttpServer::State> server)
-      : stream_(std::move(socket)), server_(std::move(server)) {
+      : socket_(std::move(socket)), watchdog_(socket_.get_executor()), server_(std::move(server)) {
     beast::error_code ec;
-    const auto ep = stream_.socket().remote_endpoint(ec);
+    const auto ep = socket_.remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    // A response's last bytes leave at once, not after the peer's (delayed) ACK of
+    // the ones before: Nagle's algorithm would hold the tail of every segment.
+    socket_.set_option(tcp::no_delay(true), ec);
   }
 
   ~HttpSession() {
@@ -156,14 +211,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void run() {
-    net::dispatch(stream_.get_executor(),
+    net::dispatch(socket_.get_executor(),
                   beast::bind_front_handler(&HttpSession::do_read, shared_from_this()));
   }
 
   // Posted by HttpServer::shutdown: close now if waiting for a request, else
   // after the response in flight.
   void stop() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+    net::post(socket_.get_executor(), [self = shared_from_this()] {
       self->closing_ = true;
       if (self->reading_) self->do_close();
     });
@@ -175,14 +230,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     parser_.emplace();
     parser_->body_limit(server_->options.max_body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(server_->options.max_header_bytes));
-    stream_.expires_after(server_->options.request_timeout);
+    set_deadline(server_->options.request_timeout);
     reading_ = true;
-    http::async_read(stream_, buffer_, *parser_,
+    http::async_read(socket_, buffer_, *parser_,
                      beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
     reading_ = false;
+    clear_deadline();
     if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
         ec == beast::error::timeout || ec == net::error::connection_reset ||
         ec == net::error::eof) {
@@ -235,9 +291,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (server_->realtime && req.path.starts_with("/socket.io/")) {
       return dispatch_realtime(std::move(req));
     }
+    // A hot HLS file is answered here, from memory: no hop to the blocking pool.
+    if (server_->fast && req.path.starts_with("/hls/") &&
+        (req.method == "GET" || req.method == "HEAD")) {
+      if (auto res = server_->fast(req)) return do_write(req.method, req.path, std::move(*res));
+    }
     net::post(server_->blocking, [self = shared_from_this(), req = std::move(req)]() mutable {
       HttpResponse res = self->server_->handler(req);
-      net::post(self->stream_.get_executor(),
+      net::post(self->socket_.get_executor(),
                 [self, req = std::move(req), res = std::move(res)]() mutable {
                   self->do_write(req.method, req.path, std::move(res));
                 });
@@ -251,14 +312,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (!req.body_too_large && websocket::is_upgrade(msg)) {
       log::info("http", {log::bare({"method", req.method}), log::bare({"path", req.path}),
                          log::bare({"status", 101}), {"remote", remote_}});
-      auto ws = std::make_shared<WsSession>(stream_.release_socket(), server_, remote_);
+      watchdog_.cancel();  // the WebSocket keeps its own time
+      auto ws = std::make_shared<WsSession>(std::move(socket_), server_, remote_);
       ws->run(parser_->release(), std::move(req));
       return;  // this HTTP session ends here; the socket lives on in ws
     }
     const std::string method = req.method;
     const std::string path = req.path;
     server_->realtime->polling(req, [self = shared_from_this(), method, path](HttpResponse res) {
-      net::post(self->stream_.get_executor(), [self, method, path, res = std::move(res)]() mutable {
+      net::post(self->socket_.get_executor(), [self, method, path, res = std::move(res)]() mutable {
         self->do_write(method, path, std::move(res));
       });
     });
@@ -273,14 +335,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void do_write(const std::string& method, const std::string& path, HttpResponse res) {
-    const auto elapsed = std::chrono::duration<double, std::milli>(
-                             std::chrono::steady_clock::now() - started_)
-                             .count();
-    log::info("http", {log::bare({"method", method}), log::bare({"path", path}),
-                       log::bare({"status", res.status}), {"duration_ms", elapsed},
-                       {"remote", remote_}});
-    stream_.expires_after(server_->options.request_timeout);
+    if (log::enabled(spdlog::level::info)) {  // the fields cost, even unwritten
+      const auto elapsed = std::chrono::duration<double, std::milli>(
+                               std::chrono::steady_clock::now() - started_)
+                               .count();
+      log::info("http", {log::bare({"method", method}), log::bare({"path", path}),
+                         log::bare({"status", res.status}), {"duration_ms", elapsed},
+                         {"remote", remote_}});
+    }
+    set_deadline(server_->options.request_timeout);
     if (res.file && !res.head) return do_write_file(std::move(res));
+    if (res.shared && !res.head) return do_write_shared(std::move(res));
 
     if (res.head) {
       // HEAD: the headers and length the GET would have, and no body.
@@ -288,8 +353,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       head_response_->set(http::field::server, "souk-live");
       for (auto& [name, value] : res.headers) head_response_->insert(name, value);
       head_response_->keep_alive(keep_alive_ && !closing_);
-      head_response_->content_length(res.file ? res.file->length : res.body.size());
-      return http::async_write(stream_, *head_response_,
+      head_response_->content_length(res.file     ? res.file->length
+                                     : res.shared ? res.shared->length
+                                                  : res.body.size());
+      return http::async_write(socket_, *head_response_,
                                [self = shared_from_this()](beast::error_code ec, std::size_t) {
                                  const bool keep = self->head_response_->keep_alive();
                                  self->head_response_.reset();
@@ -302,8 +369,85 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     response_->keep_alive(keep_alive_ && !closing_);
     response_->body() = std::move(res.body);
     response_->prepare_payload();
-    http::async_write(stream_, *response_,
+    http::async_write(socket_, *response_,
                       beast::bind_front_handler(&HttpSession::on_write, shared_from_this()));
+  }
+
+  // Bytes in memory shared with other responses (a cached file): the header block
+  // and the slice in one write, the bytes held until it completes. The socket
+  // usually takes it all at once (a playlist always): then it is done here, with
+  // no asynchronous write, timer or handler; what it does not take is written
+  // asynchronously, with the request timeout.
+  void do_write_shared(HttpResponse res) {
+    if (res.shared->file) return do_write_memory_file(std::move(res));
+    shared_bytes_ = std::move(res.shared->bytes);
+    shared_keep_alive_ = keep_alive_ && !closing_;
+    render_head(shared_head_, res, version_, shared_keep_alive_, res.shared->length);
+    const std::array<net::const_buffer, 2> buffers = {
+        net::buffer(shared_head_),
+        net::const_buffer(shared_bytes_->data() + res.shared->offset, res.shared->length)};
+    const std::size_t total = net::buffer_size(buffers);
+    beast::error_code ec;
+    if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
+    const std::size_t sent = ec ? 0 : socket_.write_some(buffers, ec);
+    if (ec == net::error::would_block || ec == net::error::try_again) ec = {};
+    if (ec || sent == total) {
+      shared_bytes_.reset();
+      return after_write(ec, shared_keep_alive_);
+    }
+    beast::buffers_suffix<std::array<net::const_buffer, 2>> rest(buffers);
+    rest.consume(sent);
+    net::async_write(socket_, rest, [self = shared_from_this()](beast::error_code e, std::size_t) {
+      self->shared_bytes_.reset();
+      self->after_write(e, self->shared_keep_alive_);
+    });
+  }
+
+  // A memory file (a cached segment): the header block, sent with MSG_MORE so it
+  // leaves with the body's first bytes, then sendfile(2), which hands the file's
+  // pages to the socket without copying them (as nginx sends files). Each goes as
+  // far as the socket takes it now and goes on when the socket is writable again.
+  void do_write_memory_file(HttpResponse res) {
+    sendfile_ = std::move(res.shared->file);
+    sendfile_offset_ = res.shared->offset;
+    sendfile_end_ = res.shared->offset + res.shared->length;
+    shared_keep_alive_ = keep_alive_ && !closing_;
+    render_head(shared_head_, res, version_, shared_keep_alive_, res.shared->length);
+    head_sent_ = 0;
+    continue_memory_file();
+  }
+
+  void continue_memory_file() {
+    beast::error_code ec;
+    if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
+    const int fd = socket_.native_handle();
+    while (!ec && (head_sent_ < shared_head_.size() || sendfile_offset_ < sendfile_end_)) {
+      ssize_t n = 0;
+      if (head_sent_ < shared_head_.size()) {
+        n = ::send(fd, shared_head_.data() + head_sent_, shared_head_.size() - head_sent_,
+                   MSG_MORE | MSG_NOSIGNAL);
+        if (n > 0) head_sent_ += static_cast<std::size_t>(n);
+      } else {
+        auto offset = static_cast<off_t>(sendfile_offset_);
+        n = ::sendfile(fd, sendfile_->fd(), &offset, sendfile_end_ - sendfile_offset_);
+        if (n > 0) sendfile_offset_ = static_cast<std::size_t>(offset);
+        if (n == 0) ec = net::error::eof;  // shorter than it said: not for a sealed file
+      }
+      if (n >= 0 || errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return wait_writable();
+      ec = beast::error_code(errno, beast::system_category());
+    }
+    sendfile_.reset();
+    after_write(ec, shared_keep_alive_);
+  }
+
+  void wait_writable() {
+    set_deadline(server_->options.request_timeout);  // a slow reader, not a stalled one
+    socket_.async_wait(tcp::socket::wait_write, [self = shared_from_this()](beast::error_code ec) {
+      if (!ec) return self->continue_memory_file();
+      self->sendfile_.reset();
+      self->after_write(ec, false);
+    });
   }
 
   // A file body: the header, then chunks read on the blocking pool and written
@@ -320,7 +464,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     file_->response.body().data = nullptr;
     file_->response.body().more = true;
     file_->serializer.emplace(file_->response);
-    http::async_write_header(stream_, *file_->serializer,
+    http::async_write_header(socket_, *file_->serializer,
                              [self = shared_from_this()](beast::error_code ec, std::size_t) {
                                if (ec) return self->after_write(ec, false);
                                self->read_file_chunk();
@@ -341,7 +485,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         f.in.read(f.chunk.data(), static_cast<std::streamsize>(want));
         ok = f.in.gcount() == static_cast<std::streamsize>(want);
       }
-      net::post(self->stream_.get_executor(), [self, want, ok] { self->write_file_chunk(want, ok); });
+      net::post(self->socket_.get_executor(), [self, want, ok] { self->write_file_chunk(want, ok); });
     });
   }
 
@@ -357,8 +501,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     f.response.body().data = f.chunk.data();
     f.response.body().size = n;
     f.response.body().more = f.sent < f.slice.length;
-    stream_.expires_after(server_->options.request_timeout);  // per chunk: slow readers are fine
-    http::async_write(stream_, *f.serializer,
+    set_deadline(server_->options.request_timeout);  // per chunk: slow readers are fine
+    http::async_write(socket_, *f.serializer,
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
                         if (ec == http::error::need_buffer) ec = {};
                         if (ec) return self->after_write(ec, false);
@@ -391,14 +535,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // are in all, set once: a client that keeps trickling bytes must not extend them.
   void do_linger() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.expires_after(std::chrono::seconds(2));
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    set_deadline(std::chrono::seconds(2));
     linger_buffer_.resize(16 * 1024);
     linger_read();
   }
 
   void linger_read() {
-    stream_.async_read_some(net::buffer(linger_buffer_),
+    socket_.async_read_some(net::buffer(linger_buffer_),
                             [self = shared_from_this()](beast::error_code e, std::size_t) {
                               if (e) return self->do_close();
                               self->linger_read();
@@ -407,16 +551,57 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void do_close() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.socket().close(ec);
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    socket_.close(ec);
+    watchdog_.cancel();
   }
 
-  beast::tcp_stream stream_;
+  // Timeouts: one timer per connection, moved only when a deadline comes earlier
+  // than it is set for. Each step pushes the deadline (a clock read, no timer
+  // work); when the timer fires before the deadline it sleeps again until then,
+  // and after it the socket is closed, which ends the pending operation
+  // (operation_aborted). Per-operation timers cost more than the rest of a
+  // cached request.
+  void set_deadline(std::chrono::steady_clock::duration timeout) {
+    deadline_ = std::chrono::steady_clock::now() + timeout;
+    arm_watchdog();
+  }
+
+  // No timeout while the request is being handled (it is the server that is busy).
+  void clear_deadline() { deadline_ = std::chrono::steady_clock::time_point::max(); }
+
+  void arm_watchdog() {
+    if (!socket_.is_open() || (watchdog_armed_ && watchdog_.expiry() <= deadline_)) return;
+    watchdog_armed_ = true;
+    watchdog_.expires_at(deadline_);  // cancels a later wait, whose handler sees operation_aborted
+    watchdog_.async_wait(beast::bind_front_handler(&HttpSession::on_watchdog, shared_from_this()));
+  }
+
+  void on_watchdog(beast::error_code ec) {
+    if (ec == net::error::operation_aborted) return;  // re-armed earlier, or closed
+    watchdog_armed_ = false;
+    if (std::chrono::steady_clock::now() < deadline_) return arm_watchdog();
+    log::debug("http timeout", {{"remote", remote_}});
+    beast::error_code ignored;
+    socket_.close(ignored);
+  }
+
+  tcp::socket socket_;
+  net::steady_timer watchdog_;
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+  bool watchdog_armed_ = false;
   beast::flat_buffer buffer_;
   std::shared_ptr<HttpServer::State> server_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> response_;
   std::optional<http::response<http::empty_body>> head_response_;
+  std::string shared_head_;  // the header block of a shared body (capacity reused)
+  std::shared_ptr<const std::string> shared_bytes_;  // held while being written
+  bool shared_keep_alive_ = true;
+  std::shared_ptr<const MemoryFile> sendfile_;  // held while being sent
+  std::size_t sendfile_offset_ = 0;
+  std::size_t sendfile_end_ = 0;
+  std::size_t head_sent_ = 0;
   struct FileStream {
     FileSlice slice;
     std::uint64_t sent = 0;
@@ -468,6 +653,8 @@ HttpServer::HttpServer(net::io_context& ioc, net::thread_pool& blocking, HttpSer
 HttpServer::~HttpServer() = default;
 
 void HttpServer::set_realtime(RealtimeEndpoint* endpoint) { state_->realtime = endpoint; }
+
+void HttpServer::set_fast_handler(FastHandler handler) { state_->fast = std::move(handler); }
 
 void HttpServer::listen(const tcp::endpoint& endpoint) {
   listen_on(state_->acceptor, endpoint);

@@ -1,18 +1,20 @@
-// GET and HEAD /hls/{id}/{file} and /vod/{id}.mp4: media files from disk, with validators, ranges.
+// GET and HEAD /hls/{id}/{file} and /vod/{id}.mp4: media files from disk or from the
+// cache of hot HLS files, with validators and ranges, answered alike from either.
 #include "souk/api/api.hpp"
 #include "souk/api/api_error.hpp"
 #include "souk/api/request_context.hpp"
+#include "souk/file_cache.hpp"
 #include "souk/random.hpp"
 
 #include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 
@@ -71,7 +73,7 @@ const MediaType* hls_type(std::string_view name) {
 
 struct FileInfo {
   std::uint64_t size = 0;
-  chr::sys_time<chr::nanoseconds> modified;
+  FileTime modified;
 };
 
 // Size and modification time of a regular file; nullopt if it is missing (or vanished).
@@ -80,18 +82,32 @@ std::optional<FileInfo> stat_file(const fs::path& path) {
   if (!fs::is_regular_file(path, ec)) return std::nullopt;
   const auto size = fs::file_size(path, ec);
   if (ec) return std::nullopt;
-  const auto mtime = fs::last_write_time(path, ec);
-  if (ec) return std::nullopt;
-  return FileInfo{size, chr::time_point_cast<chr::nanoseconds>(chr::file_clock::to_sys(mtime))};
+  const auto mtime = file_modified(path);
+  if (!mtime) return std::nullopt;
+  return FileInfo{size, *mtime};
+}
+
+void append_hex(std::string& out, std::uint64_t v) {
+  char digits[16];
+  std::size_t n = 0;
+  do {
+    digits[n++] = "0123456789abcdef"[v & 15];
+    v >>= 4;
+  } while (v != 0 && n < sizeof digits);
+  while (n > 0) out += digits[--n];
 }
 
 // A strong tag: it changes whenever the size or the modification time does.
+// "size-mtime" in lowercase hex, without printf: it runs for every request of a hot file.
 std::string etag_of(const FileInfo& file) {
-  const auto mtime = static_cast<std::uint64_t>(file.modified.time_since_epoch().count());
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "\"%llx-%llx\"", static_cast<unsigned long long>(file.size),
-                static_cast<unsigned long long>(mtime));
-  return buf;
+  std::string tag;
+  tag.reserve(36);
+  tag += '"';
+  append_hex(tag, file.size);
+  tag += '-';
+  append_hex(tag, static_cast<std::uint64_t>(file.modified.time_since_epoch().count()));
+  tag += '"';
+  return tag;
 }
 
 constexpr const char* day_names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
@@ -103,13 +119,22 @@ std::string http_date(chr::sys_seconds t) {
   const auto day = chr::floor<chr::days>(t);
   const chr::year_month_day ymd(day);
   const chr::hh_mm_ss hms(t - day);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%s, %02u %s %04d %02d:%02d:%02d GMT",
-                day_names[chr::weekday(day).c_encoding()], static_cast<unsigned>(ymd.day()),
-                month_names[static_cast<unsigned>(ymd.month()) - 1], static_cast<int>(ymd.year()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
-  return buf;
+  const int year = static_cast<int>(ymd.year());
+  if (year < 0 || year > 9999) return "Thu, 01 Jan 1970 00:00:00 GMT";  // no such files
+  std::string out = "Sun, 00 Jan 0000 00:00:00 GMT";
+  const auto put2 = [&out](std::size_t at, unsigned v) {
+    out[at] = static_cast<char>('0' + v / 10 % 10);
+    out[at + 1] = static_cast<char>('0' + v % 10);
+  };
+  out.replace(0, 3, day_names[chr::weekday(day).c_encoding()]);
+  put2(5, static_cast<unsigned>(ymd.day()));
+  out.replace(8, 3, month_names[static_cast<unsigned>(ymd.month()) - 1]);
+  put2(12, static_cast<unsigned>(year) / 100);
+  put2(14, static_cast<unsigned>(year) % 100);
+  put2(17, static_cast<unsigned>(hms.hours().count()));
+  put2(20, static_cast<unsigned>(hms.minutes().count()));
+  put2(23, static_cast<unsigned>(hms.seconds().count()));
+  return out;
 }
 
 // Digits only, all of `s`; nullopt otherwise (or on overflow).
@@ -248,6 +273,7 @@ ApiError range_not_satisfiable(std::uint64_t size) {
 
 HttpResponse file_response(const MediaType& type, const Validators& v) {
   HttpResponse res;
+  res.headers.reserve(10);  // these, Content-Range and CORS's
   res.set_header("Content-Type", std::string(type.content_type));
   add_common_headers(res, type, v);
   res.set_header("Last-Modified", http_date(v.modified));
@@ -255,34 +281,94 @@ HttpResponse file_response(const MediaType& type, const Validators& v) {
   return res;
 }
 
-// The file, or the part of it the request asks for; streamed by the server, never loaded.
-HttpResponse serve_file(const HttpRequest& req, const fs::path& path, const MediaType& type) {
+// The response to a request for a file, all but its body: 304, 416 (thrown), or
+// 200/206 with the headers and the bytes [first, first + length) to send. Files on
+// disk and in memory both go through here, so both are answered byte for byte alike.
+struct Answer {
+  HttpResponse res;
+  bool has_body = false;
+  std::uint64_t first = 0;
+  std::uint64_t length = 0;
+};
+
+Answer answer(const HttpRequest& req, const MediaType& type, const FileInfo& file) {
+  const Validators v{etag_of(file), chr::floor<chr::seconds>(file.modified)};
+  if (not_modified(req, v)) {
+    Answer a;
+    a.res = not_modified_response(type, v);
+    return a;
+  }
+
+  const auto range = requested_range(req, v.etag, file.size);
+  if (range.kind == ByteRange::Kind::unsatisfiable) throw range_not_satisfiable(file.size);
+  Answer a{file_response(type, v), file.size > 0, 0, file.size};
+  if (range.kind == ByteRange::Kind::satisfiable) {
+    a.res.status = 206;
+    a.res.set_header("Content-Range", "bytes " + std::to_string(range.first) + "-" +
+                                          std::to_string(range.last) + "/" +
+                                          std::to_string(file.size));
+    a.has_body = true;
+    a.first = range.first;
+    a.length = range.last - range.first + 1;
+  }
+  return a;
+}
+
+HttpResponse with_shared_body(Answer a, const FileCache::Entry& entry) {
+  if (a.has_body) {
+    a.res.shared = SharedSlice{entry.bytes, entry.file, static_cast<std::size_t>(a.first),
+                               static_cast<std::size_t>(a.length)};
+  }
+  return std::move(a.res);
+}
+
+// The cache's key for an HLS file: its path as the packager names it,
+// data_dir / "hls" / id / name (`hls_root` is data_dir / "hls").
+void hls_cache_key(std::string& key, const std::string& hls_root, std::string_view id,
+                   std::string_view name) {
+  key.assign(hls_root);
+  key += '/';
+  key += id;
+  key += '/';
+  key += name;
+}
+
+// Reads a whole segment into the cache (read-through: the packager put it there
+// when it was written, but a restart or eviction lost it). Playlists are never
+// copied in by readers: only the packager, which replaces them, puts them there.
+// nullopt when the cache is off, the file too big for it, or not as `file` says
+// (it changed since the stat: then it is served from disk, uncached).
+std::optional<FileCache::Entry> read_into_cache(FileCache* cache, const std::string& key,
+                                                const fs::path& path, const FileInfo& file) {
+  if (cache == nullptr || !cache->admits(file.size)) return std::nullopt;
+  auto entry = FileCache::load(path, file.size, file.modified);
+  if (entry) cache->put_if_absent(key, *entry);
+  return entry;
+}
+
+// The file, or the part of it the request asks for: a segment through the cache,
+// anything else streamed from disk by the server, never loaded (but a playlist).
+HttpResponse serve_file(const HttpRequest& req, const fs::path& path, const MediaType& type,
+                        FileCache* cache = nullptr, const std::string& cache_key = {}) {
   const auto file = stat_file(path);
   if (!file) throw missing();
-  const Validators v{etag_of(*file), chr::floor<chr::seconds>(file->modified)};
-  if (not_modified(req, v)) return not_modified_response(type, v);
-
-  const auto range = requested_range(req, v.etag, file->size);
-  if (range.kind == ByteRange::Kind::unsatisfiable) throw range_not_satisfiable(file->size);
-  HttpResponse res = file_response(type, v);
-  if (range.kind == ByteRange::Kind::satisfiable) {
-    res.status = 206;
-    res.set_header("Content-Range", "bytes " + std::to_string(range.first) + "-" +
-                                        std::to_string(range.last) + "/" +
-                                        std::to_string(file->size));
-    res.file = FileSlice{path.string(), range.first, range.last - range.first + 1};
-  } else if (type.extension == "m3u8") {
+  Answer a = answer(req, type, *file);
+  if (!a.has_body) return std::move(a.res);
+  if (const auto entry = read_into_cache(cache, cache_key, path, *file)) {
+    return with_shared_body(std::move(a), *entry);
+  }
+  if (a.res.status == 200 && type.extension == "m3u8") {
     // A live playlist is replaced (renamed over) every segment: read it now, in
     // one go, rather than stream a file that may change between stat and open.
     std::ifstream in(path, std::ios::binary);
     std::ostringstream text;
     text << in.rdbuf();
     if (!in) throw missing();
-    res.body = text.str();
-  } else if (file->size > 0) {
-    res.file = FileSlice{path.string(), 0, file->size};
+    a.res.body = text.str();
+  } else {
+    a.res.file = FileSlice{path.string(), a.first, a.length};
   }
-  return res;
+  return std::move(a.res);
 }
 
 HttpResponse get_hls(Api& api, RequestContext& ctx) {
@@ -290,7 +376,11 @@ HttpResponse get_hls(Api& api, RequestContext& ctx) {
   const auto name = ctx.param("file");
   const MediaType* type = hls_type(name);
   if (!is_lowercase_uuid(id) || type == nullptr) throw missing();
-  return serve_file(ctx.request(), api.options().data_dir / "hls" / id / name, *type);
+  const auto path = api.options().data_dir / "hls" / id / name;
+  if (type->extension == "m3u8") return serve_file(ctx.request(), path, *type);
+  std::string key;
+  hls_cache_key(key, api.hls_root(), id, name);
+  return serve_file(ctx.request(), path, *type, api.options().hls_cache, key);
 }
 
 HttpResponse get_vod(Api& api, RequestContext& ctx) {
@@ -318,6 +408,27 @@ Api::Handler head_of(Api::Handler get) {
 }
 
 }  // namespace
+
+std::optional<HttpResponse> cached_media_response(const Api& api, const HttpRequest& req) {
+  FileCache* cache = api.options().hls_cache;
+  constexpr std::string_view prefix = "/hls/";
+  if (cache == nullptr || !cache->enabled() || !req.path.starts_with(prefix)) return std::nullopt;
+  // "/hls/{id}/{file}", checked as the route checks it; anything else is the
+  // route's to answer (with its 404s).
+  const auto rest = std::string_view(req.path).substr(prefix.size());
+  const auto slash = rest.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  const auto id = rest.substr(0, slash);
+  const auto name = rest.substr(slash + 1);
+  const MediaType* type = hls_type(name);
+  if (type == nullptr || !is_lowercase_uuid(id)) return std::nullopt;
+  thread_local std::string key;  // no allocation per request
+  hls_cache_key(key, api.hls_root(), id, name);
+  const auto entry = cache->get(key);
+  if (!entry) return std::nullopt;
+  const FileInfo file{entry->size(), entry->modified};
+  return with_shared_body(answer(req, *type, file), *entry);
+}
 
 void add_media_routes(Api& api, Router<Api::Handler>& router) {
   const Api::Handler hls = [&api](RequestContext& ctx) { return get_hls(api, ctx); };

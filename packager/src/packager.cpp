@@ -216,6 +216,8 @@ void Packager::end_playlist_file(const std::string& stream_id) {
   playlist.end();
   try {
     write_file_atomically(path, playlist.render());
+    // No lane wrote it in this run, but should a copy be cached, it is stale now.
+    if (options_.cache != nullptr) options_.cache->erase(path.string());
     log::info("playlist ended", {{"stream_id", stream_id}});
   } catch (const std::exception& e) {
     log::error("packager: playlist could not be ended", {{"stream_id", stream_id}, {"error", e.what()}});

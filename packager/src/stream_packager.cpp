@@ -34,7 +34,8 @@ PacketPtr packet_of(const Frame& f, std::int64_t offset_ms = 0) {
 
 }  // namespace
 
-void write_file_atomically(const fs::path& path, const std::string& text) {
+void write_file_atomically(const fs::path& path, const std::string& text,
+                           const std::function<void(const fs::path& written)>& before_rename) {
   const auto tmp = fs::path(path.string() + ".tmp");
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -48,6 +49,7 @@ void write_file_atomically(const fs::path& path, const std::string& text) {
       throw std::runtime_error("write " + tmp.string() + " failed: " + std::strerror(err));
     }
   }
+  if (before_rename) before_rename(tmp);
   fs::rename(tmp, path);  // readers see the old playlist or the new one, never half
 }
 
@@ -202,6 +204,7 @@ void StreamPackager::close_segment(std::int64_t end_dts_ms) {
     return abandon_segment("close", e.what());
   }
   segment_.reset();
+  cache_file(dir_ / segment_uri_);
   HlsSegment s;
   s.uri = segment_uri_;
   s.duration = static_cast<double>(std::max<std::int64_t>(end_dts_ms - segment_start_dts_, 1)) / 1000.0;
@@ -213,10 +216,24 @@ void StreamPackager::close_segment(std::int64_t end_dts_ms) {
 }
 
 void StreamPackager::write_playlist() {
+  const auto path = dir_ / "index.m3u8";
+  const auto text = std::make_shared<const std::string>(playlist_.render());
   try {
-    write_file_atomically(dir_ / "index.m3u8", playlist_.render());
+    write_file_atomically(path, *text, [&](const fs::path& written) {
+      // The cached copy goes in just before the rename, with the modification time
+      // the file keeps across it: the cache is never older than the file, and both
+      // give the same ETag and Last-Modified.
+      if (options_.cache == nullptr || !options_.cache->enabled()) return;
+      if (const auto modified = file_modified(written)) {
+        options_.cache->put(path.string(), {text, nullptr, *modified});
+      } else {
+        uncache(path);
+      }
+    });
   } catch (const std::exception& e) {
-    // Players keep the previous playlist; the next segment's write tries again.
+    // Players keep the previous playlist (from disk: a copy cached before a failed
+    // rename is not on disk); the next segment's write tries again.
+    uncache(path);
     hls_failed("playlist", e.what());
     return;
   }
@@ -232,6 +249,7 @@ void StreamPackager::abandon_segment(const char* step, const std::string& error)
   segment_.reset();
   std::error_code ec;
   fs::remove(dir_ / segment_uri_, ec);
+  uncache(dir_ / segment_uri_);  // a reader may have copied part of it
   discontinuity_next_ = true;
   hls_failed(step, error);
 }
@@ -250,8 +268,38 @@ void StreamPackager::remove_old_segments(const std::vector<HlsSegment>& gone) {
   while (retired_.size() > options_.playlist_window) {
     std::error_code ec;
     fs::remove(dir_ / retired_.front(), ec);
+    uncache(dir_ / retired_.front());
     retired_.erase(retired_.begin());
   }
+}
+
+void StreamPackager::cache_file(const fs::path& path) {
+  auto* cache = options_.cache;
+  if (cache == nullptr || !cache->enabled()) return;
+  // Size and time first: the bytes read after them are this version's, as the
+  // file is finished (a size that no longer matches keeps it out). A request
+  // before this is done reads the segment through, as after a restart.
+  auto load = [cache, path] {
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    const auto modified = file_modified(path);
+    auto entry = !ec && modified && cache->admits(size) ? FileCache::load(path, size, *modified)
+                                                        : std::nullopt;
+    if (entry) {
+      cache->put(path.string(), std::move(*entry));
+    } else {
+      cache->erase(path.string());
+    }
+  };
+  if (options_.background) {
+    options_.background(std::move(load));
+  } else {
+    load();
+  }
+}
+
+void StreamPackager::uncache(const fs::path& path) {
+  if (options_.cache != nullptr) options_.cache->erase(path.string());
 }
 
 void StreamPackager::write_recording(const Frame& f) {

@@ -119,3 +119,17 @@ TEST_CASE("config: rtmp-idle-timeout defaults to 30 s, within 1..3600") {
     CHECK(error_of({{"rtmp-idle-timeout", bad}}, env_of({})).starts_with("--rtmp-idle-timeout: "));
   }
 }
+
+TEST_CASE("config: hls-cache-mb defaults to 256, 0 turns it off, within 0..65536") {
+  CHECK(resolve_config({}, env_of({})).hls_cache_mb == 256);
+  CHECK(resolve_config({{"hls-cache-mb", "0"}}, env_of({})).hls_cache_mb == 0);
+  CHECK(resolve_config({}, env_of({{"SOUK_HLS_CACHE_MB", "64"}})).hls_cache_mb == 64);
+  CHECK(resolve_config({}, env_of({}), "hls_cache_mb = 1024\n").hls_cache_mb == 1024);
+  CHECK(resolve_config({{"hls-cache-mb", "8"}}, env_of({{"SOUK_HLS_CACHE_MB", "64"}}))
+            .hls_cache_mb == 8);
+  for (const char* bad : {"-1", "65537", "x", ""}) {
+    CAPTURE(bad);
+    CHECK(error_of({{"hls-cache-mb", bad}}, env_of({})).starts_with("--hls-cache-mb: "));
+  }
+  CHECK(error_of({}, env_of({{"SOUK_HLS_CACHE_MB", "lots"}})).starts_with("SOUK_HLS_CACHE_MB: "));
+}

@@ -41,6 +41,7 @@ struct ServerConfig {
   std::size_t rtmp_max_chunk_streams = 64;
   double hls_segment_seconds = 2.0;
   std::size_t hls_window = 6;
+  std::size_t hls_cache_mb = 256;  // hot HLS files in memory; 0: none
   std::chrono::seconds viewer_count_interval{10};
   std::chrono::seconds idle_timeout{600};
   std::chrono::seconds rtmp_idle_timeout{30};  // a publisher silent this long is dropped

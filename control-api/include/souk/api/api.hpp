@@ -15,8 +15,13 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
+
+namespace souk {
+class FileCache;
+}
 
 namespace souk::storage {
 class Database;
@@ -37,6 +42,9 @@ struct ApiOptions {
   std::chrono::hours token_lifetime{24 * 30};
   double neighborhood_radius_m = 2000;  // "users within 2 km" of the seller
   PasswordCost password_cost = PasswordCost::interactive();
+  // Hot HLS files in memory, kept by the packager (optional): /hls/ requests are
+  // answered from it, and segments read from disk are put there.
+  FileCache* hls_cache = nullptr;
 };
 
 class Api {
@@ -47,6 +55,10 @@ class Api {
   ~Api();
 
   HttpResponse handle(const HttpRequest& request);
+  // The response handle() would give, when it needs nothing but the HLS cache:
+  // a GET or HEAD of a cached /hls/ file. Never blocks (no disk, no database),
+  // so it may run on a network thread; nullopt means "ask handle()".
+  std::optional<HttpResponse> try_serve_cached(const HttpRequest& request);
 
   // Ends a live stream as POST /streams/{id}/end does: viewer sessions closed,
   // figures stored, observers told (publisher, HLS, recording, room). `owner`,
@@ -64,16 +76,21 @@ class Api {
   // Shared with the route files.
   storage::Database& db() { return db_; }
   const ApiOptions& options() const { return options_; }
+  // data_dir / "hls" as a string: the start of every HLS cache key.
+  const std::string& hls_root() const { return hls_root_; }
   const PasswordHasher& passwords() const { return passwords_; }
   LoginLimiter& login_limiter() { return login_limiter_; }
 
  private:
   HttpResponse route(const HttpRequest& request);
   HttpResponse preflight(const HttpRequest& request);
+  // What every response gets on its way out: CORS headers, and HEAD's no body.
+  HttpResponse finish(const HttpRequest& request, HttpResponse response) const;
   void add_cors_headers(const HttpRequest& request, HttpResponse& response) const;
 
   storage::Database& db_;
   ApiOptions options_;
+  std::string hls_root_;
   PasswordHasher passwords_;
   LoginLimiter login_limiter_;
   Router<Handler> router_;
@@ -88,5 +105,9 @@ void add_product_routes(Api& api, Router<Api::Handler>& router);
 void add_stream_routes(Api& api, Router<Api::Handler>& router);
 void add_stream_product_routes(Api& api, Router<Api::Handler>& router);
 void add_media_routes(Api& api, Router<Api::Handler>& router);
+// The media route's response from the HLS cache alone (media_routes.cpp); nullopt
+// when the request is not a well-formed /hls/ path or the file is not cached.
+// Throws ApiError as the route does (416).
+std::optional<HttpResponse> cached_media_response(const Api& api, const HttpRequest& request);
 
 }  // namespace souk::api

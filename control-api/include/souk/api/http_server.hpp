@@ -1,8 +1,9 @@
 // The HTTP/1.1 server on Boost.Beast: accepts connections on the shared
 // io_context, reads requests (keep-alive, body limit, timeouts), hands each to a
-// handler on the blocking-work pool, writes the response back on the
-// connection's strand, and logs one access line per request. The only
-// translation unit that includes Beast's HTTP headers.
+// handler on the blocking-work pool (or, for hot HLS files, answers on the network
+// thread), writes the response back on the connection's strand, and logs one
+// access line per request. The only translation unit that includes Beast's HTTP
+// headers.
 #pragma once
 
 #include "souk/api/http_types.hpp"
@@ -16,6 +17,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 
 namespace souk::api {
 
@@ -31,6 +33,10 @@ class HttpServer {
  public:
   // Runs on a blocking-work thread; must not throw.
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
+  // Runs on a network thread for GET and HEAD under /hls/, before the handler:
+  // answers from memory or returns nullopt (then the handler gets the request).
+  // Must not block or throw.
+  using FastHandler = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
 
   HttpServer(boost::asio::io_context& ioc, boost::asio::thread_pool& blocking,
              HttpServerOptions options, Handler handler);
@@ -39,6 +45,8 @@ class HttpServer {
   // Requests under /socket.io/ go here instead of the handler: long-polling
   // asynchronously, and WebSocket upgrades. Set before listen().
   void set_realtime(RealtimeEndpoint* endpoint);
+  // Set before listen().
+  void set_fast_handler(FastHandler handler);
 
   // Binds and starts accepting; throws std::system_error if the address is unusable.
   void listen(const boost::asio::ip::tcp::endpoint& endpoint);

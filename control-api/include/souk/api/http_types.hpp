@@ -2,13 +2,19 @@
 // routes and handlers compile without the networking headers.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+namespace souk {
+class MemoryFile;
+}
 
 namespace souk::api {
 
@@ -37,12 +43,23 @@ struct FileSlice {
   std::uint64_t length = 0;
 };
 
+// Bytes in memory shared by every response that sends them (a cached file): the
+// body is `length` bytes from `offset` of `bytes`, or of `file` (sent with
+// sendfile). The server holds them until written: nothing is copied per request.
+struct SharedSlice {
+  std::shared_ptr<const std::string> bytes;
+  std::shared_ptr<const MemoryFile> file;  // when bytes is null
+  std::size_t offset = 0;
+  std::size_t length = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  std::optional<FileSlice> file;  // when set, the body (Content-Length = file->length)
-  bool head = false;              // a HEAD request: headers only, Content-Length as for GET
+  std::optional<FileSlice> file;      // when set, the body (Content-Length = file->length)
+  std::optional<SharedSlice> shared;  // when set, the body (Content-Length = shared->length)
+  bool head = false;                  // a HEAD request: headers only, Content-Length as for GET
 
   void set_header(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));

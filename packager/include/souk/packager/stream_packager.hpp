@@ -3,11 +3,13 @@
 // of the media pool: it blocks on disk and muxing, never on a network thread.
 #pragma once
 
+#include "souk/file_cache.hpp"
 #include "souk/ingest/frame.hpp"
 #include "souk/packager/av_util.hpp"
 #include "souk/packager/hls_playlist.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +21,13 @@ struct PackagerOptions {
   std::filesystem::path data_dir;
   double segment_seconds = 2.0;  // target duration; cuts happen at the next keyframe after it
   std::size_t playlist_window = 6;
+  // Hot HLS files in memory (optional): each playlist and finished segment goes
+  // in as it is written, each deleted segment comes out.
+  FileCache* cache = nullptr;
+  // Runs blocking work that the stream need not wait for (reading a finished
+  // segment into the cache) elsewhere, e.g. on the blocking-work pool; when
+  // empty, it runs in place.
+  std::function<void(std::function<void()>)> background;
 };
 
 // Paths of a stream's media.
@@ -27,8 +36,11 @@ std::filesystem::path recording_path(const PackagerOptions& o, const std::string
 std::filesystem::path vod_path(const PackagerOptions& o, const std::string& stream_id);        // final MP4
 
 // Writes a file under a temporary name, then renames it over `path`, so readers
-// see the old contents or the new, never half.
-void write_file_atomically(const std::filesystem::path& path, const std::string& text);
+// see the old contents or the new, never half. `before_rename`, when given, is
+// called with the written temporary file just before it takes `path`'s place.
+void write_file_atomically(
+    const std::filesystem::path& path, const std::string& text,
+    const std::function<void(const std::filesystem::path& written)>& before_rename = {});
 
 // Turns a fragmented recording into a regular MP4 with the index first
 // (faststart), written under a temporary name and renamed. Throws AvError.
@@ -66,6 +78,10 @@ class StreamPackager {
   void hls_failed(const char* step, const std::string& error);
   void write_recording(const ingest::Frame& f);
   void remove_old_segments(const std::vector<HlsSegment>& gone);
+  // Puts a finished segment into the cache (read back from disk, in the
+  // background), replacing what a reader may have copied while it was written.
+  void cache_file(const std::filesystem::path& path);
+  void uncache(const std::filesystem::path& path);
 
   std::string id_;
   PackagerOptions options_;

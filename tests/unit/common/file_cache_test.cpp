@@ -1,0 +1,248 @@
+#include "souk/file_cache.hpp"
+
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+using souk::FileCache;
+using souk::FileTime;
+
+namespace {
+
+const FileTime t1{std::chrono::seconds(1795516875)};
+const FileTime t2 = t1 + std::chrono::nanoseconds(1);
+
+FileCache::Entry entry(std::size_t size, char fill = 'x', FileTime modified = t1) {
+  return {std::make_shared<const std::string>(size, fill), nullptr, modified};
+}
+
+// The cached bytes of `path`, or "-" on a miss.
+std::string bytes_of(FileCache& cache, const std::string& path) {
+  const auto e = cache.get(path);
+  return e ? *e->bytes : "-";
+}
+
+}  // namespace
+
+TEST_CASE("file cache: put, get, erase") {
+  FileCache cache(1000);
+  CHECK(cache.enabled());
+  CHECK_FALSE(cache.get("/d/a"));
+  cache.put("/d/a", entry(3, 'a'));
+  cache.put("/d/b", entry(4, 'b', t2));
+  const auto a = cache.get("/d/a");
+  REQUIRE(a);
+  CHECK(*a->bytes == "aaa");
+  CHECK(a->modified == t1);
+  CHECK(cache.get("/d/b")->modified == t2);
+  CHECK(cache.size_bytes() == 7);
+  CHECK(cache.entries() == 2);
+
+  cache.erase("/d/a");
+  CHECK_FALSE(cache.get("/d/a"));
+  CHECK(bytes_of(cache, "/d/b") == "bbbb");
+  CHECK(cache.size_bytes() == 4);
+  cache.erase("/d/missing");  // nothing to erase is fine
+  CHECK(cache.entries() == 1);
+}
+
+TEST_CASE("file cache: put replaces, put_if_absent does not") {
+  FileCache cache(1000);
+  cache.put("/p", entry(10, 'o'));
+  cache.put("/p", entry(20, 'n', t2));
+  CHECK(bytes_of(cache, "/p") == std::string(20, 'n'));
+  CHECK(cache.get("/p")->modified == t2);
+  CHECK(cache.size_bytes() == 20);
+  CHECK(cache.entries() == 1);
+
+  cache.put_if_absent("/p", entry(5, 'r'));
+  CHECK(bytes_of(cache, "/p") == std::string(20, 'n'));
+  cache.put_if_absent("/q", entry(5, 'r'));
+  CHECK(bytes_of(cache, "/q") == "rrrrr");
+  CHECK(cache.size_bytes() == 25);
+}
+
+TEST_CASE("file cache: evicts the least recently used to stay within its bytes") {
+  FileCache cache(1000);
+  cache.put("/a", entry(250, 'a'));
+  cache.put("/b", entry(250, 'b'));
+  cache.put("/c", entry(250, 'c'));
+  cache.put("/d", entry(250, 'd'));
+  CHECK(cache.size_bytes() == 1000);
+  CHECK(cache.get("/a"));  // /b is now the least recently used
+
+  cache.put("/e", entry(200, 'e'));
+  CHECK_FALSE(cache.get("/b"));
+  CHECK(cache.get("/a"));
+  CHECK(cache.get("/c"));
+  CHECK(cache.get("/d"));
+  CHECK(cache.get("/e"));
+  CHECK(cache.size_bytes() == 950);
+
+  // Use order now (most recent first): e, d, c, a. Touch e and a: a, e, d, c.
+  cache.get("/e");
+  cache.get("/a");
+  cache.put("/f", entry(250, 'f'));  // 950 + 250 > 1000: the oldest, /c, goes; then it fits
+  CHECK_FALSE(cache.get("/c"));
+  CHECK(cache.get("/d"));
+  CHECK(cache.get("/a"));
+  CHECK(cache.get("/e"));
+  CHECK(cache.size_bytes() == 950);  // a, e, d, f
+  CHECK(cache.size_bytes() <= cache.capacity());
+}
+
+TEST_CASE("file cache: a file over a quarter of the capacity is not kept") {
+  FileCache cache(1000);
+  CHECK(cache.admits(250));
+  CHECK_FALSE(cache.admits(251));
+  cache.put("/small", entry(100));
+  cache.put("/big", entry(251));
+  CHECK_FALSE(cache.get("/big"));
+  CHECK(cache.get("/small"));  // nothing was evicted for it
+  // A new version too big to keep still removes the old one: it is no longer the file.
+  cache.put("/small", entry(400));
+  CHECK_FALSE(cache.get("/small"));
+  CHECK(cache.size_bytes() == 0);
+}
+
+TEST_CASE("file cache: capacity 0 disables it") {
+  FileCache cache(0);
+  CHECK_FALSE(cache.enabled());
+  CHECK_FALSE(cache.admits(0));
+  cache.put("/a", entry(1));
+  cache.put_if_absent("/b", entry(1));
+  CHECK_FALSE(cache.get("/a"));
+  CHECK_FALSE(cache.get("/b"));
+  CHECK(cache.entries() == 0);
+}
+
+TEST_CASE("file cache: an evicted entry's bytes live on while a reader holds them") {
+  FileCache cache(100);
+  cache.put("/a", entry(25, 'a'));
+  const auto held = cache.get("/a");
+  for (char c = 'b'; c <= 'f'; ++c) cache.put(std::string("/") + c, entry(25, c));
+  CHECK_FALSE(cache.get("/a"));
+  CHECK(*held->bytes == std::string(25, 'a'));
+}
+
+TEST_CASE("file cache: concurrent readers and writers keep it within bounds") {
+  FileCache cache(64 * 100);
+  std::atomic<bool> wrong{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&cache, &wrong, t] {
+      for (int i = 0; i < 2000; ++i) {
+        const std::string path = "/f" + std::to_string((i * 7 + t) % 150);
+        if (i % 3 == 0) {
+          cache.put(path, entry(64, static_cast<char>('a' + t)));
+        } else if (i % 11 == 0) {
+          cache.erase(path);
+        } else if (const auto e = cache.get(path); e && e->bytes->size() != 64) {
+          wrong = true;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK_FALSE(wrong.load());
+  CHECK(cache.size_bytes() <= cache.capacity());
+  CHECK(cache.size_bytes() == cache.entries() * 64);
+}
+
+TEST_CASE("file cache: memory-file entries count their size like bytes") {
+  FileCache cache(1000);
+  cache.put("/seg", {nullptr, souk::MemoryFile::of(std::string(200, 's')), t1});
+  cache.put("/pl", entry(50, 'p'));
+  CHECK(cache.size_bytes() == 250);
+  const auto seg = cache.get("/seg");
+  REQUIRE(seg);
+  CHECK_FALSE(seg->bytes);
+  REQUIRE(seg->file);
+  CHECK(seg->size() == 200);
+  CHECK(seg->file->read() == std::string(200, 's'));
+  cache.put("/big", {nullptr, souk::MemoryFile::of(std::string(251, 'b')), t1});
+  CHECK_FALSE(cache.get("/big"));
+  cache.erase("/seg");
+  CHECK(cache.size_bytes() == 50);
+  // An entry with neither is nothing to keep.
+  cache.put("/none", {nullptr, nullptr, t1});
+  CHECK_FALSE(cache.get("/none"));
+}
+
+TEST_CASE("memory file: a sealed copy of bytes or of a file, sized exactly") {
+  const auto bytes = souk::MemoryFile::of("hello, segment");
+  REQUIRE(bytes);
+  CHECK(bytes->size() == 14);
+  CHECK(bytes->read() == "hello, segment");
+  CHECK(bytes->read(7) == "segment");
+  CHECK(bytes->read(7, 3) == "seg");
+  CHECK(bytes->read(14).empty());
+  // Sealed: the descriptor cannot be written, grown or shrunk.
+  CHECK(::pwrite(bytes->fd(), "x", 1, 0) == -1);
+  CHECK(::ftruncate(bytes->fd(), 1) == -1);
+  const auto empty = souk::MemoryFile::of("");
+  REQUIRE(empty);
+  CHECK(empty->size() == 0);
+
+  const auto path = std::filesystem::temp_directory_path() / "souk-memory-file-test.ts";
+  std::string content(300000, '\0');
+  for (std::size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 7);
+  std::ofstream(path, std::ios::binary) << content;
+  const auto loaded = souk::MemoryFile::load(path, content.size());
+  REQUIRE(loaded);
+  CHECK(loaded->read() == content);
+  // Not the size the caller saw: not this version of the file.
+  CHECK_FALSE(souk::MemoryFile::load(path, content.size() - 1));
+  CHECK_FALSE(souk::MemoryFile::load(path, content.size() + 1));
+  std::filesystem::remove(path);
+  CHECK_FALSE(souk::MemoryFile::load(path, 0));
+  CHECK(loaded->read(299999) == content.substr(299999));  // outlives its file
+}
+
+TEST_CASE("file cache: load reads small files into bytes and large ones into memory files") {
+  const auto path = std::filesystem::temp_directory_path() / "souk-file-cache-load-test.ts";
+  for (const std::size_t size :
+       {std::size_t{0}, std::size_t{1000}, FileCache::memory_file_min_bytes - 1,
+        FileCache::memory_file_min_bytes, std::size_t{1 << 20}}) {
+    CAPTURE(size);
+    std::string content(size, '\0');
+    for (std::size_t i = 0; i < size; ++i) content[i] = static_cast<char>(i % 251);
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+    const auto entry = FileCache::load(path, size, t2);
+    REQUIRE(entry);
+    CHECK(entry->modified == t2);
+    CHECK(entry->size() == size);
+    if (size >= FileCache::memory_file_min_bytes) {
+      CHECK_FALSE(entry->bytes);
+      REQUIRE(entry->file);
+      CHECK(entry->file->read() == content);
+    } else {
+      CHECK_FALSE(entry->file);
+      REQUIRE(entry->bytes);
+      CHECK(*entry->bytes == content);
+    }
+    // Not the size the caller saw: not the version it stat'ed.
+    CHECK_FALSE(FileCache::load(path, size + 1, t2));
+    if (size > 0) CHECK_FALSE(FileCache::load(path, size - 1, t2));
+  }
+  std::filesystem::remove(path);
+  CHECK_FALSE(FileCache::load(path, 0, t2));
+}
+
+TEST_CASE("file_modified is the file's mtime, to the nanosecond") {
+  const auto path = std::filesystem::temp_directory_path() / "souk-file-cache-test.txt";
+  std::ofstream(path) << "x";
+  const auto when = t1 + std::chrono::nanoseconds(123456789);
+  std::filesystem::last_write_time(path, std::chrono::file_clock::from_sys(when));
+  CHECK(souk::file_modified(path) == when);
+  std::filesystem::remove(path);
+  CHECK_FALSE(souk::file_modified(path));
+}
