@@ -2,7 +2,7 @@
 //
 // A session reads one request at a time: read -> handle (blocking pool) -> write
 // -> read. Pipelined requests wait in the socket buffer, which bounds them. A hot
-// HLS file skips the blocking pool: the fast handler answers it from memory on
+// HLS file skips the blocking pool: the fast handler answers it from the cache on
 // the network thread, and its shared bytes are written without a copy.
 #include "souk/api/http_server.hpp"
 
@@ -291,7 +291,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (server_->realtime && req.path.starts_with("/socket.io/")) {
       return dispatch_realtime(std::move(req));
     }
-    // A hot HLS file is answered here, from memory: no hop to the blocking pool.
+    // A hot HLS file is answered here, from the cache: no hop to the blocking pool.
     if (server_->fast && req.path.starts_with("/hls/") &&
         (req.method == "GET" || req.method == "HEAD")) {
       if (auto res = server_->fast(req)) return do_write(req.method, req.path, std::move(*res));
@@ -379,7 +379,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // no asynchronous write, timer or handler; what it does not take is written
   // asynchronously, with the request timeout.
   void do_write_shared(HttpResponse res) {
-    if (res.shared->file) return do_write_memory_file(std::move(res));
+    if (res.shared->file) return do_write_pinned_file(std::move(res));
     shared_bytes_ = std::move(res.shared->bytes);
     shared_keep_alive_ = keep_alive_ && !closing_;
     render_head(shared_head_, res, version_, shared_keep_alive_, res.shared->length);
@@ -403,21 +403,21 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     });
   }
 
-  // A memory file (a cached segment): the header block, sent with MSG_MORE so it
+  // A pinned file (a cached segment): the header block, sent with MSG_MORE so it
   // leaves with the body's first bytes, then sendfile(2), which hands the file's
   // pages to the socket without copying them (as nginx sends files). Each goes as
   // far as the socket takes it now and goes on when the socket is writable again.
-  void do_write_memory_file(HttpResponse res) {
+  void do_write_pinned_file(HttpResponse res) {
     sendfile_ = std::move(res.shared->file);
     sendfile_offset_ = res.shared->offset;
     sendfile_end_ = res.shared->offset + res.shared->length;
     shared_keep_alive_ = keep_alive_ && !closing_;
     render_head(shared_head_, res, version_, shared_keep_alive_, res.shared->length);
     head_sent_ = 0;
-    continue_memory_file();
+    continue_pinned_file();
   }
 
-  void continue_memory_file() {
+  void continue_pinned_file() {
     beast::error_code ec;
     if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
     const int fd = socket_.native_handle();
@@ -431,7 +431,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         auto offset = static_cast<off_t>(sendfile_offset_);
         n = ::sendfile(fd, sendfile_->fd(), &offset, sendfile_end_ - sendfile_offset_);
         if (n > 0) sendfile_offset_ = static_cast<std::size_t>(offset);
-        if (n == 0) ec = net::error::eof;  // shorter than it said: not for a sealed file
+        if (n == 0) ec = net::error::eof;  // shorter than it said: the file was cut
       }
       if (n >= 0 || errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return wait_writable();
@@ -444,7 +444,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void wait_writable() {
     set_deadline(server_->options.request_timeout);  // a slow reader, not a stalled one
     socket_.async_wait(tcp::socket::wait_write, [self = shared_from_this()](beast::error_code ec) {
-      if (!ec) return self->continue_memory_file();
+      if (!ec) return self->continue_pinned_file();
       self->sendfile_.reset();
       self->after_write(ec, false);
     });
@@ -598,7 +598,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::string shared_head_;  // the header block of a shared body (capacity reused)
   std::shared_ptr<const std::string> shared_bytes_;  // held while being written
   bool shared_keep_alive_ = true;
-  std::shared_ptr<const MemoryFile> sendfile_;  // held while being sent
+  std::shared_ptr<const PinnedFile> sendfile_;  // held while being sent
   std::size_t sendfile_offset_ = 0;
   std::size_t sendfile_end_ = 0;
   std::size_t head_sent_ = 0;
