@@ -57,7 +57,7 @@ class Packager final : public ingest::FrameSink {
   // Frames reach their lane in batches, every batch_interval, one wake of the
   // media pool for all lanes with news: a hand-off per frame made thread wake-ups
   // the largest cost of ingest. It adds at most this to segment availability.
-  static constexpr std::chrono::milliseconds batch_interval{5};
+  static constexpr std::chrono::milliseconds batch_interval{20};
 
  private:
   // What reaches a lane, in the order the hub said it: a publisher's start and
