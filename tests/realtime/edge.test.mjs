@@ -216,8 +216,8 @@ test('nginx-example.conf in front: rtmps, cached https HLS, wss chat, client add
     assert.ok(playlist, `no playlist with a segment over https; ffmpeg: ${ffmpegErr}; nginx: ${nginx.describe()}`);
     assert.equal(playlist.headers['content-type'], 'application/vnd.apple.mpegurl');
 
-    // Playlists are cached for a second at most: one that old is fetched again,
-    // and a request right after it is a hit.
+    // Playlists are cached for 1 s (nginx counts whole seconds, so a copy lives
+    // under 2 s): one 2 s old is fetched again, and a request right after is a hit.
     await sleep(2100);
     const first = await get(live.hlsUrl);
     const second = await get(live.hlsUrl);
