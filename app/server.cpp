@@ -140,11 +140,13 @@ int run_server(const ServerConfig& config) {
   rtmp_options.max_connections = config.rtmp_max_connections;
   rtmp_options.chunk_limits.max_chunk_streams = config.rtmp_max_chunk_streams;
   rtmp_options.idle_timeout = config.rtmp_idle_timeout;
+  rtmp_options.trusted_proxies = config.trusted_proxies;
   ingest::RtmpServer rtmp(ioc, rtmp_options, hub, authorizer);
 
   api::HttpServerOptions http_options;
   http_options.max_body_bytes = config.max_body_bytes;
   http_options.request_timeout = config.http_request_timeout;
+  http_options.trusted_proxies = config.trusted_proxies;
   api::HttpServer http(ioc, blocking, http_options,
                        [&api](const api::HttpRequest& r) { return api.handle(r); });
   http.set_realtime(&realtime);

@@ -365,7 +365,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       : socket_(std::move(socket)), watchdog_(socket_.get_executor()), server_(std::move(server)) {
     beast::error_code ec;
     const auto ep = socket_.remote_endpoint(ec);
-    if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    if (!ec) {
+      peer_ = ep.address();
+      remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    }
+    request_remote_ = remote_;
     // A response's last bytes leave at once, not after the peer's (delayed) ACK of
     // the ones before: Nagle's algorithm would hold the tail of every segment.
     socket_.set_option(tcp::no_delay(true), ec);
@@ -448,7 +452,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       }
     }
     if (!body_too_large) req.body = std::move(msg.body());
-    req.remote = remote_;
+    // Behind a trusted proxy the client is who its X-Forwarded-For says (without a
+    // port: the proxy does not pass one on); a keep-alive connection from a proxy
+    // carries many clients' requests, so this is decided per request.
+    request_remote_ = remote_;
+    if (auto client = forwarded_client(server_->options.trusted_proxies, peer_,
+                                       req.header("x-forwarded-for"))) {
+      request_remote_ = client->to_string();
+    }
+    req.remote = request_remote_;
     req.body_too_large = body_too_large;
     keep_alive_ = msg.keep_alive() && !body_too_large;
     version_ = msg.version();
@@ -477,9 +489,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     auto& msg = parser_->get();
     if (!req.body_too_large && websocket::is_upgrade(msg)) {
       log::info("http", {log::bare({"method", req.method}), log::bare({"path", req.path}),
-                         log::bare({"status", 101}), {"remote", remote_}});
+                         log::bare({"status", 101}), {"remote", request_remote_}});
       watchdog_.cancel();  // the WebSocket keeps its own time
-      auto ws = std::make_shared<WsSession>(std::move(socket_), server_, remote_);
+      auto ws = std::make_shared<WsSession>(std::move(socket_), server_, request_remote_);
       ws->run(parser_->release(), std::move(req));
       return;  // this HTTP session ends here; the socket lives on in ws
     }
@@ -493,6 +505,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void reply_and_close(int status, const char* code, const char* message) {
+    request_remote_ = remote_;  // no headers to believe
     closing_ = true;
     unread_input_ = true;
     keep_alive_ = false;
@@ -507,7 +520,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                                .count();
       log::info("http", {log::bare({"method", method}), log::bare({"path", path}),
                          log::bare({"status", res.status}), {"duration_ms", elapsed},
-                         {"remote", remote_}});
+                         {"remote", request_remote_}});
     }
     set_deadline(server_->options.request_timeout);
     if (res.file && !res.head) return do_write_file(std::move(res));
@@ -777,7 +790,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     std::optional<http::response_serializer<http::buffer_body>> serializer;
   };
   std::unique_ptr<FileStream> file_;
-  std::string remote_;
+  boost::asio::ip::address peer_;
+  std::string remote_;          // the peer, IP:port
+  std::string request_remote_;  // the current request's client (see dispatch)
   std::chrono::steady_clock::time_point started_;
   unsigned version_ = 11;
   bool keep_alive_ = true;

@@ -8,6 +8,7 @@
 
 #include "souk/api/http_types.hpp"
 #include "souk/api/realtime_endpoint.hpp"
+#include "souk/trusted_proxies.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -27,6 +28,8 @@ struct HttpServerOptions {
   std::chrono::seconds request_timeout{30};  // to read one request, idle time included
   std::size_t max_ws_message_bytes = 1000000;  // Engine.IO's maxPayload
   std::size_t max_ws_queue = 1024;             // messages waiting for a slow WebSocket reader
+  // Peers whose X-Forwarded-For names the client (HttpRequest::remote, the access log).
+  TrustedProxies trusted_proxies;
 };
 
 class HttpServer {
