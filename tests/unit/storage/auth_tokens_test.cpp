@@ -11,7 +11,7 @@ TEST_CASE("auth tokens: found while live, not after revoke or expiry") {
   Database db(":memory:");
   db.write([](Connection& c) {
     users::insert(c, User{"u", "user", "h", "buyer", "user", std::nullopt, std::nullopt,
-                          std::nullopt, 0});
+                          std::nullopt, 0, std::nullopt});
   });
   const auto a = souk::sha256("token-a");
   const auto b = souk::sha256("token-b");

@@ -17,7 +17,7 @@ namespace {
 
 User user(const std::string& id, const std::string& role, std::optional<double> lat = std::nullopt,
           std::optional<double> lon = std::nullopt) {
-  return User{id, id, "h", role, id, std::nullopt, lat, lon, 0};
+  return User{id, id, "h", role, id, std::nullopt, lat, lon, 0, std::nullopt};
 }
 
 Stream stream(const std::string& id, const std::string& seller, souk::UnixMillis created) {
