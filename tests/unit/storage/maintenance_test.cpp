@@ -49,13 +49,8 @@ TEST_CASE("maintenance: backup copies a WAL database into one self-contained fil
   const auto copy = (dir.path / "copy.db").string();
   Database db(source);
   db.write([](Connection& c) {
-    User u;
-    u.id = "u1";
-    u.username = "amina";
-    u.password_hash = "h";
-    u.role = "seller";
-    u.display_name = "Amina";
-    users::insert(c, u);
+    users::insert(c, User{"u1", "amina", "h", "seller", "Amina", std::nullopt, std::nullopt,
+                          std::nullopt, 0, std::nullopt});
   });
   const auto result = backup(source, copy, std::chrono::seconds(5));
   CHECK(result.pages > 0);
