@@ -135,6 +135,11 @@ int run_server(const ServerConfig& config) {
   api.add_observer(&media_plane);
   api.set_ingest_status(&media_plane);
 
+  // Streams an operator ended while the server was down are ended now, before
+  // anyone can see them live (the packager's recovery has run above).
+  IdleReaper idle_reaper(ioc, blocking, *db, api, config.idle_timeout);
+  idle_reaper.end_requested();
+
   ingest::RtmpOptions rtmp_options;
   rtmp_options.app = config.rtmp_app;
   rtmp_options.max_connections = config.rtmp_max_connections;
@@ -177,7 +182,6 @@ int run_server(const ServerConfig& config) {
   });
 
   realtime.start();
-  IdleReaper idle_reaper(ioc, blocking, *db, api, config.idle_timeout);
   idle_reaper.start();
   auto work = net::make_work_guard(ioc);
   std::vector<std::thread> threads;
