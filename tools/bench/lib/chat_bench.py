@@ -10,8 +10,9 @@ CHAT_DIR = os.path.join(common.BENCH_DIR, 'chat')
 
 
 def run(binary, out):
-    results = os.path.join(out, 'chat-results.json')
-    subprocess.run(['node', 'chat-bench.mjs', '--souk', binary, '--out', results], cwd=CHAT_DIR, check=True,
+    # Absolute paths: chat-bench.mjs runs in its own directory.
+    results = os.path.abspath(os.path.join(out, 'chat-results.json'))
+    subprocess.run(['node', 'chat-bench.mjs', '--souk', os.path.abspath(binary), '--out', results], cwd=CHAT_DIR, check=True,
                    preexec_fn=common.raise_fd_limit)
     with open(results) as f:
         return json.load(f)
