@@ -9,6 +9,11 @@
 #include <doctest/doctest.h>
 #include <sodium.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <csignal>
 #include <functional>
@@ -366,4 +371,45 @@ TEST_CASE("webhooks: a delivery pending across SIGTERM and SIGKILL arrives after
   REQUIRE_STATUS(ended, 200);
   REQUIRE(receiver.wait_for("stream.ended"));
   CHECK(receiver.of_type("stream.ended").size() == 1);
+}
+
+TEST_CASE("webhooks: SIGTERM does not wait for a receiver that never answers") {
+  // A listening socket nobody accepts on: the kernel completes the connection and
+  // takes the request, and no answer ever comes.
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(fd, 16) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  const auto silent_port = ntohs(addr.sin_port);
+
+  ServerProcess server(webhook_server(silent_port));
+  ApiClient client(server.http_port());
+  const auto seller = client.register_user("seller");
+  const auto live = client.go_live(seller);
+  // The request is in flight (within its 10 s deadline): no attempt recorded yet.
+  std::this_thread::sleep_for(500ms);
+  auto res = deliveries(client, live.id, live.token);
+  REQUIRE_STATUS(res, 200);
+  REQUIRE(res.body["data"]["deliveries"].size() == 1);
+  CHECK(res.body["data"]["deliveries"][0]["attemptCount"] == 0);
+
+  const auto stopped = server.stop();
+  CHECK(stopped.exited);
+  CHECK(stopped.exit_code == 0);
+  CHECK(stopped.elapsed < 5s);
+
+  // Abandoned, not failed: still pending, with no attempt, sent again after the restart.
+  server.restart();
+  res = deliveries(client, live.id, live.token);
+  REQUIRE_STATUS(res, 200);
+  const auto& d = res.body["data"]["deliveries"][0];
+  CHECK(d["status"] == "pending");
+  CHECK(d["attemptCount"] == 0);
+  CHECK(d["attempts"].empty());
+  ::close(fd);
 }
