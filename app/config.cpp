@@ -1,6 +1,8 @@
 // Configuration sources and validation.
 #include "souk/app/config.hpp"
 
+#include "souk/webhooks/url.hpp"
+
 #include <boost/asio/ip/address.hpp>
 #include <toml++/toml.h>
 
@@ -42,6 +44,20 @@ ListenAddress parse_listen(const std::string& v) {
   if (ec) bad("expected HOST:PORT with an IP address as HOST, got '" + v + "'");
   const auto port = parse_int(v.substr(colon + 1), 0, 65535);
   return ListenAddress{host, static_cast<std::uint16_t>(port)};
+}
+
+// Comma-separated, blanks around items ignored, empty items dropped.
+std::vector<std::string> split_list(const std::string& v) {
+  std::vector<std::string> items;
+  std::stringstream ss(v);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    const auto a = item.find_first_not_of(' ');
+    const auto b = item.find_last_not_of(' ');
+    if (a == std::string::npos) continue;
+    items.push_back(item.substr(a, b - a + 1));
+  }
+  return items;
 }
 
 std::string parse_url(const std::string& v, std::initializer_list<const char*> schemes) {
@@ -116,15 +132,7 @@ const std::vector<Setting>& all_settings() {
       {{"cors-origins", "SOUK_CORS_ORIGINS", "Allowed browser origins, comma-separated, or *",
         "*"},
        [](ServerConfig& c, const std::string& v) {
-         std::vector<std::string> origins;
-         std::stringstream ss(v);
-         std::string item;
-         while (std::getline(ss, item, ',')) {
-           const auto a = item.find_first_not_of(' ');
-           const auto b = item.find_last_not_of(' ');
-           if (a == std::string::npos) continue;
-           origins.push_back(item.substr(a, b - a + 1));
-         }
+         auto origins = split_list(v);
          if (origins.empty()) bad("expected * or a comma-separated list of origins");
          c.cors_origins = std::move(origins);
        }},
@@ -192,6 +200,31 @@ const std::vector<Setting>& all_settings() {
         "protocol header on the RTMP port, give the client's address",
         "none"},
        [](ServerConfig& c, const std::string& v) { c.trusted_proxies = TrustedProxies::parse(v); }},
+      {{"webhook-urls", "SOUK_WEBHOOK_URLS",
+        "http:// URLs that receive webhook events, comma-separated; empty: no webhooks", "none"},
+       [](ServerConfig& c, const std::string& v) {
+         auto urls = split_list(v);
+         for (const auto& url : urls) webhooks::parse_http_url(url);  // throws the reason
+         c.webhook_urls = std::move(urls);
+       }},
+      {{"webhook-secret", "SOUK_WEBHOOK_SECRET",
+        "Key of the webhooks' HMAC-SHA256 signature, at least 16 characters (required with "
+        "--webhook-urls; prefer the environment variable, flags show in ps)",
+        "none"},
+       [](ServerConfig& c, const std::string& v) {
+         if (v.size() < 16) bad("expected at least 16 characters");
+         c.webhook_secret = v;
+       }},
+      {{"webhook-max-attempts", "SOUK_WEBHOOK_MAX_ATTEMPTS",
+        "Attempts per webhook delivery before it is marked failed, 1..100", "12"},
+       [](ServerConfig& c, const std::string& v) { c.webhook_max_attempts = parse_int(v, 1, 100); }},
+      {{"webhook-retry-base-ms", "SOUK_WEBHOOK_RETRY_BASE_MS",
+        "Milliseconds before the first webhook retry; each later one waits twice as long "
+        "(jittered, at most 1 h), 10..3600000",
+        "10000"},
+       [](ServerConfig& c, const std::string& v) {
+         c.webhook_retry_base = std::chrono::milliseconds(parse_int(v, 10, 3600000));
+       }},
   };
   return list;
 }
@@ -288,6 +321,10 @@ ServerConfig resolve_config(const CliValues& cli, const EnvLookup& env,
     } catch (const std::invalid_argument& e) {
       throw ConfigError(source + ": " + e.what());
     }
+  }
+  if (!config.webhook_urls.empty() && config.webhook_secret.empty()) {
+    throw ConfigError("--webhook-secret: required when --webhook-urls is set (receivers check "
+                      "the signature made with it)");
   }
   if (config.public_http_url.empty()) {
     config.public_http_url = "http://" + default_public_host(config.http_listen) + ":" +

@@ -8,6 +8,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
 
 namespace souk::app {
@@ -54,10 +56,18 @@ void MediaPlane::stream_ended(const std::string& stream_id, const nlohmann::json
 
 void VodRecorder::recording_ready(const std::string& stream_id, const std::filesystem::path& path) {
   try {
-    db_.write([&](storage::Connection& c) {
-      storage::streams::set_vod(c, stream_id, path.string(),
-                                public_http_url_ + "/vod/" + stream_id + ".mp4", now_millis());
+    const auto url = public_http_url_ + "/vod/" + stream_id + ".mp4";
+    const bool announced = db_.write([&](storage::Connection& c) {
+      const auto stream = storage::streams::find_by_id(c, stream_id);
+      const auto now = now_millis();
+      storage::streams::set_vod(c, stream_id, path.string(), url, now);
+      // Once: a recording finalized again after a crash is the same VOD.
+      if (!events_ || !stream || stream->vod_url) return false;
+      events_->enqueue(c, "recording.ready", stream_id, {{"streamId", stream_id}, {"vodUrl", url}},
+                       now);
+      return true;
     });
+    if (announced) events_->committed();
   } catch (const std::exception& e) {
     log::error("storing the VOD location failed", {{"stream_id", stream_id}, {"error", e.what()}});
   }

@@ -6,6 +6,7 @@
 #include "souk/api/http_server.hpp"
 #include "souk/app/idle_reaper.hpp"
 #include "souk/app/media_wiring.hpp"
+#include "souk/app/webhook_events.hpp"
 #include "souk/file_cache.hpp"
 #include "souk/ingest/rtmp_server.hpp"
 #include "souk/ingest/stream_hub.hpp"
@@ -98,6 +99,20 @@ int run_server(const ServerConfig& config) {
   api_options.login_window = config.login_window;
   api::Api api(*db, api_options);
 
+  // Webhooks: events go to the outbox with the change they announce; the
+  // dispatcher thread delivers them, starting with those a previous run left.
+  std::unique_ptr<webhooks::Dispatcher> webhook_dispatcher;
+  std::unique_ptr<WebhookEvents> webhook_events;
+  if (!config.webhook_urls.empty()) {
+    webhooks::DispatcherOptions webhook_options;
+    webhook_options.secret = config.webhook_secret;
+    webhook_options.max_attempts = config.webhook_max_attempts;
+    webhook_options.retry_base = config.webhook_retry_base;
+    webhook_dispatcher = std::make_unique<webhooks::Dispatcher>(*db, webhook_options);
+    webhook_events = std::make_unique<WebhookEvents>(config.webhook_urls, *webhook_dispatcher);
+    api.set_event_outbox(webhook_events.get());
+  }
+
   // Realtime: Socket.IO on the HTTP port.
   api::RealtimeOptions realtime_options;
   realtime_options.viewer_count_interval = config.viewer_count_interval;
@@ -113,7 +128,7 @@ int run_server(const ServerConfig& config) {
   ingest::StreamHub hub;
   StoragePublishAuthorizer authorizer(*db, blocking);
   IngestStateRecorder ingest_state(*db, blocking);
-  VodRecorder vod_recorder(*db, config.public_http_url);
+  VodRecorder vod_recorder(*db, config.public_http_url, webhook_events.get());
   // Packaging and recording block on disk and muxing: their own pool.
   net::thread_pool media_pool(2);
   packager::PackagerOptions packager_options;
@@ -183,6 +198,7 @@ int run_server(const ServerConfig& config) {
 
   realtime.start();
   idle_reaper.start();
+  if (webhook_dispatcher) webhook_dispatcher->start();
   auto work = net::make_work_guard(ioc);
   std::vector<std::thread> threads;
   for (unsigned i = 0; i < network_threads(); ++i) threads.emplace_back([&ioc] { ioc.run(); });
@@ -199,6 +215,7 @@ int run_server(const ServerConfig& config) {
              {"schema_version", db->schema_version()},
              {"expired_tokens_dropped", expired},
              {"streams_interrupted", interrupted},
+             {"webhook_receivers", static_cast<std::uint64_t>(config.webhook_urls.size())},
              {"network_threads", network_threads()},
              {"blocking_threads", static_cast<std::uint64_t>(blocking_threads())}});
 
@@ -210,6 +227,8 @@ int run_server(const ServerConfig& config) {
   rtmp.shutdown();
   realtime.stop();
   idle_reaper.stop();
+  // Requests to receivers in flight are abandoned: still pending, sent after the restart.
+  if (webhook_dispatcher) webhook_dispatcher->stop();
   const auto deadline = std::chrono::steady_clock::now() + shutdown_grace;
   while ((http.connection_count() > 0 || rtmp.connection_count() > 0) &&
          std::chrono::steady_clock::now() < deadline) {

@@ -49,6 +49,7 @@ Api::Api(storage::Database& db, ApiOptions options)
   add_stream_routes(*this, router_);
   add_stream_product_routes(*this, router_);
   add_media_routes(*this, router_);
+  add_webhook_routes(*this, router_);
 }
 
 Api::~Api() = default;

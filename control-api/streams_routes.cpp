@@ -249,8 +249,13 @@ HttpResponse go_live(Api& api, RequestContext& ctx) {
                                     static_cast<std::int64_t>(o.notified.size()))) {
       throw ApiError::conflict("stream_already_live", "the stream is already live");
     }
+    if (auto* events = api.event_outbox()) {
+      events->enqueue(c, "stream.live", s.id, stream_details(api, c, load_stream(c, s.id)),
+                      o.started_at);
+    }
     return o;
   });
+  if (auto* events = api.event_outbox()) events->committed();
   log::info("stream live", {{"stream_id", out.stream_id},
                             {"notifications", static_cast<std::uint64_t>(out.notified.size())}});
   for (auto* o : api.observers()) o->stream_live(out.stream_id, out.notified);
@@ -365,13 +370,22 @@ nlohmann::json Api::end_stream(const std::string& stream_id, const storage::User
     if (!storage::streams::set_ended(c, s.id, ended_at, stored, std::nullopt)) {
       throw ApiError::conflict("stream_not_live", "only a live stream can be ended");
     }
-    return nlohmann::json{{"streamId", s.id},
-                          {"status", "ended"},
-                          {"endedAt", format_iso8601(ended_at)},
-                          {"durationSeconds", f.duration_seconds},
-                          {"vodUrl", vod_url ? nlohmann::json(*vod_url) : nlohmann::json(nullptr)},
-                          {"stats", end_stats_json(f)}};
+    nlohmann::json ended{{"streamId", s.id},
+                         {"status", "ended"},
+                         {"endedAt", format_iso8601(ended_at)},
+                         {"durationSeconds", f.duration_seconds},
+                         {"vodUrl", vod_url ? nlohmann::json(*vod_url) : nlohmann::json(nullptr)},
+                         {"stats", end_stats_json(f)}};
+    // Every end (owner, idle timeout, after a restart) passes here: the one
+    // place stream.ended is written, with the end it announces.
+    if (auto* events = event_outbox()) {
+      auto data = ended;
+      data["stream"] = stream_details(*this, c, load_stream(c, s.id));
+      events->enqueue(c, "stream.ended", s.id, data, ended_at);
+    }
+    return ended;
   });
+  if (auto* events = event_outbox()) events->committed();
   log::info("stream ended", {{"stream_id", stream_id},
                              {"duration_seconds", summary["durationSeconds"].get<std::int64_t>()},
                              {"reason", reason}});

@@ -188,9 +188,43 @@ CREATE INDEX streams_end_requested ON streams (end_requested_at)
   WHERE end_requested_at IS NOT NULL AND status = 'live';
 )sql";
 
+// Webhooks: an outbox of deliveries (one row per event and receiver URL, written
+// in the transaction that makes the change) and the log of each attempt.
+constexpr const char* v3_webhooks = R"sql(
+CREATE TABLE webhook_deliveries (
+  id              TEXT PRIMARY KEY,
+  event_id        TEXT NOT NULL,
+  event_type      TEXT NOT NULL,
+  stream_id       TEXT REFERENCES streams (id) ON DELETE CASCADE,
+  url             TEXT NOT NULL,
+  body            TEXT NOT NULL,
+  status          TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'delivered', 'failed')),
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER,
+  created_at      INTEGER NOT NULL,
+  delivered_at    INTEGER
+);
+-- The dispatcher's question: which pending deliveries are due?
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
+  WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_stream ON webhook_deliveries (stream_id, created_at);
+
+CREATE TABLE webhook_attempts (
+  delivery_id  TEXT NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
+  number       INTEGER NOT NULL,
+  attempted_at INTEGER NOT NULL,
+  duration_ms  INTEGER NOT NULL,
+  http_status  INTEGER,
+  error        TEXT,
+  PRIMARY KEY (delivery_id, number)
+) WITHOUT ROWID;
+)sql";
+
 constexpr Migration migrations[] = {
     {1, "initial schema", v1_initial},
     {2, "disabled accounts and operator end requests", v2_admin},
+    {3, "webhook outbox", v3_webhooks},
 };
 
 void ensure_version_table(Connection& conn) {

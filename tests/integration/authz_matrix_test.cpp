@@ -148,6 +148,8 @@ const Row rows[] = {
      {401}, {403}, {403}, {200}},
     {"GET", "/api/v1/streams/{stream}/analytics", Fixture::live_stream, nullptr,
      {401}, {403}, {403}, {200}},
+    {"GET", "/api/v1/streams/{stream}/webhook-deliveries", Fixture::live_stream, nullptr,
+     {401}, {403}, {403}, {200}},
 
     // Product events: any user, once live.
     {"POST", "/api/v1/streams/{stream}/products/{product}/events", Fixture::live_stream,
@@ -200,6 +202,8 @@ const Row rows[] = {
     {"GET", "/api/v1/streams/{missing}", Fixture::none, nullptr, {404, "stream_not_found"},
      {404, "stream_not_found"}, {404, "stream_not_found"}, {404, "stream_not_found"}},
     {"GET", "/api/v1/streams/{missing}/analytics", Fixture::none, nullptr,
+     {401}, {404, "stream_not_found"}, {404, "stream_not_found"}, {404, "stream_not_found"}},
+    {"GET", "/api/v1/streams/{missing}/webhook-deliveries", Fixture::none, nullptr,
      {401}, {404, "stream_not_found"}, {404, "stream_not_found"}, {404, "stream_not_found"}},
     {"POST", "/api/v1/streams/{missing}/end", Fixture::none,
      [](const Target&) { return json::object(); },

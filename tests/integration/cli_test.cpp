@@ -103,6 +103,26 @@ TEST_CASE("cli: a bad value exits 2 with one line on stderr naming the option") 
                                  {{"SOUK_HTTP_LISTEN", "nonsense"}}),
                       "SOUK_HTTP_LISTEN");
   }
+  SUBCASE("--webhook-urls without --webhook-secret") {
+    check_usage_error(run_binary(serve_args(dir, {"--webhook-urls", "http://127.0.0.1:9/hooks"})),
+                      "--webhook-secret");
+  }
+  SUBCASE("--webhook-urls with an https:// receiver (not supported)") {
+    const auto r = run_binary(serve_args(
+        dir, {"--webhook-urls", "https://127.0.0.1:9/hooks", "--webhook-secret", "0123456789abcdef"}));
+    check_usage_error(r, "--webhook-urls");
+    CHECK(r.err.find("https:// receivers are not supported") != std::string::npos);
+  }
+  SUBCASE("--webhook-urls with something that is not a URL") {
+    check_usage_error(run_binary(serve_args(dir, {"--webhook-urls", "127.0.0.1:9/hooks",
+                                                  "--webhook-secret", "0123456789abcdef"})),
+                      "--webhook-urls");
+  }
+  SUBCASE("SOUK_WEBHOOK_SECRET shorter than 16 characters") {
+    check_usage_error(run_binary(serve_args(dir, {"--webhook-urls", "http://127.0.0.1:9/hooks"}),
+                                 {{"SOUK_WEBHOOK_SECRET", "short"}}),
+                      "SOUK_WEBHOOK_SECRET");
+  }
   SUBCASE("http_listen = \"nonsense\" in the config file") {
     const auto cfg = dir.write_file("bad.toml", "http_listen = \"nonsense\"\n");
     check_usage_error(

@@ -47,6 +47,10 @@ struct ServerConfig {
   std::chrono::seconds idle_timeout{600};
   std::chrono::seconds rtmp_idle_timeout{30};  // a publisher silent this long is dropped
   TrustedProxies trusted_proxies;  // peers whose X-Forwarded-For and PROXY headers are believed
+  std::vector<std::string> webhook_urls;       // http:// receivers; empty: no webhooks
+  std::string webhook_secret;                  // HMAC key, required with webhook_urls
+  std::int64_t webhook_max_attempts = 12;
+  std::chrono::milliseconds webhook_retry_base{10000};  // first retry after about this
 };
 
 class ConfigError : public std::runtime_error {

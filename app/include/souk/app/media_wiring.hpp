@@ -3,6 +3,7 @@
 // when a stream ends, and the live media status shown in stream details.
 #pragma once
 
+#include "souk/api/event_outbox.hpp"
 #include "souk/api/ingest_status.hpp"
 #include "souk/api/realtime.hpp"
 #include "souk/api/stream_observer.hpp"
@@ -55,16 +56,18 @@ class RealtimeMediaEvents final : public ingest::IngestListener {
   api::Realtime& realtime_;
 };
 
-// Stores the VOD's location when the packager has finalized it.
+// Stores the VOD's location when the packager has finalized it, and announces it
+// (recording.ready) the first time, in the same transaction.
 class VodRecorder final : public packager::RecordingSink {
  public:
-  VodRecorder(storage::Database& db, std::string public_http_url)
-      : db_(db), public_http_url_(std::move(public_http_url)) {}
+  VodRecorder(storage::Database& db, std::string public_http_url, api::EventOutbox* events)
+      : db_(db), public_http_url_(std::move(public_http_url)), events_(events) {}
   void recording_ready(const std::string& stream_id, const std::filesystem::path& path) override;
 
  private:
   storage::Database& db_;
   std::string public_http_url_;
+  api::EventOutbox* events_;  // null: no webhooks
 };
 
 // Whether a stream records, asked by the packager on the media pool.

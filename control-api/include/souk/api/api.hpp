@@ -3,6 +3,7 @@
 // never on a network thread.
 #pragma once
 
+#include "souk/api/event_outbox.hpp"
 #include "souk/api/http_types.hpp"
 #include "souk/api/ingest_status.hpp"
 #include "souk/api/login_limiter.hpp"
@@ -72,6 +73,9 @@ class Api {
   const std::vector<StreamObserver*>& observers() const { return observers_; }
   void set_ingest_status(IngestStatusSource* source) { ingest_status_ = source; }
   IngestStatusSource* ingest_status() const { return ingest_status_; }
+  // Webhook events (none when unset).
+  void set_event_outbox(EventOutbox* outbox) { event_outbox_ = outbox; }
+  EventOutbox* event_outbox() const { return event_outbox_; }
 
   // Shared with the route files.
   storage::Database& db() { return db_; }
@@ -96,6 +100,7 @@ class Api {
   Router<Handler> router_;
   std::vector<StreamObserver*> observers_;
   IngestStatusSource* ingest_status_ = nullptr;
+  EventOutbox* event_outbox_ = nullptr;
 };
 
 // Route registration, one function per area (accounts_routes.cpp, ...).
@@ -105,6 +110,7 @@ void add_product_routes(Api& api, Router<Api::Handler>& router);
 void add_stream_routes(Api& api, Router<Api::Handler>& router);
 void add_stream_product_routes(Api& api, Router<Api::Handler>& router);
 void add_media_routes(Api& api, Router<Api::Handler>& router);
+void add_webhook_routes(Api& api, Router<Api::Handler>& router);
 // The media route's response from the HLS cache alone (media_routes.cpp); nullopt
 // when the request is not a well-formed /hls/ path or the file is not cached.
 // Throws ApiError as the route does (416).
