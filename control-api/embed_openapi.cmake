@@ -7,9 +7,9 @@ string(LENGTH "${hex}" hex_length)
 if(hex_length EQUAL 0)
   message(FATAL_ERROR "embed_openapi: ${INPUT} is empty")
 endif()
-# Sixteen bytes a line.
+# Sixteen bytes (32 hex digits) a line; CMake's regular expressions have no {n}.
+string(REGEX REPLACE "(................................)" "\\1\n    " hex "${hex}")
 string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
-string(REGEX REPLACE "((0x[0-9a-f][0-9a-f],){16})" "\\1\n    " bytes "${bytes}")
 file(WRITE "${OUTPUT}"
 "// Generated from control-api/openapi.json by control-api/embed_openapi.cmake: do not edit.
 #include \"souk/api/openapi.hpp\"
