@@ -9,9 +9,10 @@ CMAKE_COMMON := -DSOUK_WERROR=$(WERROR)
 
 # The JavaScript test peers' npm packages (exact versions in each package-lock.json):
 # hls.js + playwright-core for the browser test, socket.io-client + ws for the
-# realtime tests. `npm ci` runs only when a lock file changed since the last install.
-# No browser download: the browser test drives Debian's /usr/bin/chromium.
-JS_TEST_DIRS := tests/browser tests/realtime
+# realtime tests, @redocly/cli for the OpenAPI lint. `npm ci` runs only when a lock
+# file changed since the last install. No browser download: the browser test drives
+# Debian's /usr/bin/chromium.
+JS_TEST_DIRS := tests/browser tests/realtime tests/openapi
 JS_STAMPS := $(foreach d,$(JS_TEST_DIRS),$(d)/node_modules/.npm-ci.stamp)
 
 all: build

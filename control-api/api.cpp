@@ -50,6 +50,7 @@ Api::Api(storage::Database& db, ApiOptions options)
   add_stream_product_routes(*this, router_);
   add_media_routes(*this, router_);
   add_webhook_routes(*this, router_);
+  add_openapi_routes(router_);
 }
 
 Api::~Api() = default;

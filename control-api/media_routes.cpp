@@ -2,6 +2,7 @@
 // cache of hot HLS files, with validators and ranges, answered alike from either.
 #include "souk/api/api.hpp"
 #include "souk/api/api_error.hpp"
+#include "souk/api/http_validators.hpp"
 #include "souk/api/request_context.hpp"
 #include "souk/file_cache.hpp"
 #include "souk/random.hpp"
@@ -165,28 +166,6 @@ std::optional<chr::sys_seconds> parse_http_date(std::string_view s) {
   return chr::sys_days(ymd) + chr::hours(h) + chr::minutes(m) + chr::seconds(sec);
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// If-None-Match: "*" or a list of tags, compared weakly (RFC 7232 §3.2, §2.3.2).
-bool none_match_hits(std::string_view header, std::string_view etag) {
-  while (true) {
-    header = trim(header);
-    while (!header.empty() && header.front() == ',') header = trim(header.substr(1));
-    if (header.empty()) return false;
-    if (header.front() == '*') return true;
-    if (header.substr(0, 2) == "W/") header.remove_prefix(2);
-    if (header.empty() || header.front() != '"') return false;
-    const auto close = header.find('"', 1);
-    if (close == std::string_view::npos) return false;
-    if (header.substr(0, close + 1) == etag) return true;
-    header.remove_prefix(close + 1);
-  }
-}
-
 struct Validators {
   std::string etag;
   chr::sys_seconds modified;  // what Last-Modified says
@@ -243,8 +222,8 @@ ByteRange requested_range(const HttpRequest& req, std::string_view etag, std::ui
   const auto if_range = req.header("if-range");
   if (header.empty() || (!if_range.empty() && if_range != etag)) return {};
   const auto eq = header.find('=');
-  if (eq == std::string_view::npos || !iequals(trim(header.substr(0, eq)), "bytes")) return {};
-  const auto spec = trim(header.substr(eq + 1));
+  if (eq == std::string_view::npos || !iequals(trim_ows(header.substr(0, eq)), "bytes")) return {};
+  const auto spec = trim_ows(header.substr(eq + 1));
   if (spec.find(',') != std::string_view::npos) return {};
   return parse_range_spec(spec, size);
 }

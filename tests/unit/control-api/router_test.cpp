@@ -56,3 +56,14 @@ TEST_CASE("router: unknown paths, empty parameters and trailing slashes do not m
     CHECK(r.match("GET", path).outcome == Outcome::not_found);
   }
 }
+
+TEST_CASE("router: entries lists every route as added, in order") {
+  const auto entries = make_router().entries();
+  REQUIRE(entries.size() == 6);
+  CHECK(entries[0].method == "GET");
+  CHECK(entries[0].pattern == "/api/v1/streams");
+  CHECK(entries[3].method == "POST");
+  CHECK(entries[3].pattern == "/api/v1/streams/{id}/products/{pid}/tag");
+  CHECK(entries[4].method == "DELETE");
+  CHECK(entries[4].pattern == "/api/v1/users/{id}/follow");
+}

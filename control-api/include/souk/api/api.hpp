@@ -84,6 +84,9 @@ class Api {
   const std::string& hls_root() const { return hls_root_; }
   const PasswordHasher& passwords() const { return passwords_; }
   LoginLimiter& login_limiter() { return login_limiter_; }
+  // Every (method, path pattern) the router answers, in the order registered: what
+  // the OpenAPI document must describe.
+  std::vector<Router<Handler>::Entry> routes() const { return router_.entries(); }
 
  private:
   HttpResponse route(const HttpRequest& request);
@@ -111,6 +114,7 @@ void add_stream_routes(Api& api, Router<Api::Handler>& router);
 void add_stream_product_routes(Api& api, Router<Api::Handler>& router);
 void add_media_routes(Api& api, Router<Api::Handler>& router);
 void add_webhook_routes(Api& api, Router<Api::Handler>& router);
+void add_openapi_routes(Router<Api::Handler>& router);
 // The media route's response from the HLS cache alone (media_routes.cpp); nullopt
 // when the request is not a well-formed /hls/ path or the file is not cached.
 // Throws ApiError as the route does (416).

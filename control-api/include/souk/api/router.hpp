@@ -39,8 +39,23 @@ class Router {
     std::vector<std::string> allowed;  // methods the path accepts (for 405 and OPTIONS)
   };
 
+  // A registered route as it was added: ("GET", "/api/v1/streams/{id}").
+  struct Entry {
+    std::string method;
+    std::string pattern;
+  };
+
   void add(std::string method, std::string_view pattern, Handler handler) {
-    routes_.push_back(Route{std::move(method), split(pattern), std::move(handler)});
+    routes_.push_back(
+        Route{std::move(method), std::string(pattern), split(pattern), std::move(handler)});
+  }
+
+  // Every route in the order added (for the OpenAPI document's test).
+  std::vector<Entry> entries() const {
+    std::vector<Entry> out;
+    out.reserve(routes_.size());
+    for (const Route& r : routes_) out.push_back(Entry{r.method, r.pattern});
+    return out;
   }
 
   Match match(std::string_view method, std::string_view path) const {
@@ -67,6 +82,7 @@ class Router {
  private:
   struct Route {
     std::string method;
+    std::string pattern;
     std::vector<std::string> segments;
     Handler handler;
   };
