@@ -37,10 +37,13 @@ class Router {
     const Handler* handler = nullptr;
     PathParams params;
     std::vector<std::string> allowed;  // methods the path accepts (for 405 and OPTIONS)
+    // The pattern the path matched ("/streams/{id}"), empty when none did. Points
+    // into the router, which outlives every request (metrics label requests with it).
+    std::string_view pattern;
   };
 
   void add(std::string method, std::string_view pattern, Handler handler) {
-    routes_.push_back(Route{std::move(method), split(pattern), std::move(handler)});
+    routes_.push_back(Route{std::move(method), std::string(pattern), split(pattern), std::move(handler)});
   }
 
   Match match(std::string_view method, std::string_view path) const {
@@ -49,6 +52,7 @@ class Router {
     for (const Route& r : routes_) {
       PathParams params;
       if (!matches(r.segments, segments, params)) continue;
+      if (m.pattern.empty()) m.pattern = r.pattern;
       if (std::find(m.allowed.begin(), m.allowed.end(), r.method) == m.allowed.end()) {
         m.allowed.push_back(r.method);
       }
@@ -67,6 +71,7 @@ class Router {
  private:
   struct Route {
     std::string method;
+    std::string pattern;
     std::vector<std::string> segments;
     Handler handler;
   };

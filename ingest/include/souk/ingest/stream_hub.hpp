@@ -17,6 +17,10 @@
 #include <string>
 #include <vector>
 
+namespace souk::metrics {
+class Gauge;
+}
+
 namespace souk::ingest {
 
 // Resolves a stream key to the live stream it belongs to (storage implements it;
@@ -99,6 +103,9 @@ class StreamHub {
   };
 
   std::chrono::milliseconds takeover_after_;
+  // Changed under mutex_, with the entries they sum up.
+  metrics::Gauge& publishers_metric_;
+  metrics::Gauge& bitrate_metric_;
   mutable std::mutex mutex_;
   std::map<std::string, Entry> streams_;
   std::vector<FrameSink*> sinks_;
