@@ -11,8 +11,8 @@ StreamHub::StreamHub(std::chrono::milliseconds takeover_after)
                              .gauge("souk_ingest_publishers", "RTMP publishers sending a stream now.")
                              .get()),
       bitrate_metric_(metrics::Registry::global()
-                          .gauge("souk_ingest_bitrate_bits_per_second",
-                                 "Media bitrate of all publishers together, each measured over its last window of at least one second.")
+                          .gauge("souk_ingest_media_bytes_per_second",
+                                 "Media rate of all publishers together (bytes per second; times 8 for the bitrate), each measured over its last window of at least one second.")
                           .get()) {}
 
 void StreamHub::add_sink(FrameSink* sink) {
