@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <cstdlib>
@@ -36,9 +37,19 @@ void raise_open_file_limit() {
   }
 }
 
+// glibc gives each thread that contends for the allocator its own arena, up to
+// eight per core, and each arena keeps its own free memory: bursts handled on
+// different threads (a room's fan-out, a publisher's frames) leave memory in
+// several arenas that the others cannot reuse. Measured with 1,000 idle
+// WebSocket viewers: 15 to 24 KB each by default, as noisy with two arenas, a
+// steady 12.6 KB with one. Small allocations do not contend for it (each
+// thread's tcache serves them), and ingest's CPU did not move.
+void limit_malloc_arenas() { ::mallopt(M_ARENA_MAX, 1); }
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  limit_malloc_arenas();
   using souk::app::settings;
 
   CLI::App app{"Souk Live: a self-hosted live-commerce media server (RTMP in, HLS out)",

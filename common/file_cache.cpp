@@ -1,9 +1,8 @@
-// Hot files in memory, LRU by bytes; memory files (memfd) for sendfile.
+// Hot files, LRU by bytes: small ones in memory, large ones held open for sendfile.
 #include "souk/file_cache.hpp"
 
 #include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,60 +25,23 @@ struct Fd {
   int release() { return std::exchange(fd, -1); }
 };
 
-// A sealed memory file that `fill` writes (returning false when it cannot); -1
-// on failure. Filled with write(2) or sendfile(2), not through a mapping: faulting
-// in fresh shared pages one by one costs more than the copy.
-template <typename Fill>
-int make_memory_file(Fill&& fill) {
-  Fd fd(::memfd_create("souk-cache", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-  if (fd.fd < 0 || !fill(fd.fd)) return -1;
-  // Sealed: nobody can change the bytes readers are sending.
-  if (::fcntl(fd.fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
-    return -1;
-  }
-  return fd.release();
-}
-
 }  // namespace
 
-std::shared_ptr<const MemoryFile> MemoryFile::load(const std::filesystem::path& path,
+std::shared_ptr<const PinnedFile> PinnedFile::open(const std::filesystem::path& path,
                                                    std::uint64_t size) {
-  Fd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (in.fd < 0) return nullptr;
-  const int fd = make_memory_file([&](int out) {
-    off_t offset = 0;
-    while (static_cast<std::uint64_t>(offset) < size) {
-      const auto n = ::sendfile(out, in.fd, &offset,
-                                static_cast<std::size_t>(size) - static_cast<std::size_t>(offset));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;  // an error, or shorter than said
-    }
-    // Longer than said: not the version the caller stat'ed.
-    char extra = 0;
-    return ::pread(in.fd, &extra, 1, offset) == 0;
-  });
-  if (fd < 0) return nullptr;
-  return std::shared_ptr<const MemoryFile>(new MemoryFile(fd, static_cast<std::size_t>(size)));
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.fd < 0) return nullptr;
+  struct stat st {};
+  if (::fstat(fd.fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+      static_cast<std::uint64_t>(st.st_size) != size) {
+    return nullptr;  // not the version the caller stat'ed
+  }
+  return std::shared_ptr<const PinnedFile>(new PinnedFile(fd.release(), static_cast<std::size_t>(size)));
 }
 
-std::shared_ptr<const MemoryFile> MemoryFile::of(std::string_view bytes) {
-  const int fd = make_memory_file([&](int out) {
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      const auto n = ::write(out, bytes.data() + done, bytes.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      done += static_cast<std::size_t>(n);
-    }
-    return true;
-  });
-  if (fd < 0) return nullptr;
-  return std::shared_ptr<const MemoryFile>(new MemoryFile(fd, bytes.size()));
-}
+PinnedFile::~PinnedFile() { ::close(fd_); }
 
-MemoryFile::~MemoryFile() { ::close(fd_); }
-
-std::string MemoryFile::read(std::size_t offset, std::size_t length) const {
+std::string PinnedFile::read(std::size_t offset, std::size_t length) const {
   if (offset >= size_) return {};
   std::string out(std::min(length, size_ - offset), '\0');
   std::size_t done = 0;
@@ -106,8 +68,8 @@ FileCache::FileCache(std::size_t capacity_bytes) : capacity_(capacity_bytes) {}
 
 std::optional<FileCache::Entry> FileCache::load(const std::filesystem::path& path,
                                                 std::uint64_t size, FileTime modified) {
-  if (size >= memory_file_min_bytes) {
-    auto file = MemoryFile::load(path, size);
+  if (size >= pinned_file_min_bytes) {
+    auto file = PinnedFile::open(path, size);
     if (!file) return std::nullopt;
     return Entry{nullptr, std::move(file), modified};
   }

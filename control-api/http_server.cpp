@@ -2,11 +2,12 @@
 //
 // A session reads one request at a time: read -> handle (blocking pool) -> write
 // -> read. Pipelined requests wait in the socket buffer, which bounds them. A hot
-// HLS file skips the blocking pool: the fast handler answers it from memory on
+// HLS file skips the blocking pool: the fast handler answers it from the cache on
 // the network thread, and its shared bytes are written without a copy.
 #include "souk/api/http_server.hpp"
 
 #include "souk/api/api_error.hpp"
+#include "souk/api/ws_frame.hpp"
 #include "souk/file_cache.hpp"
 #include "souk/listen.hpp"
 #include "souk/log.hpp"
@@ -31,6 +32,7 @@
 #include <mutex>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 namespace souk::api {
 
@@ -64,11 +66,25 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
 namespace websocket = beast::websocket;
 
 // One WebSocket after the upgrade: reads messages into the realtime handler and
-// writes a bounded queue of shared, pre-encoded messages, one write at a time.
+// writes a bounded queue of shared, pre-encoded messages.
+//
+// Beast does the handshake, the reading (unmasking, fragments, control frames)
+// and the closing handshake. The messages this server sends are written here as
+// frames straight to the socket: a server's frames are not masked, so a room's
+// broadcast is the same bytes for every viewer behind a 2-10 byte header, and
+// every message queued while a write was in flight goes in the next write, one
+// send for many frames. Beast's write takes one message per operation, and its
+// per-message work was most of the cost of a room's fan-out. Beast never writes
+// while a message is in flight but for a pong to a ping, which Socket.IO clients
+// do not send (a client that does can only garble its own connection); its close
+// frame waits for our write to finish.
 class WsSession : public WsConnection, public std::enable_shared_from_this<WsSession> {
  public:
   WsSession(tcp::socket&& socket, std::shared_ptr<HttpServer::State> server, std::string remote)
-      : ws_(std::move(socket)), server_(std::move(server)), remote_(std::move(remote)) {}
+      : ws_(std::move(socket)),
+        close_timer_(ws_.get_executor()),
+        server_(std::move(server)),
+        remote_(std::move(remote)) {}
 
   void run(http::request<http::string_body> upgrade, HttpRequest request) {
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
@@ -81,14 +97,18 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
     if (closed_.load()) return false;
     if (queued_.fetch_add(1) >= server_->options.max_ws_queue) {
       // The peer stopped reading: drop it rather than hold everyone's messages.
+      // No close frame: it would wait behind what the peer does not read.
       log::info("websocket dropped: not reading", {{"remote", remote_}});
-      close();
+      net::post(ws_.get_executor(), [self = shared_from_this()] {
+        self->closed_.store(true);
+        self->abort();
+      });
       return false;
     }
     net::post(ws_.get_executor(), [self = shared_from_this(), text = std::move(text)] {
       if (self->closed_.load()) return;
       self->queue_.push_back(std::move(text));
-      if (self->queue_.size() == 1) self->do_write();
+      if (!self->writing_) self->do_write();
     });
     return true;
   }
@@ -96,11 +116,30 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
   void close() override {
     net::post(ws_.get_executor(), [self = shared_from_this()] {
       if (self->closed_.exchange(true)) return;
-      self->ws_.async_close(websocket::close_code::normal, [self](beast::error_code) {});
+      if (!self->writing_) return self->send_close();
+      // The close frame follows the write in flight, if that ends in time.
+      self->close_after_write_ = true;
+      self->close_timer_.expires_after(close_write_grace);
+      self->close_timer_.async_wait([self](beast::error_code ec) {
+        if (!ec && self->writing_) self->abort();
+      });
     });
   }
 
  private:
+  // Frames in one write at most (two buffers each: header and payload).
+  static constexpr std::size_t max_frames_per_write = 256;
+  // Room for this many frames' headers and buffers is kept between writes.
+  static constexpr std::size_t idle_frames_kept = 4;
+  // How long a close waits for a write in flight before the socket is closed.
+  static constexpr std::chrono::seconds close_write_grace{5};
+
+  // Closes the socket: pending operations end with operation_aborted.
+  void abort() {
+    beast::error_code ignored;
+    ws_.next_layer().close(ignored);
+  }
+
   void on_accept(beast::error_code ec, const HttpRequest& request) {
     if (ec) return;
     handler_ = server_->realtime->websocket(request, shared_from_this());
@@ -127,26 +166,58 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
     do_read();
   }
 
+  // Writes every queued message (up to max_frames_per_write) as text frames.
   void do_write() {
-    ws_.text(true);
-    ws_.async_write(net::buffer(*queue_.front()),
-                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                      self->queue_.pop_front();
-                      --self->queued_;
-                      if (ec) {
-                        self->closed_.store(true);
-                        return;
-                      }
-                      if (!self->queue_.empty()) self->do_write();
-                    });
+    writing_ = true;
+    in_flight_ = std::min(queue_.size(), max_frames_per_write);
+    headers_.resize(in_flight_);
+    buffers_.clear();
+    for (std::size_t i = 0; i < in_flight_; ++i) {
+      headers_[i] = ws_text_frame_header(queue_[i]->size());
+      buffers_.push_back(net::buffer(headers_[i].bytes.data(), headers_[i].size));
+      buffers_.push_back(net::buffer(*queue_[i]));
+    }
+    net::async_write(ws_.next_layer(), buffers_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  void on_write(beast::error_code ec) {
+    writing_ = false;
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(in_flight_));
+    queued_ -= in_flight_;
+    in_flight_ = 0;
+    if (ec) {
+      closed_.store(true);
+      return;
+    }
+    if (close_after_write_) {
+      close_timer_.cancel();
+      return send_close();
+    }
+    if (!queue_.empty() && !closed_.load()) return do_write();
+    // Idle again: an idle viewer keeps no room for a burst it once had.
+    if (headers_.capacity() > idle_frames_kept) {
+      headers_ = {};
+      buffers_ = {};
+    }
+  }
+
+  void send_close() {
+    ws_.async_close(websocket::close_code::normal, [self = shared_from_this()](beast::error_code) {});
+  }
+
+  websocket::stream<tcp::socket> ws_;
+  net::steady_timer close_timer_;
   std::shared_ptr<HttpServer::State> server_;
   std::string remote_;
   beast::flat_buffer buffer_;
   std::shared_ptr<WsHandler> handler_;
-  std::deque<std::shared_ptr<const std::string>> queue_;
+  std::deque<std::shared_ptr<const std::string>> queue_;  // on the strand
+  bool writing_ = false;
+  bool close_after_write_ = false;
+  std::size_t in_flight_ = 0;  // queue_'s first messages, being written
+  std::vector<WsFrameHeader> headers_;
+  std::vector<net::const_buffer> buffers_;
   std::atomic<std::size_t> queued_{0};
   std::atomic<bool> closed_{false};
 };
@@ -291,7 +362,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (server_->realtime && req.path.starts_with("/socket.io/")) {
       return dispatch_realtime(std::move(req));
     }
-    // A hot HLS file is answered here, from memory: no hop to the blocking pool.
+    // A hot HLS file is answered here, from the cache: no hop to the blocking pool.
     if (server_->fast && req.path.starts_with("/hls/") &&
         (req.method == "GET" || req.method == "HEAD")) {
       if (auto res = server_->fast(req)) return do_write(req.method, req.path, std::move(*res));
@@ -389,7 +460,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // no asynchronous write, timer or handler; what it does not take is written
   // asynchronously, with the request timeout.
   void do_write_shared(HttpResponse res) {
-    if (res.shared->file) return do_write_memory_file(std::move(res));
+    if (res.shared->file) return do_write_pinned_file(std::move(res));
     shared_bytes_ = std::move(res.shared->bytes);
     shared_keep_alive_ = keep_alive_ && !closing_;
     render_head(shared_head_, res, version_, shared_keep_alive_, res.shared->length);
@@ -413,21 +484,21 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     });
   }
 
-  // A memory file (a cached segment): the header block, sent with MSG_MORE so it
+  // A pinned file (a cached segment): the header block, sent with MSG_MORE so it
   // leaves with the body's first bytes, then sendfile(2), which hands the file's
   // pages to the socket without copying them (as nginx sends files). Each goes as
   // far as the socket takes it now and goes on when the socket is writable again.
-  void do_write_memory_file(HttpResponse res) {
+  void do_write_pinned_file(HttpResponse res) {
     sendfile_ = std::move(res.shared->file);
     sendfile_offset_ = res.shared->offset;
     sendfile_end_ = res.shared->offset + res.shared->length;
     shared_keep_alive_ = keep_alive_ && !closing_;
     render_head(shared_head_, res, version_, shared_keep_alive_, res.shared->length);
     head_sent_ = 0;
-    continue_memory_file();
+    continue_pinned_file();
   }
 
-  void continue_memory_file() {
+  void continue_pinned_file() {
     beast::error_code ec;
     if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
     const int fd = socket_.native_handle();
@@ -441,7 +512,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         auto offset = static_cast<off_t>(sendfile_offset_);
         n = ::sendfile(fd, sendfile_->fd(), &offset, sendfile_end_ - sendfile_offset_);
         if (n > 0) sendfile_offset_ = static_cast<std::size_t>(offset);
-        if (n == 0) ec = net::error::eof;  // shorter than it said: not for a sealed file
+        if (n == 0) ec = net::error::eof;  // shorter than it said: the file was cut
       }
       if (n >= 0 || errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return wait_writable();
@@ -454,7 +525,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void wait_writable() {
     set_deadline(server_->options.request_timeout);  // a slow reader, not a stalled one
     socket_.async_wait(tcp::socket::wait_write, [self = shared_from_this()](beast::error_code ec) {
-      if (!ec) return self->continue_memory_file();
+      if (!ec) return self->continue_pinned_file();
       self->sendfile_.reset();
       self->after_write(ec, false);
     });
@@ -608,7 +679,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::string shared_head_;  // the header block of a shared body (capacity reused)
   std::shared_ptr<const std::string> shared_bytes_;  // held while being written
   bool shared_keep_alive_ = true;
-  std::shared_ptr<const MemoryFile> sendfile_;  // held while being sent
+  std::shared_ptr<const PinnedFile> sendfile_;  // held while being sent
   std::size_t sendfile_offset_ = 0;
   std::size_t sendfile_end_ = 0;
   std::size_t head_sent_ = 0;

@@ -1,6 +1,8 @@
 // Codec parameters from sequence headers.
 #include "souk/packager/codec_config.hpp"
 
+#include "souk/packager/ts_packets.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -17,29 +19,6 @@ void set_extradata(AVCodecParameters* par, std::span<const std::uint8_t> data) {
   if (!par->extradata) throw AvError("extradata", AVERROR(ENOMEM));
   std::memcpy(par->extradata, data.data(), data.size());
   par->extradata_size = static_cast<int>(data.size());
-}
-
-// SPS and PPS of an avcC record as Annex B, for FFmpeg's H.264 parser.
-std::vector<std::uint8_t> parameter_sets_annexb(std::span<const std::uint8_t> avcc) {
-  std::vector<std::uint8_t> out;
-  if (avcc.size() < 7 || avcc[0] != 1) return out;
-  std::size_t pos = 5;
-  for (int kind = 0; kind < 2; ++kind) {  // SPS, then PPS
-    if (pos >= avcc.size()) return {};
-    const int count = kind == 0 ? (avcc[pos] & 0x1f) : avcc[pos];
-    ++pos;
-    for (int i = 0; i < count; ++i) {
-      if (pos + 2 > avcc.size()) return {};
-      const std::size_t len = (std::size_t{avcc[pos]} << 8) | avcc[pos + 1];
-      pos += 2;
-      if (pos + len > avcc.size()) return {};
-      out.insert(out.end(), {0, 0, 0, 1});
-      out.insert(out.end(), avcc.begin() + static_cast<std::ptrdiff_t>(pos),
-                 avcc.begin() + static_cast<std::ptrdiff_t>(pos + len));
-      pos += len;
-    }
-  }
-  return out;
 }
 
 // Reads Exp-Golomb coded fields of an RBSP (H.264 7.2, 9.1).
@@ -164,8 +143,8 @@ std::pair<int, int> sps_picture_size(std::span<const std::uint8_t> sps_nal) {
 }  // namespace
 
 CodecParametersPtr h264_parameters(std::span<const std::uint8_t> avcc) {
-  const auto annexb = parameter_sets_annexb(avcc);
-  if (annexb.empty()) return nullptr;
+  const auto avc = AvcStream::from_avcc(avcc);
+  if (!avc || avc->parameter_sets.empty()) return nullptr;
   CodecParametersPtr par(avcodec_parameters_alloc());
   par->codec_type = AVMEDIA_TYPE_VIDEO;
   par->codec_id = AV_CODEC_ID_H264;

@@ -15,8 +15,16 @@ namespace fs = std::filesystem;
 namespace net = boost::asio;
 
 namespace {
-// About 10 s of 30 fps video plus audio: past this the lane is behind the live edge.
+// Past either bound a lane is behind the live edge: about 10 s of 30 fps video
+// and audio, or 3 MB of media (9 s at 2.7 Mbit/s, 3 s at 8). A healthy lane
+// holds one batch (20 ms); the slack is for the disk's hiccups, and the byte
+// bound keeps a lane that cannot keep up from holding more memory than that.
 constexpr std::size_t max_queued_frames = 1000;
+constexpr std::size_t max_queued_bytes = 3 * 1024 * 1024;
+
+bool over(std::size_t frames, std::size_t bytes, std::size_t divisor) {
+  return frames >= max_queued_frames / divisor || bytes >= max_queued_bytes / divisor;
+}
 }  // namespace
 
 Packager::Packager(net::thread_pool& media_pool, PackagerOptions options,
@@ -42,6 +50,13 @@ std::shared_ptr<Packager::Lane> Packager::lane(const std::string& stream_id, boo
   return l;
 }
 
+Packager::Backlog Packager::backlog(const std::string& stream_id) const {
+  std::lock_guard lock(mutex_);
+  const auto it = lanes_.find(stream_id);
+  if (it == lanes_.end()) return {};
+  return {it->second->queued.load(), it->second->queued_bytes.load()};
+}
+
 void Packager::ensure_packager(Lane& l, const std::string& stream_id) {
   if (l.packager) return;
   const bool record = should_record_(stream_id);
@@ -62,9 +77,10 @@ void Packager::on_frame(const ingest::FramePtr& frame) {
   // Bounded: when the lane falls behind, drop until the next video keyframe (a
   // clean restart point), but always keep sequence headers.
   const bool restart_point = frame->kind == ingest::MediaKind::video && frame->keyframe;
-  if (l->queued.load() >= max_queued_frames) l->dropping = true;
+  if (over(l->queued.load(), l->queued_bytes.load(), 1)) l->dropping = true;
   if (l->dropping && !frame->sequence_header) {
-    if (!restart_point || l->queued.load() >= max_queued_frames / 2) {
+    // Resume at a keyframe once the backlog is down to half.
+    if (!restart_point || over(l->queued.load(), l->queued_bytes.load(), 2)) {
       if (dropped_.fetch_add(1) % 1000 == 0) {
         log::warn("packager: behind the live edge, dropping frames",
                   {{"stream_id", frame->stream_id}, {"dropped_total", dropped_.load()}});
@@ -74,6 +90,7 @@ void Packager::on_frame(const ingest::FramePtr& frame) {
     l->dropping = false;
   }
   ++l->queued;
+  l->queued_bytes += frame->data().size();
   enqueue(l, {Queued::Kind::frame, frame, now_millis()});
 }
 
@@ -126,6 +143,7 @@ void Packager::drain(Lane& l) {
         break;
       case Queued::Kind::frame:
         --l.queued;
+        l.queued_bytes -= q.frame->data().size();
         if (!l.ended && l.packager) l.packager->frame(*q.frame, q.wall_clock_ms);
         break;
       case Queued::Kind::stopped:

@@ -134,6 +134,11 @@ void StreamPackager::frame(const Frame& f, std::int64_t wall_clock_ms) {
       return;
     }
     (f.kind == MediaKind::video ? video_par_ : audio_par_) = std::move(par);
+    if (f.kind == MediaKind::video) {
+      avc_ = AvcStream::from_avcc(f.data());
+    } else {
+      adts_ = AdtsStream::from_audio_specific_config(f.data());
+    }
     return;
   }
   if ((f.kind == MediaKind::video && f.codec_id != ingest::codec_avc) ||
@@ -202,7 +207,8 @@ void StreamPackager::write_hls(const Frame& f, std::int64_t wall_clock_ms) {
     segment_has_keyframe_ = true;
   }
   try {
-    auto pkt = packet_of(f);
+    auto pkt = hls_packet(f);
+    if (!pkt) return;  // NAL lengths that run past the frame: nothing a player could decode
     segment_->write(index, pkt.get());
     last_dts_ = std::max(last_dts_, f.dts_ms);
   } catch (const AvError& e) {
@@ -210,14 +216,34 @@ void StreamPackager::write_hls(const Frame& f, std::int64_t wall_clock_ms) {
   }
 }
 
+PacketPtr StreamPackager::hls_packet(const Frame& f) const {
+  PacketPtr pkt;
+  if (f.kind == MediaKind::video) {
+    if (!avc_) return nullptr;  // h264_parameters accepted no record it rejects
+    pkt = annexb_packet(f.data(), *avc_);
+  } else {
+    pkt = adts_ ? adts_->packet(f.data()) : packet_of(f);  // the muxer adds ADTS itself
+  }
+  if (!pkt) return nullptr;
+  pkt->dts = f.dts_ms;
+  pkt->pts = std::max(f.pts_ms, f.dts_ms);
+  if (f.keyframe) pkt->flags |= AV_PKT_FLAG_KEY;
+  return pkt;
+}
+
 void StreamPackager::open_segment(const Frame& f, std::int64_t wall_clock_ms) {
   char name[32];
   std::snprintf(name, sizeof name, "seg-%06llu.ts",
                 static_cast<unsigned long long>(playlist_.next_sequence()));
   segment_uri_ = name;
+  // The cache may hold a file of this name (one abandoned, then read by a client
+  // that guessed it): it goes before the file is written anew.
+  uncache(dir_ / segment_uri_);
   try {
+    // Frames arrive in the publisher's order: no interleaving queue to hold them.
     segment_ = std::make_unique<OutputFile>((dir_ / segment_uri_).string(), "mpegts",
-                                            video_par_.get(), audio_par_.get());
+                                            video_par_.get(), audio_par_.get(), nullptr,
+                                            OutputFile::Order::as_written);
   } catch (const AvError& e) {
     abandon_segment("open", e.what());
     return;

@@ -1,7 +1,8 @@
-// Hot files in memory: whole files by path (as the writer names them), each with
-// the modification time the file has on disk, bounded in bytes and evicted least
-// recently used first. The packager keeps live HLS files here as it writes them;
-// the HTTP server answers from it without touching the disk. Thread-safe.
+// Hot files: whole files by path (as the writer names them), each with the
+// modification time the file has on disk, bounded in bytes and evicted least
+// recently used first; small ones in memory, large ones held open for sendfile.
+// The packager keeps live HLS files here as it writes them; the HTTP server
+// answers from it without a lookup on the disk. Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -24,22 +25,22 @@ using FileTime = std::chrono::sys_time<std::chrono::nanoseconds>;
 // The modification time of the file at `path`; nullopt when it cannot be read.
 std::optional<FileTime> file_modified(const std::filesystem::path& path);
 
-// A file's bytes in anonymous memory (memfd_create), sealed so they never
-// change. sendfile(2) hands its pages to a socket as it does a file's in the page
-// cache (no copy through user space), but they are never read from the disk.
-// Large, immutable files (segments) are kept this way.
-class MemoryFile {
+// A finished file held open: sendfile(2) hands its pages from the page cache to
+// a socket, with no open, stat or copy per request, as nginx's open_file_cache
+// does. Held files must not be written again: the packager never changes a
+// segment once it is closed, and drops the cache's entry for a name before it
+// writes that name anew. The descriptor keeps a deleted file readable until the
+// entry goes.
+class PinnedFile {
  public:
-  // A copy of the file at `path`, which must hold exactly `size` bytes; nullptr
-  // when it cannot be read, has another size, or memory files are unavailable.
-  static std::shared_ptr<const MemoryFile> load(const std::filesystem::path& path,
+  // The file at `path`, which must be a regular file of exactly `size` bytes;
+  // nullptr when it cannot be opened or has another size (another version).
+  static std::shared_ptr<const PinnedFile> open(const std::filesystem::path& path,
                                                 std::uint64_t size);
-  // A copy of `bytes`; nullptr when memory files are unavailable.
-  static std::shared_ptr<const MemoryFile> of(std::string_view bytes);
 
-  ~MemoryFile();
-  MemoryFile(const MemoryFile&) = delete;
-  MemoryFile& operator=(const MemoryFile&) = delete;
+  ~PinnedFile();
+  PinnedFile(const PinnedFile&) = delete;
+  PinnedFile& operator=(const PinnedFile&) = delete;
 
   int fd() const { return fd_; }  // for sendfile(2), pread(2); never written
   std::size_t size() const { return size_; }
@@ -47,7 +48,7 @@ class MemoryFile {
   std::string read(std::size_t offset = 0, std::size_t length = SIZE_MAX) const;
 
  private:
-  MemoryFile(int fd, std::size_t size) : fd_(fd), size_(size) {}
+  PinnedFile(int fd, std::size_t size) : fd_(fd), size_(size) {}
   int fd_;
   std::size_t size_;
 };
@@ -55,10 +56,10 @@ class MemoryFile {
 class FileCache {
  public:
   // A whole file: its bytes in memory (small files that are replaced, such as
-  // playlists) or in a memory file (segments), and its modification time.
+  // playlists) or held open (segments), and its modification time.
   struct Entry {
     std::shared_ptr<const std::string> bytes;
-    std::shared_ptr<const MemoryFile> file;  // when bytes is null
+    std::shared_ptr<const PinnedFile> file;  // when bytes is null
     FileTime modified;                       // what the file's mtime is on disk
 
     std::size_t size() const { return bytes ? bytes->size() : file ? file->size() : 0; }
@@ -87,13 +88,13 @@ class FileCache {
   void erase(std::string_view path);
 
   // The file at `path`, which must hold exactly `size` bytes and have been
-  // modified at `modified`, read into an entry: in a memory file when it is large
-  // enough for sendfile to pay for the descriptor it holds (memory_file_min_bytes,
-  // so a cache of N MiB holds at most 4N of them), else in bytes. nullopt when it
-  // cannot be read or is not as said. Blocking (it reads the disk).
+  // modified at `modified`, as an entry: held open when it is large enough for
+  // sendfile to pay for the descriptor it holds (pinned_file_min_bytes, so a
+  // cache of N MiB holds at most 4N descriptors), else read into bytes. nullopt
+  // when it cannot be read or is not as said. Blocking (it opens or reads the disk).
   static std::optional<Entry> load(const std::filesystem::path& path, std::uint64_t size,
                                    FileTime modified);
-  static constexpr std::size_t memory_file_min_bytes = 256 * 1024;
+  static constexpr std::size_t pinned_file_min_bytes = 256 * 1024;
 
   std::size_t size_bytes() const;  // bytes held (entries' file sizes)
   std::size_t entries() const;

@@ -2,12 +2,11 @@
 
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -157,9 +156,26 @@ TEST_CASE("file cache: concurrent readers and writers keep it within bounds") {
   CHECK(cache.size_bytes() == cache.entries() * 64);
 }
 
-TEST_CASE("file cache: memory-file entries count their size like bytes") {
+// A file of `content` in the temp directory, removed at scope exit.
+struct TempFile {
+  std::filesystem::path path;
+  explicit TempFile(const std::string& name, const std::string& content)
+      : path(std::filesystem::temp_directory_path() / name) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+  }
+  ~TempFile() {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+};
+
+TEST_CASE("file cache: pinned-file entries count their size like bytes") {
+  const TempFile seg_file("souk-file-cache-seg.ts", std::string(200, 's'));
+  const TempFile big_file("souk-file-cache-big.ts", std::string(251, 'b'));
   FileCache cache(1000);
-  cache.put("/seg", {nullptr, souk::MemoryFile::of(std::string(200, 's')), t1});
+  cache.put("/seg", {nullptr, souk::PinnedFile::open(seg_file.path, 200), t1});
   cache.put("/pl", entry(50, 'p'));
   CHECK(cache.size_bytes() == 250);
   const auto seg = cache.get("/seg");
@@ -168,7 +184,7 @@ TEST_CASE("file cache: memory-file entries count their size like bytes") {
   REQUIRE(seg->file);
   CHECK(seg->size() == 200);
   CHECK(seg->file->read() == std::string(200, 's'));
-  cache.put("/big", {nullptr, souk::MemoryFile::of(std::string(251, 'b')), t1});
+  cache.put("/big", {nullptr, souk::PinnedFile::open(big_file.path, 251), t1});
   CHECK_FALSE(cache.get("/big"));
   cache.erase("/seg");
   CHECK(cache.size_bytes() == 50);
@@ -177,41 +193,32 @@ TEST_CASE("file cache: memory-file entries count their size like bytes") {
   CHECK_FALSE(cache.get("/none"));
 }
 
-TEST_CASE("memory file: a sealed copy of bytes or of a file, sized exactly") {
-  const auto bytes = souk::MemoryFile::of("hello, segment");
-  REQUIRE(bytes);
-  CHECK(bytes->size() == 14);
-  CHECK(bytes->read() == "hello, segment");
-  CHECK(bytes->read(7) == "segment");
-  CHECK(bytes->read(7, 3) == "seg");
-  CHECK(bytes->read(14).empty());
-  // Sealed: the descriptor cannot be written, grown or shrunk.
-  CHECK(::pwrite(bytes->fd(), "x", 1, 0) == -1);
-  CHECK(::ftruncate(bytes->fd(), 1) == -1);
-  const auto empty = souk::MemoryFile::of("");
-  REQUIRE(empty);
-  CHECK(empty->size() == 0);
-
-  const auto path = std::filesystem::temp_directory_path() / "souk-memory-file-test.ts";
+TEST_CASE("pinned file: the file itself, held open, sized exactly") {
   std::string content(300000, '\0');
   for (std::size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 7);
-  std::ofstream(path, std::ios::binary) << content;
-  const auto loaded = souk::MemoryFile::load(path, content.size());
-  REQUIRE(loaded);
-  CHECK(loaded->read() == content);
+  std::optional<TempFile> file(std::in_place, "souk-pinned-file-test.ts", content);
+  const auto path = file->path;
+  const auto pinned = souk::PinnedFile::open(path, content.size());
+  REQUIRE(pinned);
+  CHECK(pinned->size() == content.size());
+  CHECK(pinned->read() == content);
+  CHECK(pinned->read(7, 3) == content.substr(7, 3));
+  CHECK(pinned->read(content.size()).empty());
   // Not the size the caller saw: not this version of the file.
-  CHECK_FALSE(souk::MemoryFile::load(path, content.size() - 1));
-  CHECK_FALSE(souk::MemoryFile::load(path, content.size() + 1));
-  std::filesystem::remove(path);
-  CHECK_FALSE(souk::MemoryFile::load(path, 0));
-  CHECK(loaded->read(299999) == content.substr(299999));  // outlives its file
+  CHECK_FALSE(souk::PinnedFile::open(path, content.size() - 1));
+  CHECK_FALSE(souk::PinnedFile::open(path, content.size() + 1));
+  // Not a regular file.
+  CHECK_FALSE(souk::PinnedFile::open(std::filesystem::temp_directory_path(), 0));
+  file.reset();  // deleted
+  CHECK_FALSE(souk::PinnedFile::open(path, content.size()));
+  CHECK(pinned->read(299999) == content.substr(299999));  // outlives its name
 }
 
-TEST_CASE("file cache: load reads small files into bytes and large ones into memory files") {
+TEST_CASE("file cache: load reads small files into bytes and holds large ones open") {
   const auto path = std::filesystem::temp_directory_path() / "souk-file-cache-load-test.ts";
   for (const std::size_t size :
-       {std::size_t{0}, std::size_t{1000}, FileCache::memory_file_min_bytes - 1,
-        FileCache::memory_file_min_bytes, std::size_t{1 << 20}}) {
+       {std::size_t{0}, std::size_t{1000}, FileCache::pinned_file_min_bytes - 1,
+        FileCache::pinned_file_min_bytes, std::size_t{1 << 20}}) {
     CAPTURE(size);
     std::string content(size, '\0');
     for (std::size_t i = 0; i < size; ++i) content[i] = static_cast<char>(i % 251);
@@ -220,7 +227,7 @@ TEST_CASE("file cache: load reads small files into bytes and large ones into mem
     REQUIRE(entry);
     CHECK(entry->modified == t2);
     CHECK(entry->size() == size);
-    if (size >= FileCache::memory_file_min_bytes) {
+    if (size >= FileCache::pinned_file_min_bytes) {
       CHECK_FALSE(entry->bytes);
       REQUIRE(entry->file);
       CHECK(entry->file->read() == content);

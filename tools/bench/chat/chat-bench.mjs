@@ -5,7 +5,7 @@
 // seconds and records delivered msgs/s, latency percentiles, loss and server CPU.
 //
 //   node chat-bench.mjs --souk build/release/app/souk-live [--viewers 1000,5000]
-//        [--rates 2,5,10,20,30,50,70,100,150,200,300,400] [--duration 10] [--out results.json]
+//        [--rates 5,10,20,30,40,50,60,70,100,150,200,250,300,400,500] [--duration 10] [--out results.json]
 //
 // `node chat-bench.mjs --help` lists every option.
 import { spawn, execFileSync } from 'node:child_process';
@@ -26,7 +26,7 @@ const OPTIONS = {
   souk: { value: '', help: 'path of the souk-live binary (required when souk is among --servers)' },
   servers: { value: 'souk,ref', help: 'servers to measure, in this order, alternating per viewer count' },
   viewers: { value: '1000,5000', help: 'viewer counts (one room)' },
-  rates: { value: '2,5,10,20,30,50,70,100,150,200,300,400', help: 'total chat messages per second sent into the room' },
+  rates: { value: '5,10,20,30,40,50,60,70,100,150,200,250,300,400,500', help: 'total chat messages per second sent into the room' },
   duration: { value: '10', help: 'seconds of sending per rate' },
   rounds: { value: '1', help: 'repeat the whole souk/ref alternation this many times' },
   workers: { value: '2', help: 'viewer worker processes' },

@@ -13,7 +13,7 @@
 #include <vector>
 
 namespace souk {
-class MemoryFile;
+class PinnedFile;
 }
 
 namespace souk::api {
@@ -43,12 +43,12 @@ struct FileSlice {
   std::uint64_t length = 0;
 };
 
-// Bytes in memory shared by every response that sends them (a cached file): the
-// body is `length` bytes from `offset` of `bytes`, or of `file` (sent with
-// sendfile). The server holds them until written: nothing is copied per request.
+// A cached file shared by every response that sends it: the body is `length`
+// bytes from `offset` of `bytes`, or of `file` (sent with sendfile). The server
+// holds them until written: nothing is copied per request.
 struct SharedSlice {
   std::shared_ptr<const std::string> bytes;
-  std::shared_ptr<const MemoryFile> file;  // when bytes is null
+  std::shared_ptr<const PinnedFile> file;  // when bytes is null
   std::size_t offset = 0;
   std::size_t length = 0;
 };

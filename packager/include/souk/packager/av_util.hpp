@@ -43,10 +43,16 @@ using PacketPtr = std::unique_ptr<AVPacket, PacketDeleter>;
 // or abandoned by the destructor.
 class OutputFile {
  public:
+  // How packets reach the muxer: interleaved by dts across streams
+  // (av_interleaved_write_frame, which queues them), or in the order written
+  // (av_write_frame), for a caller whose packets are in order already.
+  enum class Order { interleaved, as_written };
+
   // Opens `path` with `format` ("mpegts", "mp4"); one output stream per given
   // parameters (nullptr entries are skipped and get index -1).
   OutputFile(const std::string& path, const char* format, const AVCodecParameters* video,
-             const AVCodecParameters* audio, AVDictionary** options = nullptr);
+             const AVCodecParameters* audio, AVDictionary** options = nullptr,
+             Order order = Order::interleaved);
   ~OutputFile();
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
@@ -66,6 +72,7 @@ class OutputFile {
   AVFormatContext* ctx_ = nullptr;
   int video_index_ = -1;
   int audio_index_ = -1;
+  Order order_;
   bool finished_ = false;
 };
 

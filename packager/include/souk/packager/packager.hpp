@@ -53,11 +53,17 @@ class Packager final : public ingest::FrameSink {
 
   // Frames dropped because a stream's queue was full.
   std::uint64_t dropped_frames() const { return dropped_.load(); }
+  // What waits for a stream's packager: frames and their payload bytes.
+  struct Backlog {
+    std::size_t frames = 0;
+    std::size_t bytes = 0;
+  };
+  Backlog backlog(const std::string& stream_id) const;
 
   // Frames reach their lane in batches, every batch_interval, one wake of the
   // media pool for all lanes with news: a hand-off per frame made thread wake-ups
   // the largest cost of ingest. It adds at most this to segment availability.
-  static constexpr std::chrono::milliseconds batch_interval{5};
+  static constexpr std::chrono::milliseconds batch_interval{20};
 
  private:
   // What reaches a lane, in the order the hub said it: a publisher's start and
@@ -76,7 +82,8 @@ class Packager final : public ingest::FrameSink {
     boost::asio::strand<boost::asio::thread_pool::executor_type> strand;
     const std::string stream_id;
     std::unique_ptr<StreamPackager> packager;  // touched only on the strand
-    std::atomic<std::size_t> queued{0};
+    std::atomic<std::size_t> queued{0};        // frames in the inbox or posted
+    std::atomic<std::size_t> queued_bytes{0};  // their payload bytes
     std::atomic<bool> dropping{false};  // on the hub's side: skipping until the next keyframe
     bool ended = false;
     std::mutex inbox_mutex;

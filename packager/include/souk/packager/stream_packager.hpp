@@ -7,6 +7,7 @@
 #include "souk/ingest/frame.hpp"
 #include "souk/packager/av_util.hpp"
 #include "souk/packager/hls_playlist.hpp"
+#include "souk/packager/ts_packets.hpp"
 
 #include <filesystem>
 #include <functional>
@@ -69,6 +70,8 @@ class StreamPackager {
 
   void set_up_outputs();
   void write_hls(const ingest::Frame& f, std::int64_t wall_clock_ms);
+  // The frame as MPEG-TS carries it (ts_packets.hpp); nullptr when it is malformed.
+  PacketPtr hls_packet(const ingest::Frame& f) const;
   void open_segment(const ingest::Frame& f, std::int64_t wall_clock_ms);
   // `closing_arrival_ms`: when the keyframe that ends the segment reached the
   // server (0 when the segment ends without one), for the availability latency.
@@ -92,6 +95,8 @@ class StreamPackager {
   std::filesystem::path dir_;
 
   CodecParametersPtr video_par_, audio_par_;
+  std::optional<AvcStream> avc_;    // the video's, for Annex B
+  std::optional<AdtsStream> adts_;  // the audio's ADTS header, when ADTS can carry it
   bool outputs_ready_ = false;
   std::vector<Pending> pending_;  // frames that arrived before the codecs were known
 

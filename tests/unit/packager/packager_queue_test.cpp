@@ -1,0 +1,72 @@
+#include "souk/packager/packager.hpp"
+
+#include <doctest/doctest.h>
+
+#include <boost/asio/post.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+using namespace souk;
+using namespace souk::packager;
+
+namespace {
+
+struct NoRecordings : RecordingSink {
+  void recording_ready(const std::string&, const std::filesystem::path&) override {}
+};
+
+ingest::FramePtr video_frame(const std::string& id, std::int64_t dts, bool keyframe, std::size_t bytes) {
+  auto f = std::make_shared<ingest::Frame>();
+  f->stream_id = id;
+  f->kind = ingest::MediaKind::video;
+  f->codec_id = ingest::codec_avc;
+  f->dts_ms = f->pts_ms = dts;
+  f->keyframe = keyframe;
+  f->buffer = std::make_shared<const std::vector<std::uint8_t>>(bytes, std::uint8_t{0});
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("packager: a lane that falls behind drops by bytes as well as frames, and resumes at a keyframe") {
+  const auto dir = std::filesystem::temp_directory_path() / ("souk-packager-queue-" + std::to_string(::getpid()));
+  boost::asio::thread_pool pool(1);
+  NoRecordings recordings;
+  PackagerOptions options;
+  options.data_dir = dir;
+  Packager packager(pool, options, [](const std::string&) { return false; }, recordings);
+
+  // The media pool is busy (a slow disk): nothing is drained meanwhile.
+  std::promise<void> release;
+  boost::asio::post(pool, [done = release.get_future().share()] { done.wait(); });
+
+  packager.publish_started("s");
+  // 100 KB frames: the 3 MB bound is reached long before the 1000-frame one.
+  std::int64_t dts = 0;
+  for (int i = 0; i < 40; ++i) packager.on_frame(video_frame("s", dts += 33, i == 0, 100 * 1024));
+  const auto dropped = packager.dropped_frames();
+  CHECK(dropped >= 8);   // 31 frames fill 3 MB: the rest are dropped
+  CHECK(dropped <= 10);
+  // Still behind: not even a keyframe is taken until the backlog halves.
+  packager.on_frame(video_frame("s", dts += 33, true, 100 * 1024));
+  CHECK(packager.dropped_frames() == dropped + 1);
+
+  CHECK(packager.backlog("s").bytes >= 3u * 1024 * 1024);
+
+  release.set_value();
+  for (int tries = 0; tries < 500 && packager.backlog("s").frames > 0; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(packager.backlog("s").frames == 0);
+  // Caught up, but a delta frame cannot start a picture: dropped until a keyframe.
+  packager.on_frame(video_frame("s", dts += 33, false, 1000));
+  CHECK(packager.dropped_frames() == dropped + 2);
+  packager.on_frame(video_frame("s", dts += 33, true, 1000));
+  packager.on_frame(video_frame("s", dts += 33, false, 1000));
+  CHECK(packager.dropped_frames() == dropped + 2);  // resumed at the keyframe
+  pool.join();
+  std::filesystem::remove_all(dir);
+}
