@@ -3,6 +3,8 @@
 
 #include "souk/metrics.hpp"
 
+#include <cmath>
+
 namespace souk::ingest {
 
 StreamHub::StreamHub(std::chrono::milliseconds takeover_after)
@@ -36,7 +38,7 @@ bool StreamHub::claim(const std::string& stream_id, const std::shared_ptr<Publis
     if (it != streams_.end()) {
       replaced = it->second.publisher.lock();
       if (replaced && now - it->second.last_media < takeover_after_) return false;
-      bitrate_metric_.add(-it->second.bitrate_kbps.value_or(0) * 1000);
+      bitrate_metric_.add(-static_cast<double>(it->second.metric_bytes_per_second));
     } else {
       publishers_metric_.inc();
     }
@@ -70,7 +72,7 @@ void StreamHub::release(const std::string& stream_id, const Publisher* p) {
     std::lock_guard lock(mutex_);
     auto it = streams_.find(stream_id);
     if (it == streams_.end() || it->second.raw != p) return;
-    bitrate_metric_.add(-it->second.bitrate_kbps.value_or(0) * 1000);
+    bitrate_metric_.add(-static_cast<double>(it->second.metric_bytes_per_second));
     publishers_metric_.dec();
     streams_.erase(it);
     sinks = sinks_;
@@ -102,7 +104,11 @@ void StreamHub::on_frame(const Publisher* p, const FramePtr& frame) {
     const auto elapsed = std::chrono::duration<double>(now - e.window_start).count();
     if (elapsed >= 1.0) {
       const double kbps = static_cast<double>(e.window_bytes) * 8 / elapsed / 1000;
-      bitrate_metric_.add((kbps - e.bitrate_kbps.value_or(0)) * 1000);
+      // Whole bytes per second: integral deltas add up exactly, so the sum
+      // returns to 0 when every publisher has gone.
+      const auto bytes_per_second = std::llround(kbps * 1000 / 8);
+      bitrate_metric_.add(static_cast<double>(bytes_per_second - e.metric_bytes_per_second));
+      e.metric_bytes_per_second = bytes_per_second;
       e.bitrate_kbps = kbps;
       e.window_start = now;
       e.window_bytes = 0;

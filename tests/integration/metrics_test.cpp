@@ -167,8 +167,15 @@ TEST_CASE("metrics: requests by route template, ingest, HLS, recordings, DB; pro
   INFO(done.describe());
   REQUIRE(done.exit_code == 0);
 
-  const auto stopped = scrape_until(client, [](const Scrape& s) { return s["souk_ingest_publishers"] == 0; });
+  // The last segment is closed when the packager (on its own threads) learns that
+  // the publisher left.
+  const auto stopped = scrape_until(client, [](const Scrape& s) {
+    return s["souk_ingest_publishers"] == 0 && s["souk_hls_segments_written_total"] >= 3;
+  });
   CHECK(stopped["souk_ingest_publishers"] == 0);
+  // ~1 Mb/s of media while sending.
+  CHECK(publishing["souk_ingest_media_bytes_per_second"] > 10000);
+  CHECK(publishing["souk_ingest_media_bytes_per_second"] < 10000000);
   CHECK(stopped["souk_ingest_media_bytes_per_second"] == 0);  // nobody sends
   CHECK(stopped[requests("/hls/{id}/{file}", "GET", 200)] - hls_before >= 2);
   // 6 s in 2 s segments: two closed at keyframes, the last when the publisher left.

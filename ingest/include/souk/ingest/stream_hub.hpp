@@ -9,6 +9,7 @@
 #include "souk/ingest/frame.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -100,6 +101,7 @@ class StreamHub {
     Clock::time_point window_start;
     std::uint64_t window_bytes = 0;
     std::optional<double> bitrate_kbps;
+    std::int64_t metric_bytes_per_second = 0;  // this stream's share of the rate gauge
   };
 
   std::chrono::milliseconds takeover_after_;
