@@ -187,6 +187,11 @@ const std::vector<Setting>& all_settings() {
        [](ServerConfig& c, const std::string& v) {
          c.hls_cache_mb = static_cast<std::size_t>(parse_int(v, 0, 65536));
        }},
+      {{"trusted-proxies", "SOUK_TRUSTED_PROXIES",
+        "Proxies (IPs or CIDR networks, comma-separated) whose X-Forwarded-For, and PROXY "
+        "protocol header on the RTMP port, give the client's address",
+        "none"},
+       [](ServerConfig& c, const std::string& v) { c.trusted_proxies = TrustedProxies::parse(v); }},
   };
   return list;
 }

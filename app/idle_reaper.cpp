@@ -1,4 +1,5 @@
-// The idle timeout: a sweep every few seconds over live streams without a publisher.
+// The idle timeout and operators' end requests: a sweep every second over live
+// streams without a publisher or marked by `souk-live stream end`.
 #include "souk/app/idle_reaper.hpp"
 
 #include "souk/api/api.hpp"
@@ -12,6 +13,12 @@
 #include <nlohmann/json.hpp>
 
 namespace souk::app {
+namespace {
+
+// An operator's `souk-live stream end` waits at most this (plus the end itself).
+constexpr std::chrono::milliseconds sweep_interval{1000};
+
+}  // namespace
 
 IdleReaper::IdleReaper(boost::asio::io_context& ioc, boost::asio::thread_pool& blocking,
                        storage::Database& db, api::Api& api, std::chrono::seconds timeout)
@@ -22,8 +29,9 @@ void IdleReaper::start() { schedule(); }
 void IdleReaper::stop() { timer_.cancel(); }
 
 void IdleReaper::schedule() {
-  // Sweep often enough that a stream ends within a second or so of its timeout.
-  timer_.expires_after(std::min<std::chrono::milliseconds>(timeout_ / 4, std::chrono::seconds(5)));
+  // Often enough that a stream ends within a second or so of its timeout, or of
+  // an operator's request; the queries read an index or two.
+  timer_.expires_after(std::min<std::chrono::milliseconds>(timeout_ / 4, sweep_interval));
   timer_.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
     boost::asio::post(blocking_, [this] { sweep(); });
@@ -31,7 +39,23 @@ void IdleReaper::schedule() {
   });
 }
 
+void IdleReaper::end_requested() {
+  try {
+    const auto requested = db_.read([](storage::Connection& c) { return storage::streams::end_requested(c); });
+    for (const auto& id : requested) {
+      try {
+        api_.end_stream(id, nullptr, "an operator ended it (souk-live stream end)");
+      } catch (const api::ApiError&) {
+        // Ended meanwhile by its owner or the idle timeout.
+      }
+    }
+  } catch (const std::exception& e) {
+    log::error("ending streams operators asked to end failed", {{"error", e.what()}});
+  }
+}
+
 void IdleReaper::sweep() {
+  end_requested();
   try {
     const auto cutoff = now_millis() - std::chrono::duration_cast<std::chrono::milliseconds>(timeout_).count();
     const auto idle = db_.read([&](storage::Connection& c) { return storage::streams::idle_live(c, cutoff); });

@@ -135,11 +135,17 @@ int run_server(const ServerConfig& config) {
   api.add_observer(&media_plane);
   api.set_ingest_status(&media_plane);
 
+  // Streams an operator ended while the server was down are ended now, before
+  // anyone can see them live (the packager's recovery has run above).
+  IdleReaper idle_reaper(ioc, blocking, *db, api, config.idle_timeout);
+  idle_reaper.end_requested();
+
   ingest::RtmpOptions rtmp_options;
   rtmp_options.app = config.rtmp_app;
   rtmp_options.max_connections = config.rtmp_max_connections;
   rtmp_options.chunk_limits.max_chunk_streams = config.rtmp_max_chunk_streams;
   rtmp_options.idle_timeout = config.rtmp_idle_timeout;
+  rtmp_options.trusted_proxies = config.trusted_proxies;
   ingest::RtmpServer rtmp(ioc, rtmp_options, hub, authorizer);
 
   api::HttpMetrics http_metrics;
@@ -147,6 +153,7 @@ int run_server(const ServerConfig& config) {
   http_options.metrics = &http_metrics;
   http_options.max_body_bytes = config.max_body_bytes;
   http_options.request_timeout = config.http_request_timeout;
+  http_options.trusted_proxies = config.trusted_proxies;
   api::HttpServer http(ioc, blocking, http_options,
                        [&api](const api::HttpRequest& r) { return api.handle(r); });
   http.set_realtime(&realtime);
@@ -177,7 +184,6 @@ int run_server(const ServerConfig& config) {
   });
 
   realtime.start();
-  IdleReaper idle_reaper(ioc, blocking, *db, api, config.idle_timeout);
   idle_reaper.start();
   auto work = net::make_work_guard(ioc);
   std::vector<std::thread> threads;

@@ -17,28 +17,6 @@ namespace {
 using storage::Connection;
 
 constexpr std::size_t token_bytes = 32;  // 256 bits
-constexpr std::size_t min_password = 8;
-constexpr std::size_t max_password = 128;
-
-void check_username(const std::string& username) {
-  bool ok = username.size() >= 3 && username.size() <= 32;
-  for (char c : username) {
-    const bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                         (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-    ok = ok && allowed;
-  }
-  if (!ok) {
-    throw ApiError::invalid_value(
-        "username", "'username' must be 3 to 32 characters of letters, digits, '_', '.' or '-'");
-  }
-}
-
-void check_password(const std::string& password) {
-  const auto len = validate::utf8_length(password);
-  if (len < min_password || len > max_password) {
-    throw ApiError::invalid_value("password", "'password' must be 8 to 128 characters");
-  }
-}
 
 // Issues a token in the caller's write transaction; returns the plain value,
 // which is never stored.
@@ -62,11 +40,9 @@ HttpResponse register_user(Api& api, RequestContext& ctx) {
   u.lat = body.optional_number("lat");
   u.lon = body.optional_number("lon");
 
-  check_username(u.username);
-  check_password(password);
-  if (u.role != "seller" && u.role != "buyer") {
-    throw ApiError::invalid_value("role", "'role' must be \"seller\" or \"buyer\"");
-  }
+  validate::username(u.username);
+  validate::password(password);
+  validate::role(u.role);
   u.display_name = display_name ? validate::text("display_name", *display_name, 1, 64) : u.username;
   if (u.avatar_url) validate::http_url("avatar_url", *u.avatar_url);
   if (u.lat.has_value() != u.lon.has_value()) {
@@ -118,6 +94,10 @@ HttpResponse login(Api& api, RequestContext& ctx) {
     throw ApiError(401, "invalid_credentials", "wrong username or password");
   }
   limiter.record_success(username);
+  // Told only to whoever knows the password, so it reveals nothing to a guesser.
+  if (user->disabled_at) {
+    throw ApiError(403, "account_disabled", "this account has been disabled by an administrator");
+  }
   const auto token = api.db().write([&](Connection& c) { return issue_token(api, c, user->id); });
   return data_response({{"user", self_json(*user)}, {"token", token}});
 }

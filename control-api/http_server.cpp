@@ -20,8 +20,11 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <fcntl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -71,20 +74,33 @@ namespace websocket = beast::websocket;
 // Beast does the handshake, the reading (unmasking, fragments, control frames)
 // and the closing handshake. The messages this server sends are written here as
 // frames straight to the socket: a server's frames are not masked, so a room's
-// broadcast is the same bytes for every viewer behind a 2-10 byte header, and
-// every message queued while a write was in flight goes in the next write, one
-// send for many frames. Beast's write takes one message per operation, and its
-// per-message work was most of the cost of a room's fan-out. Beast never writes
-// while a message is in flight but for a pong to a ping, which Socket.IO clients
-// do not send (a client that does can only garble its own connection); its close
-// frame waits for our write to finish.
+// broadcast is the same bytes for every viewer behind a 2-10 byte header.
+// - A message for a connection with nothing waiting is sent at once, by the
+//   thread that sends it (the room's broadcast loop), with one non-blocking
+//   sendmsg on a duplicate of the socket's descriptor: no hand-off to the
+//   connection's strand, no wake-up. Handing each delivery to the strand was
+//   most of the cost of a room's fan-out.
+// - What the socket does not take at once waits, with every message after it,
+//   and the strand writes them all in one write when the socket is writable.
+// Beast never writes while we may, but for a pong to a ping, which Socket.IO
+// clients do not send (a client that does can only garble its own connection),
+// and its close frame, which waits until our writes are done.
 class WsSession : public WsConnection, public std::enable_shared_from_this<WsSession> {
  public:
   WsSession(tcp::socket&& socket, std::shared_ptr<HttpServer::State> server, std::string remote)
       : ws_(std::move(socket)),
         close_timer_(ws_.get_executor()),
         server_(std::move(server)),
-        remote_(std::move(remote)) {}
+        remote_(std::move(remote)) {
+    // Our own descriptor for the socket, so a send from another thread never
+    // reaches a descriptor number Beast closed and the kernel gave to another
+    // connection. Without it (no descriptors left) every write takes the strand.
+    send_fd_ = ::fcntl(ws_.next_layer().native_handle(), F_DUPFD_CLOEXEC, 0);
+  }
+
+  ~WsSession() override {
+    if (send_fd_ >= 0) ::close(send_fd_);
+  }
 
   void run(http::request<http::string_body> upgrade, HttpRequest request) {
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
@@ -105,24 +121,50 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
       });
       return false;
     }
-    net::post(ws_.get_executor(), [self = shared_from_this(), text = std::move(text)] {
-      if (self->closed_.load()) return;
-      self->queue_.push_back(std::move(text));
-      if (!self->writing_) self->do_write();
-    });
+    std::unique_lock lock(write_mutex_);
+    if (writes_closed_) {
+      --queued_;
+      return false;
+    }
+    if (!writing_ && send_fd_ >= 0) {
+      const auto header = ws_text_frame_header(text->size());
+      const std::size_t total = header.size + text->size();
+      const std::size_t sent = send_now(header, *text);
+      if (sent == total) {
+        --queued_;
+        return true;
+      }
+      if (sent == send_failed) {
+        writes_closed_ = true;  // the peer is gone; the read side ends the session
+        --queued_;
+        return false;
+      }
+      first_sent_ = sent;
+    }
+    pending_.push_back(std::move(text));
+    if (std::exchange(writing_, true)) return true;
+    lock.unlock();
+    net::post(ws_.get_executor(), [self = shared_from_this()] { self->do_write(); });
     return true;
   }
 
   void close() override {
     net::post(ws_.get_executor(), [self = shared_from_this()] {
       if (self->closed_.exchange(true)) return;
-      if (!self->writing_) return self->send_close();
-      // The close frame follows the write in flight, if that ends in time.
-      self->close_after_write_ = true;
-      self->close_timer_.expires_after(close_write_grace);
-      self->close_timer_.async_wait([self](beast::error_code ec) {
-        if (!ec && self->writing_) self->abort();
-      });
+      {
+        std::lock_guard lock(self->write_mutex_);
+        if (self->writing_) {
+          // The close frame follows the writes waiting, if they end in time.
+          self->close_after_write_ = true;
+          self->close_timer_.expires_after(close_write_grace);
+          self->close_timer_.async_wait([self](beast::error_code ec) {
+            if (!ec) self->abort();
+          });
+          return;
+        }
+        self->writes_closed_ = true;
+      }
+      self->send_close();
     });
   }
 
@@ -131,11 +173,32 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
   static constexpr std::size_t max_frames_per_write = 256;
   // Room for this many frames' headers and buffers is kept between writes.
   static constexpr std::size_t idle_frames_kept = 4;
-  // How long a close waits for a write in flight before the socket is closed.
+  // How long a close waits for the writes waiting before the socket is closed.
   static constexpr std::chrono::seconds close_write_grace{5};
+  static constexpr std::size_t send_failed = SIZE_MAX;
+
+  // One non-blocking send of a frame: the bytes the socket took (0 when it is
+  // full), or send_failed.
+  std::size_t send_now(const WsFrameHeader& header, const std::string& payload) {
+    iovec iov[2] = {{const_cast<std::uint8_t*>(header.bytes.data()), header.size},
+                    {const_cast<char*>(payload.data()), payload.size()}};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    for (;;) {
+      const auto n = ::sendmsg(send_fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n >= 0) return static_cast<std::size_t>(n);
+      if (errno == EINTR) continue;
+      return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : send_failed;
+    }
+  }
 
   // Closes the socket: pending operations end with operation_aborted.
   void abort() {
+    {
+      std::lock_guard lock(write_mutex_);
+      writes_closed_ = true;
+    }
     beast::error_code ignored;
     ws_.next_layer().close(ignored);
   }
@@ -166,39 +229,63 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
     do_read();
   }
 
-  // Writes every queued message (up to max_frames_per_write) as text frames.
+  // On the strand: writes the waiting messages (up to max_frames_per_write), the
+  // first from where the socket left it.
   void do_write() {
-    writing_ = true;
-    in_flight_ = std::min(queue_.size(), max_frames_per_write);
-    headers_.resize(in_flight_);
+    {
+      std::lock_guard lock(write_mutex_);
+      if (writes_closed_ || pending_.empty()) {
+        writing_ = false;
+        return;
+      }
+      in_flight_.assign(pending_.begin(),
+                        pending_.begin() + static_cast<std::ptrdiff_t>(std::min(pending_.size(), max_frames_per_write)));
+    }
+    headers_.resize(in_flight_.size());
     buffers_.clear();
-    for (std::size_t i = 0; i < in_flight_; ++i) {
-      headers_[i] = ws_text_frame_header(queue_[i]->size());
+    for (std::size_t i = 0; i < in_flight_.size(); ++i) {
+      headers_[i] = ws_text_frame_header(in_flight_[i]->size());
       buffers_.push_back(net::buffer(headers_[i].bytes.data(), headers_[i].size));
-      buffers_.push_back(net::buffer(*queue_[i]));
+      buffers_.push_back(net::buffer(*in_flight_[i]));
+    }
+    // The first frame's bytes the socket already took.
+    for (std::size_t skip = first_sent_, b = 0; skip > 0; ++b) {
+      const std::size_t n = std::min(skip, buffers_[b].size());
+      buffers_[b] += n;
+      skip -= n;
     }
     net::async_write(ws_.next_layer(), buffers_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
   }
 
   void on_write(beast::error_code ec) {
-    writing_ = false;
-    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(in_flight_));
-    queued_ -= in_flight_;
-    in_flight_ = 0;
-    if (ec) {
-      closed_.store(true);
-      return;
+    const std::size_t written = in_flight_.size();
+    in_flight_.clear();
+    queued_ -= written;
+    bool more = false;
+    bool close_now = false;
+    {
+      std::lock_guard lock(write_mutex_);
+      pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(written));
+      first_sent_ = 0;
+      if (ec) writes_closed_ = true;
+      if (close_after_write_ && (pending_.empty() || ec)) {
+        writes_closed_ = true;
+        close_now = !ec;
+      }
+      more = !writes_closed_ && !pending_.empty();
+      if (!more) writing_ = false;
     }
-    if (close_after_write_) {
+    if (close_now) {
       close_timer_.cancel();
       return send_close();
     }
-    if (!queue_.empty() && !closed_.load()) return do_write();
+    if (more) return do_write();
     // Idle again: an idle viewer keeps no room for a burst it once had.
     if (headers_.capacity() > idle_frames_kept) {
       headers_ = {};
       buffers_ = {};
+      in_flight_ = {};
     }
   }
 
@@ -212,13 +299,21 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
   std::string remote_;
   beast::flat_buffer buffer_;
   std::shared_ptr<WsHandler> handler_;
-  std::deque<std::shared_ptr<const std::string>> queue_;  // on the strand
-  bool writing_ = false;
-  bool close_after_write_ = false;
-  std::size_t in_flight_ = 0;  // queue_'s first messages, being written
+  int send_fd_ = -1;
+
+  std::mutex write_mutex_;  // guards the four below, taken by senders on any thread
+  std::deque<std::shared_ptr<const std::string>> pending_;  // not yet written whole
+  std::size_t first_sent_ = 0;  // bytes of pending_.front()'s frame already sent
+  bool writing_ = false;        // the strand writes pending_; senders only append
+  bool writes_closed_ = false;  // nothing more is written (closing, or failed)
+  bool close_after_write_ = false;  // on the strand
+
+  // On the strand, while a write is in flight.
+  std::vector<std::shared_ptr<const std::string>> in_flight_;
   std::vector<WsFrameHeader> headers_;
   std::vector<net::const_buffer> buffers_;
-  std::atomic<std::size_t> queued_{0};
+
+  std::atomic<std::size_t> queued_{0};  // messages accepted and not yet written whole
   std::atomic<bool> closed_{false};
 };
 
@@ -270,7 +365,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       : socket_(std::move(socket)), watchdog_(socket_.get_executor()), server_(std::move(server)) {
     beast::error_code ec;
     const auto ep = socket_.remote_endpoint(ec);
-    if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    if (!ec) {
+      peer_ = ep.address();
+      remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    }
+    request_remote_ = remote_;
     // A response's last bytes leave at once, not after the peer's (delayed) ACK of
     // the ones before: Nagle's algorithm would hold the tail of every segment.
     socket_.set_option(tcp::no_delay(true), ec);
@@ -353,7 +452,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       }
     }
     if (!body_too_large) req.body = std::move(msg.body());
-    req.remote = remote_;
+    // Behind a trusted proxy the client is who its X-Forwarded-For says (without a
+    // port: the proxy does not pass one on); a keep-alive connection from a proxy
+    // carries many clients' requests, so this is decided per request.
+    request_remote_ = remote_;
+    if (auto client = forwarded_client(server_->options.trusted_proxies, peer_,
+                                       req.header("x-forwarded-for"))) {
+      request_remote_ = client->to_string();
+    }
+    req.remote = request_remote_;
     req.body_too_large = body_too_large;
     keep_alive_ = msg.keep_alive() && !body_too_large;
     version_ = msg.version();
@@ -382,12 +489,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     auto& msg = parser_->get();
     if (!req.body_too_large && websocket::is_upgrade(msg)) {
       log::info("http", {log::bare({"method", req.method}), log::bare({"path", req.path}),
-                         log::bare({"status", 101}), {"remote", remote_}});
-      if (server_->options.metrics) {
-        server_->options.metrics->observe(req.method, realtime_route, 101, seconds_since_start());
-      }
+                         log::bare({"status", 101}), {"remote", request_remote_}});
       watchdog_.cancel();  // the WebSocket keeps its own time
-      auto ws = std::make_shared<WsSession>(std::move(socket_), server_, remote_);
+      auto ws = std::make_shared<WsSession>(std::move(socket_), server_, request_remote_);
       ws->run(parser_->release(), std::move(req));
       return;  // this HTTP session ends here; the socket lives on in ws
     }
@@ -402,6 +506,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void reply_and_close(int status, const char* code, const char* message) {
+    request_remote_ = remote_;  // no headers to believe
     closing_ = true;
     unread_input_ = true;
     keep_alive_ = false;
@@ -414,15 +519,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void do_write(const std::string& method, const std::string& path, HttpResponse res) {
-    const bool logging = log::enabled(spdlog::level::info);  // the fields cost, even unwritten
-    if (logging || server_->options.metrics) {
-      const double elapsed = seconds_since_start();
-      if (server_->options.metrics) server_->options.metrics->observe(method, res.route, res.status, elapsed);
-      if (logging) {
-        log::info("http", {log::bare({"method", method}), log::bare({"path", path}),
-                           log::bare({"status", res.status}), {"duration_ms", elapsed * 1000},
-                           {"remote", remote_}});
-      }
+    if (log::enabled(spdlog::level::info)) {  // the fields cost, even unwritten
+      const auto elapsed = std::chrono::duration<double, std::milli>(
+                               std::chrono::steady_clock::now() - started_)
+                               .count();
+      log::info("http", {log::bare({"method", method}), log::bare({"path", path}),
+                         log::bare({"status", res.status}), {"duration_ms", elapsed},
+                         {"remote", request_remote_}});
     }
     set_deadline(server_->options.request_timeout);
     if (res.file && !res.head) return do_write_file(std::move(res));
@@ -692,7 +795,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     std::optional<http::response_serializer<http::buffer_body>> serializer;
   };
   std::unique_ptr<FileStream> file_;
-  std::string remote_;
+  boost::asio::ip::address peer_;
+  std::string remote_;          // the peer, IP:port
+  std::string request_remote_;  // the current request's client (see dispatch)
   std::chrono::steady_clock::time_point started_;
   unsigned version_ = 11;
   bool keep_alive_ = true;

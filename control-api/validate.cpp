@@ -4,6 +4,12 @@
 #include "souk/api/api_error.hpp"
 
 namespace souk::api::validate {
+namespace {
+
+constexpr std::size_t min_password = 8;
+constexpr std::size_t max_password = 128;
+
+}  // namespace
 
 std::size_t utf8_length(std::string_view s) {
   std::size_t n = 0;
@@ -41,6 +47,32 @@ void http_url(const char* field, std::string_view value) {
   if (!scheme_ok || !chars_ok || host_start >= value.size() || value[host_start] == '/') {
     throw ApiError::invalid_value(field, std::string("'") + field +
                                              "' must be an http(s) URL of at most 2048 characters");
+  }
+}
+
+void username(const std::string& value) {
+  bool ok = value.size() >= 3 && value.size() <= 32;
+  for (char c : value) {
+    const bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    ok = ok && allowed;
+  }
+  if (!ok) {
+    throw ApiError::invalid_value(
+        "username", "'username' must be 3 to 32 characters of letters, digits, '_', '.' or '-'");
+  }
+}
+
+void password(const std::string& value) {
+  const auto len = utf8_length(value);
+  if (len < min_password || len > max_password) {
+    throw ApiError::invalid_value("password", "'password' must be 8 to 128 characters");
+  }
+}
+
+void role(const std::string& value) {
+  if (value != "seller" && value != "buyer") {
+    throw ApiError::invalid_value("role", "'role' must be \"seller\" or \"buyer\"");
   }
 }
 

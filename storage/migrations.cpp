@@ -178,8 +178,19 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_user ON notifications (user_id, created_at DESC);
 )sql";
 
+// The admin CLI: a disabled account cannot log in and its tokens stop working;
+// `souk-live stream end` asks the running server (or the next start) to end a
+// live stream as POST /end does.
+constexpr const char* v2_admin = R"sql(
+ALTER TABLE users ADD COLUMN disabled_at INTEGER;
+ALTER TABLE streams ADD COLUMN end_requested_at INTEGER;
+CREATE INDEX streams_end_requested ON streams (end_requested_at)
+  WHERE end_requested_at IS NOT NULL AND status = 'live';
+)sql";
+
 constexpr Migration migrations[] = {
     {1, "initial schema", v1_initial},
+    {2, "disabled accounts and operator end requests", v2_admin},
 };
 
 void ensure_version_table(Connection& conn) {

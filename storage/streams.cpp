@@ -13,7 +13,7 @@ constexpr const char* columns =
     " notify_followers, notify_neighborhood, enable_chat, enable_comments, record_stream,"
     " scheduled_at, status, started_at, ended_at, ingest_state, vod_url, notifications_sent,"
     " viewer_count, duration_seconds, peak_viewers, unique_viewers, total_likes,"
-    " chat_messages_count, average_watch_time, total_watch_time, created_at, updated_at, rowid";
+    " chat_messages_count, average_watch_time, total_watch_time, created_at, updated_at, rowid, end_requested_at";
 
 Stream read_stream(const Statement& r) {
   Stream s;
@@ -46,6 +46,7 @@ Stream read_stream(const Statement& r) {
   s.created_at = r.int64(27);
   s.updated_at = r.int64(28);
   s.seq = r.int64(29);
+  s.end_requested_at = r.opt_int64(30);
   return s;
 }
 
@@ -120,6 +121,22 @@ std::vector<std::string> idle_live(Connection& c, UnixMillis cutoff) {
       "SELECT id FROM streams WHERE status = 'live' AND ingest_state <> 'receiving'"
       " AND COALESCE(last_media_at, started_at) < ?",
       cutoff);
+  std::vector<std::string> out;
+  while (q.next()) out.push_back(q->text(0));
+  return out;
+}
+
+bool request_end(Connection& c, std::string_view id, UnixMillis now) {
+  return c.execute(
+             "UPDATE streams SET end_requested_at = COALESCE(end_requested_at, ?), updated_at = ?"
+             " WHERE id = ? AND status = 'live'",
+             now, now, id) > 0;
+}
+
+std::vector<std::string> end_requested(Connection& c) {
+  auto q = c.query(
+      "SELECT id FROM streams WHERE end_requested_at IS NOT NULL AND status = 'live'"
+      " ORDER BY end_requested_at");
   std::vector<std::string> out;
   while (q.next()) out.push_back(q->text(0));
   return out;

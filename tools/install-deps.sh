@@ -14,6 +14,9 @@ packages=(
   # real peers and tools used by tests (prometheus: its promtool checks GET /metrics;
   # the daemon it also installs is not used)
   ffmpeg sqlite3 curl prometheus
+  # the edge test: nginx-example.conf in front (TLS, HLS cache, RTMPS through the
+  # stream module), with a certificate made by openssl
+  nginx libnginx-mod-stream openssl
   # the browser test: hls.js in headless Chromium (driven from Node by playwright-core)
   chromium
 )
@@ -21,10 +24,11 @@ packages=(
 if [ "${1:-}" = "fuzz" ]; then
   packages+=(clang libclang-rt-14-dev)
 fi
-# `install-deps.sh bench` adds the benchmark's peers (for `make bench`): nginx with
-# the RTMP module (the reference ingest and file server), wrk (HTTP load).
+# `install-deps.sh bench` adds the benchmark's peers (for `make bench`): nginx's
+# RTMP module (nginx itself is above; the reference ingest and file server), wrk
+# (HTTP load).
 if [ "${1:-}" = "bench" ]; then
-  packages+=(nginx libnginx-mod-rtmp wrk)
+  packages+=(libnginx-mod-rtmp wrk)
 fi
 # Node.js and npm from Debian only when there is no node at all (a newer one,
 # e.g. NodeSource's with its own npm, is kept).

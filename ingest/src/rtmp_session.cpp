@@ -9,6 +9,7 @@
 
 #include "souk/ingest/flv.hpp"
 #include "souk/ingest/handshake.hpp"
+#include "souk/ingest/proxy_protocol.hpp"
 #include "souk/ingest/rtmp_command.hpp"
 #include "souk/ingest/stream_hub.hpp"
 #include "souk/listen.hpp"
@@ -71,7 +72,10 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
         reader_(server_->options.chunk_limits) {
     error_code ec;
     const auto ep = socket_.remote_endpoint(ec);
-    if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    if (!ec) {
+      peer_ = ep.address();
+      remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    }
   }
 
   ~RtmpSession() override {
@@ -81,7 +85,16 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
   }
 
   void start() {
-    net::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->do_handshake(); });
+    net::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+      // A trusted proxy may put a PROXY protocol header first (nginx's stream
+      // module with proxy_protocol on); from anyone else one is an RTMP error.
+      if (self->server_->options.trusted_proxies.contains(self->peer_)) {
+        self->arm_timer(self->server_->options.handshake_timeout, "handshake timeout");
+        self->do_read_proxy_header();
+      } else {
+        self->do_handshake();
+      }
+    });
   }
 
   void kick(const char* reason) override {
@@ -95,12 +108,61 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
   }
 
  private:
+  // --- PROXY protocol ----------------------------------------------------------
+  void do_read_proxy_header() {
+    const auto have = pending_.size();
+    pending_.resize(proxy_protocol::max_v2_size);
+    socket_.async_read_some(
+        net::buffer(pending_.data() + have, pending_.size() - have),
+        [self = shared_from_this(), have](error_code ec, std::size_t n) {
+          self->pending_.resize(have + n);
+          self->on_proxy_header(ec);
+        });
+  }
+
+  void on_proxy_header(error_code ec) {
+    if (ec) return fail(ec, "proxy header read");
+    const auto result = proxy_protocol::parse(pending_);
+    switch (result.status) {
+      case proxy_protocol::Status::need_more:
+        // parse() decides within max_v2_size bytes; this only keeps a bug from spinning.
+        if (pending_.size() >= proxy_protocol::max_v2_size) return protocol_error("PROXY header too long");
+        return do_read_proxy_header();
+      case proxy_protocol::Status::invalid:
+        log::info("rtmp protocol error", {{"remote", remote_}, {"error", result.error}});
+        return close();
+      case proxy_protocol::Status::header:
+        if (result.source) {
+          log::debug("rtmp proxied", {{"proxy", remote_}});
+          remote_ = result.source->address().to_string() + ":" +
+                    std::to_string(result.source->port());
+        }
+        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(result.size));
+        break;
+      case proxy_protocol::Status::none:
+        break;  // a publisher on the proxy's own host, straight to our port
+    }
+    in_.resize(1 + handshake::packet_size);
+    read_exactly(&RtmpSession::on_c0c1);
+  }
+
+  // Fills in_ (its whole size): first with bytes read ahead with the PROXY
+  // header, then from the socket.
+  void read_exactly(void (RtmpSession::*next)(error_code)) {
+    const auto from_pending = std::min(pending_.size(), in_.size());
+    std::copy_n(pending_.begin(), from_pending, in_.begin());
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(from_pending));
+    net::async_read(socket_, net::buffer(in_.data() + from_pending, in_.size() - from_pending),
+                    [self = shared_from_this(), next](error_code ec, std::size_t) {
+                      ((*self).*next)(ec);
+                    });
+  }
+
   // --- handshake -----------------------------------------------------------
   void do_handshake() {
     arm_timer(server_->options.handshake_timeout, "handshake timeout");
     in_.resize(1 + handshake::packet_size);
-    net::async_read(socket_, net::buffer(in_),
-                    [self = shared_from_this()](error_code ec, std::size_t) { self->on_c0c1(ec); });
+    read_exactly(&RtmpSession::on_c0c1);
   }
 
   void on_c0c1(error_code ec) {
@@ -112,11 +174,17 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
     auto response = handshake::respond(in_, now, [](std::span<std::uint8_t> b) {
       randombytes_buf(b.data(), b.size());
     });
-    if (!response) return protocol_error("handshake: not RTMP version 3");
+    if (!response) {
+      // The usual cause behind nginx: proxy_protocol on, but its address is not
+      // in --trusted-proxies. Say so rather than "not RTMP".
+      if (proxy_protocol::parse(in_).status != proxy_protocol::Status::none) {
+        return protocol_error("handshake: a PROXY protocol header from a peer not in --trusted-proxies");
+      }
+      return protocol_error("handshake: not RTMP version 3");
+    }
     send_raw(std::make_shared<std::vector<std::uint8_t>>(std::move(response->s0s1s2)));
     in_.resize(handshake::packet_size);
-    net::async_read(socket_, net::buffer(in_),
-                    [self = shared_from_this()](error_code e, std::size_t) { self->on_c2(e); });
+    read_exactly(&RtmpSession::on_c2);
   }
 
   void on_c2(error_code ec) {
@@ -125,6 +193,13 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
     last_activity_ = std::chrono::steady_clock::now();
     arm_idle_check();
     in_.resize(64 * 1024);
+    if (!pending_.empty()) {
+      // Chunks that came with the PROXY header's read, before C2 was asked for.
+      const auto n = pending_.size();
+      std::copy_n(pending_.begin(), n, in_.begin());
+      pending_.clear();
+      return on_read({}, n);
+    }
     do_read();
   }
 
@@ -454,8 +529,10 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
   tcp::socket socket_;
   net::steady_timer timer_;
   std::shared_ptr<RtmpServer::State> server_;
-  std::string remote_;
+  boost::asio::ip::address peer_;
+  std::string remote_;  // the client, IP:port (behind a trusted proxy, from its PROXY header)
   std::vector<std::uint8_t> in_;
+  std::vector<std::uint8_t> pending_;  // read with the PROXY header, not yet consumed
   ChunkReader reader_;
   ChunkWriter writer_;
   std::deque<std::shared_ptr<std::vector<std::uint8_t>>> queue_;

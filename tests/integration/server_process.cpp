@@ -132,7 +132,7 @@ std::filesystem::path TempDir::write_file(const std::string& name, const std::st
 }
 
 RunResult run_binary(const std::vector<std::string>& args, const EnvVars& env,
-                     std::chrono::milliseconds timeout) {
+                     std::chrono::milliseconds timeout, const std::string& input) {
   std::vector<std::string> full{server_binary()};
   full.insert(full.end(), args.begin(), args.end());
   ExecArgs exec_args(full, env);
@@ -141,17 +141,26 @@ RunResult run_binary(const std::vector<std::string>& args, const EnvVars& env,
   int err_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) fail_errno("pipe2");
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) fail_errno("pipe2");
+  int in_pipe[2] = {-1, -1};
+  if (!input.empty() && ::pipe2(in_pipe, O_CLOEXEC) != 0) fail_errno("pipe2");
   const pid_t pid = ::fork();
   if (pid < 0) fail_errno("fork");
   if (pid == 0) {
     ::dup2(out_pipe[1], 1);
     ::dup2(err_pipe[1], 2);
-    const int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
+    const int stdin_fd = input.empty() ? ::open("/dev/null", O_RDONLY) : in_pipe[0];
+    if (stdin_fd >= 0) ::dup2(stdin_fd, 0);
     exec_child(exec_args);
   }
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
+  if (!input.empty()) {
+    // A few lines at most: they fit in the pipe's buffer, so this never blocks.
+    ::close(in_pipe[0]);
+    const ssize_t wrote = ::write(in_pipe[1], input.data(), input.size());
+    ::close(in_pipe[1]);
+    if (wrote != static_cast<ssize_t>(input.size())) fail_errno("write to the child's stdin");
+  }
 
   RunResult result;
   const auto deadline = Clock::now() + timeout;

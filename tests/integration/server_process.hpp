@@ -55,9 +55,10 @@ struct RunResult {
 
 // Runs the binary with `args` (argv[1..]) and extra environment variables (the test
 // process's SOUK_* variables are removed first), capturing stdout and stderr. Kills
-// it after `timeout`.
+// it after `timeout`. Standard input is `input` (a pipe), or /dev/null when empty.
 RunResult run_binary(const std::vector<std::string>& args, const EnvVars& env = {},
-                     std::chrono::milliseconds timeout = std::chrono::seconds(15));
+                     std::chrono::milliseconds timeout = std::chrono::seconds(15),
+                     const std::string& input = {});
 
 struct ServerOptions {
   std::vector<std::string> extra_args;  // appended after the standard serve flags

@@ -34,6 +34,20 @@ double wait_ended(ApiClient& client, const std::string& id, std::chrono::seconds
   return -1;
 }
 
+// The stream's playlist once it has its ENDLIST: the packager writes it just
+// after the stream ends (asynchronously), so a player's next refresh sees it.
+std::string ended_playlist(ApiClient& client, const std::string& id) {
+  std::string text;
+  for (int i = 0; i < 50; ++i) {
+    const auto r = client.get("/hls/" + id + "/index.m3u8");
+    REQUIRE_STATUS(r, 200);
+    text = r.raw;
+    if (text.find("#EXT-X-ENDLIST") != std::string::npos) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  return text;
+}
+
 }  // namespace
 
 TEST_CASE("session: the idle timeout ends a stream whose publisher never came or left") {
@@ -65,9 +79,7 @@ TEST_CASE("session: the idle timeout ends a stream whose publisher never came or
     REQUIRE(done.exit_code == 0);
     CHECK(wait_ended(client, s.id, 8s) > 0);
 
-    const auto playlist = client.get("/hls/" + s.id + "/index.m3u8");
-    REQUIRE_STATUS(playlist, 200);
-    CHECK(playlist.raw.find("#EXT-X-ENDLIST") != std::string::npos);
+    CHECK(ended_playlist(client, s.id).find("#EXT-X-ENDLIST") != std::string::npos);
     bool vod = false;
     for (int i = 0; i < 50 && !vod; ++i) {
       vod = details(client, s.id)["vodUrl"].is_string();
@@ -109,9 +121,7 @@ TEST_CASE("session: killed while live, the restarted server continues the playli
   CHECK(ended.body["data"]["vodUrl"].is_string());
 
   // One playlist: the first run's segments, then a discontinuity, then the second's.
-  const auto playlist = again.get("/hls/" + s.id + "/index.m3u8");
-  REQUIRE_STATUS(playlist, 200);
-  const auto& text = playlist.raw;
+  const auto text = ended_playlist(again, s.id);
   CHECK(text.find("#EXT-X-MEDIA-SEQUENCE:") != std::string::npos);
   CHECK(text.find("#EXT-X-DISCONTINUITY\n") != std::string::npos);
   CHECK(text.find("#EXT-X-ENDLIST") != std::string::npos);
@@ -156,8 +166,7 @@ TEST_CASE("session: /end racing the publisher's own disconnect ends cleanly, onc
   const auto d = details(client, s.id);
   CHECK(d["status"] == "ended");
   CHECK(d["ingest"]["state"] == "finished");
-  const auto playlist = client.get("/hls/" + s.id + "/index.m3u8");
-  CHECK(playlist.raw.find("#EXT-X-ENDLIST") != std::string::npos);
+  CHECK(ended_playlist(client, s.id).find("#EXT-X-ENDLIST") != std::string::npos);
   CHECK_STATUS(client.get("/healthz"), 200);
 }
 
@@ -191,6 +200,5 @@ TEST_CASE("session: a restart past the idle timeout ends the stream as /end woul
     if (!vod) std::this_thread::sleep_for(100ms);
   }
   CHECK(vod);
-  const auto playlist = again.get("/hls/" + s.id + "/index.m3u8");
-  CHECK(playlist.raw.find("#EXT-X-ENDLIST") != std::string::npos);
+  CHECK(ended_playlist(again, s.id).find("#EXT-X-ENDLIST") != std::string::npos);
 }

@@ -133,3 +133,21 @@ TEST_CASE("config: hls-cache-mb defaults to 256, 0 turns it off, within 0..65536
   }
   CHECK(error_of({}, env_of({{"SOUK_HLS_CACHE_MB", "lots"}})).starts_with("SOUK_HLS_CACHE_MB: "));
 }
+
+TEST_CASE("config: trusted-proxies defaults to none; flag, env and TOML list") {
+  const auto addr = [](const char* a) { return boost::asio::ip::make_address(a); };
+  CHECK(resolve_config({}, env_of({})).trusted_proxies.empty());
+  const auto flag = resolve_config({{"trusted-proxies", "10.0.0.0/8, ::1"}}, env_of({}));
+  CHECK(flag.trusted_proxies.contains(addr("10.9.8.7")));
+  CHECK(flag.trusted_proxies.contains(addr("::1")));
+  CHECK_FALSE(flag.trusted_proxies.contains(addr("127.0.0.1")));
+  const auto env = resolve_config({}, env_of({{"SOUK_TRUSTED_PROXIES", "127.0.0.1"}}));
+  CHECK(env.trusted_proxies.contains(addr("127.0.0.1")));
+  const auto toml = resolve_config({}, env_of({}), "trusted_proxies = [\"192.168.1.0/24\", \"fd00::/8\"]\n");
+  CHECK(toml.trusted_proxies.contains(addr("192.168.1.20")));
+  CHECK(toml.trusted_proxies.contains(addr("fd00::2")));
+  CHECK(error_of({{"trusted-proxies", "10.0.0.0/8,proxy.local"}}, env_of({})) ==
+        "--trusted-proxies: expected an IP address or CIDR network, got 'proxy.local'");
+  CHECK(error_of({}, env_of({{"SOUK_TRUSTED_PROXIES", "10.0.0.1/8"}}))
+            .starts_with("SOUK_TRUSTED_PROXIES: "));
+}

@@ -35,3 +35,27 @@ TEST_CASE("http_url accepts http(s) URLs only") {
   }
   CHECK_THROWS_AS(validate::http_url("u", "https://x/" + std::string(3000, 'a')), ApiError);
 }
+
+TEST_CASE("account fields: username, password and role, as register and the admin CLI check them") {
+  for (const char* good : {"abc", "Amina_99", "a.b-c", "abcdefghijklmnopqrstuvwxyz012345"}) {
+    CAPTURE(good);
+    CHECK_NOTHROW(validate::username(good));
+  }
+  for (const char* bad : {"ab", "has space", "émile", "a/b", "abcdefghijklmnopqrstuvwxyz0123456"}) {
+    CAPTURE(bad);
+    CHECK_THROWS_AS(validate::username(bad), ApiError);
+  }
+  CHECK_NOTHROW(validate::password("12345678"));
+  CHECK_NOTHROW(validate::password("ééééééé\xc3\xa9"));  // 8 characters in 16 bytes
+  CHECK_THROWS_AS(validate::password("1234567"), ApiError);
+  CHECK_THROWS_AS(validate::password(std::string(129, 'x')), ApiError);
+  CHECK_NOTHROW(validate::role("seller"));
+  CHECK_NOTHROW(validate::role("buyer"));
+  try {
+    validate::role("admin");
+    FAIL("expected an error");
+  } catch (const ApiError& e) {
+    CHECK(e.status() == 422);
+    CHECK(e.field() == "role");
+  }
+}

@@ -70,3 +70,18 @@ TEST_CASE("later migrations apply on top of earlier ones") {
   CHECK(migrate(c, both) == 2);
   c.execute("INSERT INTO a (x, y) VALUES (?, ?)", 1, 2);
 }
+
+TEST_CASE("migration 2 adds the admin columns to a version-1 database, keeping its rows") {
+  Connection c(":memory:", Connection::Mode::read_write);
+  REQUIRE(migrate(c, known_migrations().first(1)) == 1);
+  c.execute(
+      "INSERT INTO users (id, username, password_hash, role, display_name, created_at)"
+      " VALUES ('u', 'amina', 'h', 'seller', 'Amina', 0)");
+  CHECK(migrate(c) >= 2);
+  auto q = c.query("SELECT username, disabled_at FROM users");
+  REQUIRE(q.next());
+  CHECK(q->text(0) == "amina");
+  CHECK(q->is_null(1));
+  auto s = c.query("SELECT COUNT(*) FROM streams WHERE end_requested_at IS NULL");
+  CHECK(s.next());
+}

@@ -11,7 +11,7 @@ TEST_CASE("products: insert and find") {
   Database db(":memory:");
   db.write([](Connection& c) {
     users::insert(c, User{"s", "seller", "h", "seller", "Seller", std::nullopt, std::nullopt,
-                          std::nullopt, 0});
+                          std::nullopt, 0, std::nullopt});
     products::insert(c, Product{"p1", "s", "Sneakers", 4999, "USD", std::nullopt, 42});
   });
   const auto p = db.read([](Connection& c) { return products::find_by_id(c, "p1"); });
@@ -29,7 +29,7 @@ TEST_CASE("products: a negative price is refused by the schema") {
   Database db(":memory:");
   CHECK_THROWS_AS(db.write([](Connection& c) {
     users::insert(c, User{"s", "seller", "h", "seller", "Seller", std::nullopt, std::nullopt,
-                          std::nullopt, 0});
+                          std::nullopt, 0, std::nullopt});
     products::insert(c, Product{"p1", "s", "x", -1, "USD", std::nullopt, 0});
   }),
                   SqliteError);

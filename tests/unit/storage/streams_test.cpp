@@ -17,7 +17,7 @@ namespace {
 
 User user(const std::string& id, const std::string& role, std::optional<double> lat = std::nullopt,
           std::optional<double> lon = std::nullopt) {
-  return User{id, id, "h", role, id, std::nullopt, lat, lon, 0};
+  return User{id, id, "h", role, id, std::nullopt, lat, lon, 0, std::nullopt};
 }
 
 Stream stream(const std::string& id, const std::string& seller, souk::UnixMillis created) {
@@ -220,4 +220,24 @@ TEST_CASE("stream figures from stored rows") {
   CHECK(f.total_likes == 3);
   CHECK(f.reactions.at("\xF0\x9F\x94\xA5") == 2);
   CHECK(f.chat_messages == 1);
+}
+
+TEST_CASE("streams: an operator's end request is kept until the stream ends") {
+  Database db(":memory:");
+  db.write([](Connection& c) {
+    users::insert(c, user("s1", "seller"));
+    streams::insert(c, stream(ids[0], "s1", 1000));
+    streams::insert(c, stream(ids[1], "s1", 1001));
+  });
+  db.write([](Connection& c) {
+    CHECK_FALSE(streams::request_end(c, ids[0], 1500));  // scheduled: nothing to end
+    CHECK(streams::set_live(c, ids[0], souk::sha256("k0"), 2000, 0));
+    CHECK(streams::request_end(c, ids[0], 2500));
+    CHECK(streams::request_end(c, ids[0], 2600));  // asked again: the first time is kept
+    CHECK(streams::find_by_id(c, ids[0])->end_requested_at == 2500);
+    CHECK_FALSE(streams::find_by_id(c, ids[1])->end_requested_at);
+    CHECK(streams::end_requested(c) == std::vector<std::string>{ids[0]});
+    CHECK(streams::set_ended(c, ids[0], 3000, StoredStats{}, std::nullopt));
+    CHECK(streams::end_requested(c).empty());
+  });
 }

@@ -72,3 +72,29 @@ TEST_CASE("follows: add and remove are idempotent and counted") {
     CHECK_FALSE(follows::is_following(c, "b1", "s"));
   });
 }
+
+TEST_CASE("users: list by role, set role, disable and enable") {
+  Database db(":memory:");
+  db.write([&](Connection& c) {
+    users::insert(c, make_user("s", "seller1", "seller"));
+    users::insert(c, make_user("b", "buyer1", "buyer"));
+  });
+  db.write([&](Connection& c) {
+    CHECK(users::list(c, std::nullopt).size() == 2);
+    const auto sellers = users::list(c, std::string("seller"));
+    REQUIRE(sellers.size() == 1);
+    CHECK(sellers[0].id == "s");
+    CHECK(users::find_by_id_or_username(c, "b")->username == "buyer1");
+    CHECK(users::find_by_id_or_username(c, "BUYER1")->id == "b");
+    CHECK_FALSE(users::find_by_id_or_username(c, "nobody"));
+
+    users::set_role(c, "b", "seller");
+    CHECK(users::list(c, std::string("seller")).size() == 2);
+
+    CHECK_FALSE(users::find_by_id(c, "b")->disabled_at);
+    users::set_disabled(c, "b", 1234);
+    CHECK(users::find_by_id(c, "b")->disabled_at == 1234);
+    users::set_disabled(c, "b", std::nullopt);
+    CHECK_FALSE(users::find_by_id(c, "b")->disabled_at);
+  });
+}

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "souk/log.hpp"
+#include "souk/trusted_proxies.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -45,6 +46,7 @@ struct ServerConfig {
   std::chrono::seconds viewer_count_interval{10};
   std::chrono::seconds idle_timeout{600};
   std::chrono::seconds rtmp_idle_timeout{30};  // a publisher silent this long is dropped
+  TrustedProxies trusted_proxies;  // peers whose X-Forwarded-For and PROXY headers are believed
 };
 
 class ConfigError : public std::runtime_error {

@@ -1,5 +1,6 @@
 // Ends live streams whose publisher has been gone (or never came) for longer
-// than the idle timeout, exactly as POST /end would.
+// than the idle timeout, and those an operator asked to end with
+// `souk-live stream end` (it marks them in the database), exactly as POST /end would.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -24,6 +25,9 @@ class IdleReaper {
              api::Api& api, std::chrono::seconds timeout);
   void start();
   void stop();
+  // Ends the streams operators asked to end. Blocking: start-up calls it for
+  // requests made while the server was down; the sweep, for the others.
+  void end_requested();
 
  private:
   void schedule();

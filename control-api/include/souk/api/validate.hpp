@@ -20,4 +20,12 @@ std::string text(const char* field, std::string_view value, std::size_t min, std
 // An absolute http(s) URL of at most 2048 bytes, without spaces or control characters.
 void http_url(const char* field, std::string_view value);
 
+// Account fields, shared by POST /auth/register and `souk-live user create`.
+// 3..32 letters, digits, '_', '.' or '-'.
+void username(const std::string& value);
+// 8..128 characters.
+void password(const std::string& value);
+// "seller" or "buyer".
+void role(const std::string& value);
+
 }  // namespace souk::api::validate

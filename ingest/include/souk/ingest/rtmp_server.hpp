@@ -3,6 +3,7 @@
 #pragma once
 
 #include "souk/ingest/chunk_stream.hpp"
+#include "souk/trusted_proxies.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -26,6 +27,8 @@ struct RtmpOptions {
   std::uint32_t window_ack_size = 2500000;
   std::chrono::seconds handshake_timeout{10};
   std::chrono::seconds idle_timeout{30};  // no media for this long closes the connection
+  // Peers that may send a PROXY protocol header (v1 or v2) naming the publisher.
+  TrustedProxies trusted_proxies;
 };
 
 class RtmpServer {

@@ -53,6 +53,7 @@ struct Stream {
   std::int64_t notifications_sent = 0;
   std::int64_t viewer_count = 0;
   std::optional<StoredStats> stats;  // set once ended
+  std::optional<UnixMillis> end_requested_at;  // `souk-live stream end`, until the server ends it
   UnixMillis created_at = 0;
   UnixMillis updated_at = 0;
 };
@@ -96,6 +97,14 @@ void set_vod(Connection& c, std::string_view id, std::string_view path, std::str
 // Live streams without a publisher since before `cutoff` (never published: since
 // go-live), which the idle timeout ends.
 std::vector<std::string> idle_live(Connection& c, UnixMillis cutoff);
+
+// An operator asks for a live stream to be ended (`souk-live stream end`); the
+// server's sweep, or the next start, ends it as /end does. Returns false if the
+// stream is not live.
+bool request_end(Connection& c, std::string_view id, UnixMillis now);
+
+// Live streams an operator asked to end.
+std::vector<std::string> end_requested(Connection& c);
 
 // At start-up no publisher is connected: live streams that were receiving are
 // interrupted. Returns how many.

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace souk::storage {
 
@@ -22,6 +23,7 @@ struct User {
   std::optional<double> lat;
   std::optional<double> lon;
   UnixMillis created_at = 0;
+  std::optional<UnixMillis> disabled_at;  // set by `souk-live user disable`: no login, no tokens
 };
 
 namespace users {
@@ -30,6 +32,13 @@ void insert(Connection& c, const User& u);
 std::optional<User> find_by_id(Connection& c, std::string_view id);
 // Usernames are unique without regard to ASCII case.
 std::optional<User> find_by_username(Connection& c, std::string_view username);
+// By id, or else by username (what an operator types).
+std::optional<User> find_by_id_or_username(Connection& c, std::string_view id_or_username);
+// Oldest first; every role when `role` is not given.
+std::vector<User> list(Connection& c, const std::optional<std::string>& role);
+void set_role(Connection& c, std::string_view id, std::string_view role);
+// Disables (with the time) or enables (nullopt) an account.
+void set_disabled(Connection& c, std::string_view id, std::optional<UnixMillis> disabled_at);
 
 }  // namespace users
 
