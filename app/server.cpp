@@ -163,7 +163,9 @@ int run_server(const ServerConfig& config) {
   rtmp_options.trusted_proxies = config.trusted_proxies;
   ingest::RtmpServer rtmp(ioc, rtmp_options, hub, authorizer);
 
+  api::HttpMetrics http_metrics;
   api::HttpServerOptions http_options;
+  http_options.metrics = &http_metrics;
   http_options.max_body_bytes = config.max_body_bytes;
   http_options.request_timeout = config.http_request_timeout;
   http_options.trusted_proxies = config.trusted_proxies;

@@ -51,17 +51,21 @@ Api::Api(storage::Database& db, ApiOptions options)
   add_media_routes(*this, router_);
   add_webhook_routes(*this, router_);
   add_openapi_routes(router_);
+  add_metrics_routes(*this, router_);
+  // Requests answered from the HLS cache count under the media route's template.
+  hls_route_ = router_.match("GET", "/hls/{id}/{file}").pattern;
 }
 
 Api::~Api() = default;
 
 HttpResponse Api::handle(const HttpRequest& request) {
   HttpResponse response;
+  std::string_view pattern = unmatched_route;
   try {
     if (request.body_too_large) {
       throw ApiError(413, "payload_too_large", "the request body is larger than the server accepts");
     }
-    response = request.method == "OPTIONS" ? preflight(request) : route(request);
+    response = request.method == "OPTIONS" ? preflight(request, pattern) : route(request, pattern);
   } catch (const ApiError& e) {
     response = error_response(e);
   } catch (const storage::SqliteError& e) {
@@ -72,6 +76,7 @@ HttpResponse Api::handle(const HttpRequest& request) {
                                   {"error", e.what()}});
     response = error_response(ApiError(500, "internal_error", "the server failed to handle this request"));
   }
+  response.route = pattern;
   return finish(request, std::move(response));
 }
 
@@ -88,6 +93,7 @@ std::optional<HttpResponse> Api::try_serve_cached(const HttpRequest& request) {
     return std::nullopt;  // handle() will say what went wrong
   }
   if (!response) return std::nullopt;
+  response->route = hls_route_;
   return finish(request, std::move(*response));
 }
 
@@ -98,8 +104,9 @@ HttpResponse Api::finish(const HttpRequest& request, HttpResponse response) cons
   return response;
 }
 
-HttpResponse Api::route(const HttpRequest& request) {
+HttpResponse Api::route(const HttpRequest& request, std::string_view& pattern) {
   auto match = router_.match(request.method, request.path);
+  if (!match.pattern.empty()) pattern = match.pattern;
   switch (match.outcome) {
     case Router<Handler>::Outcome::found: {
       RequestContext ctx(*this, request, std::move(match.params));
@@ -118,8 +125,9 @@ HttpResponse Api::route(const HttpRequest& request) {
 }
 
 // A CORS preflight for any path that exists.
-HttpResponse Api::preflight(const HttpRequest& request) {
+HttpResponse Api::preflight(const HttpRequest& request, std::string_view& pattern) {
   const auto match = router_.match(request.method, request.path);
+  if (!match.pattern.empty()) pattern = match.pattern;
   if (match.allowed.empty()) throw ApiError(404, "not_found", "no such endpoint: " + request.path);
   auto allowed = match.allowed;
   allowed.push_back("OPTIONS");

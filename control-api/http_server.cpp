@@ -490,6 +490,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (!req.body_too_large && websocket::is_upgrade(msg)) {
       log::info("http", {log::bare({"method", req.method}), log::bare({"path", req.path}),
                          log::bare({"status", 101}), {"remote", request_remote_}});
+      if (server_->options.metrics) {
+        server_->options.metrics->observe(req.method, realtime_route, 101, seconds_since_start());
+      }
       watchdog_.cancel();  // the WebSocket keeps its own time
       auto ws = std::make_shared<WsSession>(std::move(socket_), server_, request_remote_);
       ws->run(parser_->release(), std::move(req));
@@ -498,6 +501,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     const std::string method = req.method;
     const std::string path = req.path;
     server_->realtime->polling(req, [self = shared_from_this(), method, path](HttpResponse res) {
+      res.route = realtime_route;
       net::post(self->socket_.get_executor(), [self, method, path, res = std::move(res)]() mutable {
         self->do_write(method, path, std::move(res));
       });
@@ -513,14 +517,20 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     do_write("-", "-", error_response(ApiError(status, code, message)));
   }
 
+  double seconds_since_start() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  }
+
   void do_write(const std::string& method, const std::string& path, HttpResponse res) {
-    if (log::enabled(spdlog::level::info)) {  // the fields cost, even unwritten
-      const auto elapsed = std::chrono::duration<double, std::milli>(
-                               std::chrono::steady_clock::now() - started_)
-                               .count();
-      log::info("http", {log::bare({"method", method}), log::bare({"path", path}),
-                         log::bare({"status", res.status}), {"duration_ms", elapsed},
-                         {"remote", request_remote_}});
+    const bool logging = log::enabled(spdlog::level::info);  // the fields cost, even unwritten
+    if (logging || server_->options.metrics) {
+      const double elapsed = seconds_since_start();
+      if (server_->options.metrics) server_->options.metrics->observe(method, res.route, res.status, elapsed);
+      if (logging) {
+        log::info("http", {log::bare({"method", method}), log::bare({"path", path}),
+                           log::bare({"status", res.status}), {"duration_ms", elapsed * 1000},
+                           {"remote", request_remote_}});
+      }
     }
     set_deadline(server_->options.request_timeout);
     if (res.file && !res.head) return do_write_file(std::move(res));

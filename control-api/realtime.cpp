@@ -9,6 +9,7 @@
 #include "souk/api/validate.hpp"
 #include "souk/api/views.hpp"
 #include "souk/log.hpp"
+#include "souk/metrics.hpp"
 #include "souk/random.hpp"
 #include "souk/storage/auth_tokens.hpp"
 #include "souk/storage/database.hpp"
@@ -92,6 +93,16 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
   Impl(net::io_context& i, net::thread_pool& b, storage::Database& d, RealtimeOptions o)
       : ioc(i), blocking(b), db(d), options(std::move(o)), viewer_timer(net::make_strand(i)) {}
 
+  // Metrics, looked up once: sessions by transport, chat messages and reactions stored.
+  metrics::Family<metrics::Gauge>& sessions_family = metrics::Registry::global().gauge(
+      "souk_realtime_sessions", "Socket.IO sessions open, by transport.", {"transport"}, 2);
+  metrics::Gauge& polling_sessions = sessions_family.with({"polling"});
+  metrics::Gauge& websocket_sessions = sessions_family.with({"websocket"});
+  metrics::Counter& chat_messages =
+      metrics::Registry::global().counter("souk_chat_messages_total", "Chat messages stored and broadcast.").get();
+  metrics::Counter& reactions =
+      metrics::Registry::global().counter("souk_reactions_total", "Reactions stored and broadcast.").get();
+
   net::io_context& ioc;
   net::thread_pool& blocking;
   storage::Database& db;
@@ -173,13 +184,16 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
   }
 
   // --- session lifecycle -------------------------------------------------------
-  std::shared_ptr<RealtimeClient> create_client() {
+  // A WebSocket client is upgraded from the start (its connection is set by the caller).
+  std::shared_ptr<RealtimeClient> create_client(bool websocket) {
     auto c = std::make_shared<RealtimeClient>(random_token(15), ioc, blocking);
+    c->upgraded = websocket;
     {
       std::lock_guard lock(mutex);
       if (stopped) return nullptr;
       clients.emplace(c->sid, c);
     }
+    (websocket ? websocket_sessions : polling_sessions).inc();
     schedule_ping(c);
     return c;
   }
@@ -197,6 +211,7 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
       std::lock_guard lock(c->mutex);
       if (c->closed) return;
       c->closed = true;
+      (c->upgraded ? websocket_sessions : polling_sessions).dec();
       poll = std::move(c->pending_poll);
       c->pending_poll = nullptr;
       ws = c->ws;
@@ -486,6 +501,7 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
       give_back_chat_slot(me.id, slot);
       throw;
     }
+    chat_messages.inc();
     broadcast(stream_id, event_packet("chat:message", chat_message_json(m)));
     return {{"id", m.id}};
   }
@@ -530,6 +546,7 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
       if (s.status == "ended") throw EventError{"stream_ended", "the stream has ended"};
       storage::reactions::insert(conn, stream_id, me.id, emoji, now_millis());
     });
+    reactions.inc();
     broadcast(stream_id, event_packet("reaction:new", {{"streamId", stream_id}, {"emoji", emoji}, {"userId", me.id}}));
     return json::object();
   }
@@ -633,6 +650,8 @@ class EngineWsHandler final : public WsHandler {
       std::lock_guard lock(client_->mutex);
       if (client_->closed) return;
       client_->upgraded = true;
+      impl_->polling_sessions.dec();
+      impl_->websocket_sessions.inc();
       client_->ws = conn_;
       poll = std::move(client_->pending_poll);
       client_->pending_poll = nullptr;
@@ -719,7 +738,7 @@ void Realtime::polling(const HttpRequest& request, std::function<void(HttpRespon
   }
   if (q->sid.empty()) {
     if (request.method != "GET") return reply(impl.engine_error(3, "Bad request"));
-    auto c = impl.create_client();
+    auto c = impl.create_client(false);
     if (!c) return reply(impl.engine_error(3, "Server shutting down"));
     const auto open = engineio::open_packet(
         c->sid, true, static_cast<int>(impl.options.ping_interval.count()),
@@ -782,11 +801,10 @@ std::shared_ptr<WsHandler> Realtime::websocket(const HttpRequest& request,
     return std::make_shared<EngineWsHandler>(impl_, c, connection, /*probing=*/true);
   }
   // WebSocket from the start: the open packet is the first message.
-  auto c = impl.create_client();
+  auto c = impl.create_client(true);
   if (!c) return nullptr;
   {
     std::lock_guard lock(c->mutex);
-    c->upgraded = true;
     c->ws = connection;
   }
   connection->send(shared(engineio::encode_packet(

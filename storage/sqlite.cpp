@@ -1,7 +1,11 @@
 // SQLite RAII wrappers.
 #include "souk/storage/sqlite.hpp"
 
+#include "souk/metrics.hpp"
+
 #include <sqlite3.h>
+
+#include <chrono>
 
 namespace souk::storage {
 namespace {
@@ -11,6 +15,18 @@ namespace {
   what += ": ";
   what += db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   throw SqliteError(db ? sqlite3_extended_errcode(db) : rc, what);
+}
+
+// Statement latency by kind: "read" for statements that change nothing
+// (sqlite3_stmt_readonly), "write" for the others.
+metrics::Histogram& query_duration(bool read_only) {
+  static auto& family = metrics::Registry::global().histogram(
+      "souk_db_query_duration_seconds",
+      "Time SQLite spent executing one statement (all its steps), by kind (read, write).",
+      metrics::latency_buckets(), {"kind"}, 2);
+  static auto& read = family.with({"read"});
+  static auto& write = family.with({"write"});
+  return read_only ? read : write;
 }
 
 }  // namespace
@@ -25,6 +41,7 @@ Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
   const int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
                                     SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
   if (rc != SQLITE_OK) throw_error(db, rc, "prepare");
+  read_only_ = sqlite3_stmt_readonly(stmt_) != 0;
 }
 
 Statement::~Statement() { sqlite3_finalize(stmt_); }
@@ -50,13 +67,23 @@ void Statement::bind(int i, Blob v) {
 }
 
 bool Statement::step() {
+  const auto started = std::chrono::steady_clock::now();
   const int rc = sqlite3_step(stmt_);
+  step_nanos_ += std::chrono::duration_cast<std::chrono::nanoseconds>(
+                     std::chrono::steady_clock::now() - started)
+                     .count();
+  stepped_ = true;
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
   throw_error(db_, rc, "step");
 }
 
 void Statement::reset() {
+  if (stepped_) {
+    query_duration(read_only_).observe(static_cast<double>(step_nanos_) / 1e9);
+    stepped_ = false;
+    step_nanos_ = 0;
+  }
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);
 }

@@ -14,6 +14,7 @@
 #include "souk/ingest/stream_hub.hpp"
 #include "souk/listen.hpp"
 #include "souk/log.hpp"
+#include "souk/metrics.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -211,6 +212,7 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
 
   void on_read(error_code ec, std::size_t n) {
     if (ec) return fail(ec, "read");
+    received_bytes_.inc(n);
     const auto err = reader_.feed(std::span(in_.data(), n), [this](RtmpMessage&& m) {
       if (!closed_) on_message(m);
     });
@@ -534,6 +536,11 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
   ChunkReader reader_;
   ChunkWriter writer_;
   std::deque<std::shared_ptr<std::vector<std::uint8_t>>> queue_;
+  // Every byte read from RTMP connections, publishing or not (one counter for all).
+  metrics::Counter& received_bytes_ =
+      metrics::Registry::global()
+          .counter("souk_ingest_received_bytes_total", "Bytes read from RTMP connections.")
+          .get();
   std::size_t queued_bytes_ = 0;
   static constexpr std::size_t max_queued_bytes = 4 * 1024 * 1024;
   TimestampRepair repair_;

@@ -1,9 +1,21 @@
 // Stream hub: publisher registry, media status, frame fan-out.
 #include "souk/ingest/stream_hub.hpp"
 
+#include "souk/metrics.hpp"
+
+#include <cmath>
+
 namespace souk::ingest {
 
-StreamHub::StreamHub(std::chrono::milliseconds takeover_after) : takeover_after_(takeover_after) {}
+StreamHub::StreamHub(std::chrono::milliseconds takeover_after)
+    : takeover_after_(takeover_after),
+      publishers_metric_(metrics::Registry::global()
+                             .gauge("souk_ingest_publishers", "RTMP publishers sending a stream now.")
+                             .get()),
+      bitrate_metric_(metrics::Registry::global()
+                          .gauge("souk_ingest_media_bytes_per_second",
+                                 "Media rate of all publishers together (bytes per second; times 8 for the bitrate), each measured over its last window of at least one second.")
+                          .get()) {}
 
 void StreamHub::add_sink(FrameSink* sink) {
   std::lock_guard lock(mutex_);
@@ -26,6 +38,9 @@ bool StreamHub::claim(const std::string& stream_id, const std::shared_ptr<Publis
     if (it != streams_.end()) {
       replaced = it->second.publisher.lock();
       if (replaced && now - it->second.last_media < takeover_after_) return false;
+      bitrate_metric_.add(-static_cast<double>(it->second.metric_bytes_per_second));
+    } else {
+      publishers_metric_.inc();
     }
     Entry e;
     e.publisher = p;
@@ -57,6 +72,8 @@ void StreamHub::release(const std::string& stream_id, const Publisher* p) {
     std::lock_guard lock(mutex_);
     auto it = streams_.find(stream_id);
     if (it == streams_.end() || it->second.raw != p) return;
+    bitrate_metric_.add(-static_cast<double>(it->second.metric_bytes_per_second));
+    publishers_metric_.dec();
     streams_.erase(it);
     sinks = sinks_;
     listeners = listeners_;
@@ -86,7 +103,13 @@ void StreamHub::on_frame(const Publisher* p, const FramePtr& frame) {
     e.window_bytes += frame->buffer->size();
     const auto elapsed = std::chrono::duration<double>(now - e.window_start).count();
     if (elapsed >= 1.0) {
-      e.bitrate_kbps = static_cast<double>(e.window_bytes) * 8 / elapsed / 1000;
+      const double kbps = static_cast<double>(e.window_bytes) * 8 / elapsed / 1000;
+      // Whole bytes per second: integral deltas add up exactly, so the sum
+      // returns to 0 when every publisher has gone.
+      const auto bytes_per_second = std::llround(kbps * 1000 / 8);
+      bitrate_metric_.add(static_cast<double>(bytes_per_second - e.metric_bytes_per_second));
+      e.metric_bytes_per_second = bytes_per_second;
+      e.bitrate_kbps = kbps;
       e.window_start = now;
       e.window_bytes = 0;
     }

@@ -2,6 +2,8 @@
 #include "souk/packager/stream_packager.hpp"
 
 #include "souk/log.hpp"
+#include "souk/metrics.hpp"
+#include "souk/time.hpp"
 #include "souk/packager/codec_config.hpp"
 
 #include <cerrno>
@@ -16,6 +18,36 @@ using ingest::Frame;
 using ingest::MediaKind;
 
 namespace {
+
+// Process-wide media metrics (every stream's packager adds to the same series).
+struct PackagerMetrics {
+  metrics::Counter& segments_written;
+  metrics::Histogram& segment_availability;
+  metrics::Counter& recordings_finalized;
+  metrics::Counter& recordings_failed;
+};
+
+// The fragmented recording `fragmented` as a plain MP4 at `out` (after what
+// `out` already holds). Throws on failure.
+void append_recording(const fs::path& fragmented, const fs::path& out);
+
+PackagerMetrics& packager_metrics() {
+  static PackagerMetrics m = [] {
+    auto& r = metrics::Registry::global();
+    auto& recordings = r.counter("souk_recordings_finalized_total",
+                                 "Recordings turned into a VOD file, by result (ok, failed).",
+                                 {"result"}, 2);
+    return PackagerMetrics{
+        r.counter("souk_hls_segments_written_total", "HLS segments written whole and listed.").get(),
+        r.histogram("souk_hls_segment_availability_seconds",
+                    "Time from the arrival of the keyframe that closes a segment to the playlist listing it.",
+                    metrics::latency_buckets())
+            .get(),
+        recordings.with({"ok"}), recordings.with({"failed"})};
+  }();
+  return m;
+}
+
 
 // Waiting longer than this for the second codec's sequence header means the
 // stream has only one kind of media.
@@ -159,7 +191,7 @@ void StreamPackager::write_hls(const Frame& f, std::int64_t wall_clock_ms) {
   const bool cut_point = has_video ? (f.kind == MediaKind::video && f.keyframe) : true;
   if (segment_ && cut_point &&
       static_cast<double>(f.dts_ms - segment_start_dts_) >= options_.segment_seconds * 1000) {
-    close_segment(f.dts_ms);
+    close_segment(f.dts_ms, wall_clock_ms);
   }
   if (!segment_) {
     if (hls_failing_ && !cut_point) return;  // after a failed write, try again at a keyframe
@@ -222,7 +254,7 @@ void StreamPackager::open_segment(const Frame& f, std::int64_t wall_clock_ms) {
   segment_has_keyframe_ = false;
 }
 
-void StreamPackager::close_segment(std::int64_t end_dts_ms) {
+void StreamPackager::close_segment(std::int64_t end_dts_ms, std::int64_t closing_arrival_ms) {
   if (!segment_) return;
   try {
     segment_->finish();
@@ -238,10 +270,17 @@ void StreamPackager::close_segment(std::int64_t end_dts_ms) {
   s.discontinuity = discontinuity_next_;
   discontinuity_next_ = false;
   remove_old_segments(playlist_.add(std::move(s)));
-  write_playlist();
+  const bool listed = write_playlist();
+  auto& m = packager_metrics();
+  m.segments_written.inc();
+  if (listed && closing_arrival_ms > 0) {
+    // Wall-clock milliseconds at both ends (the frame's arrival is stamped so).
+    m.segment_availability.observe(
+        static_cast<double>(std::max<std::int64_t>(now_millis() - closing_arrival_ms, 0)) / 1000.0);
+  }
 }
 
-void StreamPackager::write_playlist() {
+bool StreamPackager::write_playlist() {
   const auto path = dir_ / "index.m3u8";
   const auto text = std::make_shared<const std::string>(playlist_.render());
   try {
@@ -261,12 +300,13 @@ void StreamPackager::write_playlist() {
     // rename is not on disk); the next segment's write tries again.
     uncache(path);
     hls_failed("playlist", e.what());
-    return;
+    return false;
   }
   if (hls_failing_) {
     hls_failing_ = false;
     log::info("packager: HLS resumed", {{"stream_id", id_}});
   }
+  return true;
 }
 
 void StreamPackager::abandon_segment(const char* step, const std::string& error) {
@@ -417,7 +457,20 @@ struct InputFile {
 
 }  // namespace
 
+// Counted here, so a recording finalized at end and one after a restart both are.
 void finalize_recording(const fs::path& fragmented, const fs::path& out) {
+  try {
+    append_recording(fragmented, out);
+  } catch (...) {
+    packager_metrics().recordings_failed.inc();
+    throw;
+  }
+  packager_metrics().recordings_finalized.inc();
+}
+
+namespace {
+
+void append_recording(const fs::path& fragmented, const fs::path& out) {
   // A VOD already there is the part recorded before a restart: the new part
   // follows it in the same file.
   std::vector<std::unique_ptr<InputFile>> inputs;
@@ -473,5 +526,7 @@ void finalize_recording(const fs::path& fragmented, const fs::path& out) {
   fs::rename(tmp, out);
   fs::remove(fragmented, ec);
 }
+
+}  // namespace
 
 }  // namespace souk::packager

@@ -86,6 +86,8 @@ const Row rows[] = {
     // Operations.
     {"GET", "/healthz", Fixture::none, nullptr, {200}, {200}, {200}, {200}},
     {"GET", "/readyz", Fixture::none, nullptr, {200}, {200}, {200}, {200}},
+    // Public by design: operators restrict it at the proxy (README, Metrics).
+    {"GET", "/metrics", Fixture::none, nullptr, {200}, {200}, {200}, {200}},
 
     // Accounts: anyone registers and logs in; logout and /users/me need a user.
     {"POST", "/api/v1/auth/register", Fixture::none,

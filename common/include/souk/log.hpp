@@ -2,10 +2,12 @@
 // text ("msg key=value ...") or as one JSON object per line (--log-format json).
 #pragma once
 
+#include <spdlog/formatter.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -15,6 +17,12 @@ enum class Format { text, json };
 
 // Installs the process-wide logger (stderr). Safe to call again to reconfigure.
 void init(spdlog::level::level_enum level, Format format);
+
+// The formatter init() gives the logger's sink (exposed for tests). JSON lines are
+// {"ts":"2026-11-24T10:26:20.123Z","level":"info","msg":"...",<fields>}: ts in
+// RFC 3339 UTC with milliseconds, level as --log-level names it; a field named
+// ts, level or msg is written as ts_, level_ or msg_.
+std::unique_ptr<spdlog::formatter> make_formatter(Format format);
 
 // A field value is kept as text; `quoted` says whether JSON needs it as a string.
 // Bare fields print in text mode as the value alone (for the access log's

@@ -67,3 +67,16 @@ TEST_CASE("router: entries lists every route as added, in order") {
   CHECK(entries[4].method == "DELETE");
   CHECK(entries[4].pattern == "/api/v1/users/{id}/follow");
 }
+
+TEST_CASE("router: a match names the pattern it matched (the metrics' route template)") {
+  const auto r = make_router();
+  CHECK(r.match("GET", "/api/v1/streams/abc").pattern == "/api/v1/streams/{id}");
+  CHECK(r.match("POST", "/api/v1/streams/s/products/p/tag").pattern ==
+        "/api/v1/streams/{id}/products/{pid}/tag");
+  // 405: the path's pattern all the same.
+  CHECK(r.match("PUT", "/api/v1/users/u/follow").pattern == "/api/v1/users/{id}/follow");
+  CHECK(r.match("GET", "/nope").pattern.empty());
+  // The same pattern, whatever the id: one stable string.
+  CHECK(r.match("GET", "/api/v1/streams/a").pattern.data() ==
+        r.match("GET", "/api/v1/streams/b").pattern.data());
+}

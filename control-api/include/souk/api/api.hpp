@@ -89,8 +89,9 @@ class Api {
   std::vector<Router<Handler>::Entry> routes() const { return router_.entries(); }
 
  private:
-  HttpResponse route(const HttpRequest& request);
-  HttpResponse preflight(const HttpRequest& request);
+  // Both set `pattern` to the route template the path matched, if any.
+  HttpResponse route(const HttpRequest& request, std::string_view& pattern);
+  HttpResponse preflight(const HttpRequest& request, std::string_view& pattern);
   // What every response gets on its way out: CORS headers, and HEAD's no body.
   HttpResponse finish(const HttpRequest& request, HttpResponse response) const;
   void add_cors_headers(const HttpRequest& request, HttpResponse& response) const;
@@ -98,6 +99,7 @@ class Api {
   storage::Database& db_;
   ApiOptions options_;
   std::string hls_root_;
+  std::string_view hls_route_;  // the media route's pattern, for cached responses
   PasswordHasher passwords_;
   LoginLimiter login_limiter_;
   Router<Handler> router_;
@@ -115,6 +117,7 @@ void add_stream_product_routes(Api& api, Router<Api::Handler>& router);
 void add_media_routes(Api& api, Router<Api::Handler>& router);
 void add_webhook_routes(Api& api, Router<Api::Handler>& router);
 void add_openapi_routes(Router<Api::Handler>& router);
+void add_metrics_routes(Api& api, Router<Api::Handler>& router);
 // The media route's response from the HLS cache alone (media_routes.cpp); nullopt
 // when the request is not a well-formed /hls/ path or the file is not cached.
 // Throws ApiError as the route does (416).

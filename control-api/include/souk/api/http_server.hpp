@@ -6,6 +6,7 @@
 // headers.
 #pragma once
 
+#include "souk/api/http_metrics.hpp"
 #include "souk/api/http_types.hpp"
 #include "souk/api/realtime_endpoint.hpp"
 #include "souk/trusted_proxies.hpp"
@@ -28,6 +29,7 @@ struct HttpServerOptions {
   std::chrono::seconds request_timeout{30};  // to read one request, idle time included
   std::size_t max_ws_message_bytes = 1000000;  // Engine.IO's maxPayload
   std::size_t max_ws_queue = 1024;             // messages waiting for a slow WebSocket reader
+  HttpMetrics* metrics = nullptr;  // counts each response by its route template, when set
   // Peers whose X-Forwarded-For names the client (HttpRequest::remote, the access log).
   TrustedProxies trusted_proxies;
 };

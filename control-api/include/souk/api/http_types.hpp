@@ -60,6 +60,9 @@ struct HttpResponse {
   std::optional<FileSlice> file;      // when set, the body (Content-Length = file->length)
   std::optional<SharedSlice> shared;  // when set, the body (Content-Length = shared->length)
   bool head = false;                  // a HEAD request: headers only, Content-Length as for GET
+  // The route template that answered ("/api/v1/streams/{id}", "unmatched"), for
+  // metrics: a router pattern or a string literal, never freed while serving.
+  std::string_view route;
 
   void set_header(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));
@@ -71,6 +74,10 @@ struct HttpResponse {
     return {};
   }
 };
+
+// Route templates of requests no router pattern answers (metrics labels).
+inline constexpr std::string_view unmatched_route = "unmatched";
+inline constexpr std::string_view realtime_route = "/socket.io/";
 
 // Splits "/a/b?x=1" into path and query.
 inline void split_target(std::string_view target, std::string& path, std::string& query) {

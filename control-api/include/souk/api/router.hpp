@@ -37,6 +37,9 @@ class Router {
     const Handler* handler = nullptr;
     PathParams params;
     std::vector<std::string> allowed;  // methods the path accepts (for 405 and OPTIONS)
+    // The pattern the path matched ("/streams/{id}"), empty when none did. Points
+    // into the router, which outlives every request (metrics label requests with it).
+    std::string_view pattern;
   };
 
   // A registered route as it was added: ("GET", "/api/v1/streams/{id}").
@@ -64,6 +67,7 @@ class Router {
     for (const Route& r : routes_) {
       PathParams params;
       if (!matches(r.segments, segments, params)) continue;
+      if (m.pattern.empty()) m.pattern = r.pattern;
       if (std::find(m.allowed.begin(), m.allowed.end(), r.method) == m.allowed.end()) {
         m.allowed.push_back(r.method);
       }

@@ -9,6 +9,7 @@
 #include "souk/ingest/frame.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -16,6 +17,10 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace souk::metrics {
+class Gauge;
+}
 
 namespace souk::ingest {
 
@@ -96,9 +101,13 @@ class StreamHub {
     Clock::time_point window_start;
     std::uint64_t window_bytes = 0;
     std::optional<double> bitrate_kbps;
+    std::int64_t metric_bytes_per_second = 0;  // this stream's share of the rate gauge
   };
 
   std::chrono::milliseconds takeover_after_;
+  // Changed under mutex_, with the entries they sum up.
+  metrics::Gauge& publishers_metric_;
+  metrics::Gauge& bitrate_metric_;
   mutable std::mutex mutex_;
   std::map<std::string, Entry> streams_;
   std::vector<FrameSink*> sinks_;

@@ -73,8 +73,11 @@ class StreamPackager {
   // The frame as MPEG-TS carries it (ts_packets.hpp); nullptr when it is malformed.
   PacketPtr hls_packet(const ingest::Frame& f) const;
   void open_segment(const ingest::Frame& f, std::int64_t wall_clock_ms);
-  void close_segment(std::int64_t end_dts_ms);
-  void write_playlist();
+  // `closing_arrival_ms`: when the keyframe that ends the segment reached the
+  // server (0 when the segment ends without one), for the availability latency.
+  void close_segment(std::int64_t end_dts_ms, std::int64_t closing_arrival_ms = 0);
+  // False when the playlist could not be written.
+  bool write_playlist();
   // Media writes fail when the disk is full: the segment is dropped, the playlist
   // waits, and the next keyframe tries again (logged once per outage).
   void abandon_segment(const char* step, const std::string& error);

@@ -80,6 +80,11 @@ class Statement {
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
+  // Time spent inside sqlite3_step since the last reset: one execution's
+  // latency, observed at reset (see souk_db_query_duration_seconds).
+  std::int64_t step_nanos_ = 0;
+  bool stepped_ = false;
+  bool read_only_ = false;
 };
 
 // One use of a cached statement: binds on creation, resets on destruction so the
