@@ -126,6 +126,17 @@ json wait_for_vod(ApiClient& client, const std::string& id) {
   return {};
 }
 
+// Waits until ingest says the publisher's media arrives (a publisher takes a
+// while to start on a busy machine).
+void wait_receiving(ApiClient& client, const std::string& id) {
+  for (int i = 0; i < 100; ++i) {
+    const auto r = client.get(api_path("/streams/" + id));
+    if (r.status == 200 && r.body["data"]["ingest"]["state"] == "receiving") return;
+    std::this_thread::sleep_for(100ms);
+  }
+  FAIL("the publisher's media did not arrive within 10 s");
+}
+
 }  // namespace
 
 TEST_CASE("hls: live segments and playlist, playback, ENDLIST and a seekable VOD") {
@@ -151,7 +162,13 @@ TEST_CASE("hls: live segments and playlist, playback, ENDLIST and a seekable VOD
   INFO(done.describe());
   REQUIRE(done.exit_code == 0);
 
-  const auto playlist = parse_playlist(get_text(client, live.hls_url));
+  // The last segment is closed when the packager has the publisher's end, just
+  // after the publisher is gone (frames reach it in batches).
+  auto playlist = parse_playlist(get_text(client, live.hls_url));
+  for (int i = 0; i < 50 && playlist.entries.size() < 3; ++i) {
+    std::this_thread::sleep_for(100ms);
+    playlist = parse_playlist(get_text(client, live.hls_url));
+  }
   CHECK(playlist.target == 2);
   REQUIRE(playlist.entries.size() >= 3);  // 6 s in 2 s segments
   for (std::size_t i = 0; i < playlist.entries.size(); ++i) {
@@ -220,6 +237,7 @@ TEST_CASE("hls: after SIGKILL mid-recording, the restart finalizes what was reco
   ApiClient client(server.http_port());
   const auto live = go_live(client);
   ChildProcess publisher(publish_args(live.publish_url, /*loop=*/true));
+  wait_receiving(client, live.id);
   std::this_thread::sleep_for(5s);
   REQUIRE(::kill(server.pid(), SIGKILL) == 0);
   publisher.wait(10s);  // the publisher loses its server
