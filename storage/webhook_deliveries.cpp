@@ -26,6 +26,15 @@ WebhookDelivery read_delivery(const Statement& r) {
   return d;
 }
 
+// Every delivery `sql` (a SELECT of `columns`) gives.
+template <class... Args>
+std::vector<WebhookDelivery> select_deliveries(Connection& c, const std::string& sql, const Args&... args) {
+  auto q = c.query(sql, args...);
+  std::vector<WebhookDelivery> out;
+  while (q.next()) out.push_back(read_delivery(q.row()));
+  return out;
+}
+
 const char* status_name(AttemptOutcome o) {
   switch (o) {
     case AttemptOutcome::delivered:
@@ -51,10 +60,7 @@ std::vector<WebhookDelivery> due(Connection& c, UnixMillis now, int limit) {
   static const std::string sql = std::string("SELECT ") + columns +
                                  " FROM webhook_deliveries WHERE status = 'pending'"
                                  " AND next_attempt_at <= ? ORDER BY next_attempt_at, rowid LIMIT ?";
-  auto q = c.query(sql, now, limit);
-  std::vector<WebhookDelivery> out;
-  while (q.next()) out.push_back(read_delivery(q.row()));
-  return out;
+  return select_deliveries(c, sql, now, limit);
 }
 
 std::optional<UnixMillis> next_due_at(Connection& c) {
@@ -93,10 +99,7 @@ std::vector<WebhookDelivery> list_for_stream(Connection& c, std::string_view str
   static const std::string sql = std::string("SELECT ") + columns +
                                  " FROM webhook_deliveries WHERE stream_id = ?"
                                  " ORDER BY created_at DESC, rowid DESC LIMIT ?";
-  auto q = c.query(sql, stream_id, limit);
-  std::vector<WebhookDelivery> out;
-  while (q.next()) out.push_back(read_delivery(q.row()));
-  return out;
+  return select_deliveries(c, sql, stream_id, limit);
 }
 
 std::vector<WebhookAttempt> attempts(Connection& c, std::string_view delivery_id) {
