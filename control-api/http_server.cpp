@@ -34,6 +34,7 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -75,11 +76,11 @@ namespace websocket = beast::websocket;
 // and the closing handshake. The messages this server sends are written here as
 // frames straight to the socket: a server's frames are not masked, so a room's
 // broadcast is the same bytes for every viewer behind a 2-10 byte header.
-// - A message for a connection with nothing waiting is sent at once, by the
-//   thread that sends it (the room's broadcast loop), with one non-blocking
-//   sendmsg on a duplicate of the socket's descriptor: no hand-off to the
-//   connection's strand, no wake-up. Handing each delivery to the strand was
-//   most of the cost of a room's fan-out.
+// - Messages for a connection with nothing waiting are sent at once, by the
+//   thread that sends them (a room's broadcast pass, several frames at a time),
+//   with one non-blocking sendmsg on a duplicate of the socket's descriptor: no
+//   hand-off to the connection's strand, no wake-up. Handing each delivery to
+//   the strand was most of the cost of a room's fan-out.
 // - What the socket does not take at once waits, with every message after it,
 //   and the strand writes them all in one write when the socket is writable.
 // Beast never writes while we may, but for a pong to a ping, which Socket.IO
@@ -109,9 +110,11 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
                                   beast::error_code ec) mutable { self->on_accept(ec, request); });
   }
 
-  bool send(std::shared_ptr<const std::string> text) override {
+  using WsConnection::send;
+  bool send(std::span<const Text> texts) override {
     if (closed_.load()) return false;
-    if (queued_.fetch_add(1) >= server_->options.max_ws_queue) {
+    if (texts.empty()) return true;
+    if (queued_.fetch_add(texts.size()) + texts.size() > server_->options.max_ws_queue) {
       // The peer stopped reading: drop it rather than hold everyone's messages.
       // No close frame: it would wait behind what the peer does not read.
       log::info("websocket dropped: not reading", {{"remote", remote_}});
@@ -123,25 +126,23 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
     }
     std::unique_lock lock(write_mutex_);
     if (writes_closed_) {
-      --queued_;
+      queued_ -= texts.size();
       return false;
     }
+    std::size_t whole = 0;  // messages the socket took whole
     if (!writing_ && send_fd_ >= 0) {
-      const auto header = ws_text_frame_header(text->size());
-      const std::size_t total = header.size + text->size();
-      const std::size_t sent = send_now(header, *text);
-      if (sent == total) {
-        --queued_;
-        return true;
-      }
-      if (sent == send_failed) {
+      const auto taken = send_now(texts.first(std::min(texts.size(), max_frames_per_send)));
+      if (!taken) {
         writes_closed_ = true;  // the peer is gone; the read side ends the session
-        --queued_;
+        queued_ -= texts.size();
         return false;
       }
-      first_sent_ = sent;
+      whole = taken->frames;
+      first_sent_ = taken->partial_bytes;
+      queued_ -= whole;
+      if (whole == texts.size()) return true;
     }
-    pending_.push_back(std::move(text));
+    pending_.insert(pending_.end(), texts.begin() + static_cast<std::ptrdiff_t>(whole), texts.end());
     if (std::exchange(writing_, true)) return true;
     lock.unlock();
     net::post(ws_.get_executor(), [self = shared_from_this()] { self->do_write(); });
@@ -175,22 +176,30 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
   static constexpr std::size_t idle_frames_kept = 4;
   // How long a close waits for the writes waiting before the socket is closed.
   static constexpr std::chrono::seconds close_write_grace{5};
-  static constexpr std::size_t send_failed = SIZE_MAX;
+  // Frames in one direct send (two iovecs each).
+  static constexpr std::size_t max_frames_per_send = 64;
 
-  // One non-blocking send of a frame: the bytes the socket took (0 when it is
-  // full), or send_failed.
-  std::size_t send_now(const WsFrameHeader& header, const std::string& payload) {
-    iovec iov[2] = {{const_cast<std::uint8_t*>(header.bytes.data()), header.size},
-                    {const_cast<char*>(payload.data()), payload.size()}};
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = 2;
-    for (;;) {
-      const auto n = ::sendmsg(send_fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (n >= 0) return static_cast<std::size_t>(n);
-      if (errno == EINTR) continue;
-      return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : send_failed;
+  // One non-blocking sendmsg of up to max_frames_per_send frames: what the socket
+  // took (nothing when it is full), or nullopt when the connection failed.
+  std::optional<WsFramesTaken> send_now(std::span<const Text> texts) {
+    std::array<WsFrameHeader, max_frames_per_send> headers;
+    std::array<std::size_t, max_frames_per_send> frame_sizes;
+    std::array<iovec, 2 * max_frames_per_send> iov;
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      headers[i] = ws_text_frame_header(texts[i]->size());
+      frame_sizes[i] = headers[i].size + texts[i]->size();
+      iov[2 * i] = {headers[i].bytes.data(), headers[i].size};
+      iov[2 * i + 1] = {const_cast<char*>(texts[i]->data()), texts[i]->size()};
     }
+    msghdr msg{};
+    msg.msg_iov = iov.data();
+    msg.msg_iovlen = 2 * texts.size();
+    ssize_t n;
+    while ((n = ::sendmsg(send_fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL)) < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return WsFramesTaken{};
+      if (errno != EINTR) return std::nullopt;
+    }
+    return ws_frames_taken(std::span(frame_sizes).first(texts.size()), static_cast<std::size_t>(n));
   }
 
   // Closes the socket: pending operations end with operation_aborted.
@@ -302,14 +311,14 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
   int send_fd_ = -1;
 
   std::mutex write_mutex_;  // guards the four below, taken by senders on any thread
-  std::deque<std::shared_ptr<const std::string>> pending_;  // not yet written whole
+  std::deque<Text> pending_;  // not yet written whole
   std::size_t first_sent_ = 0;  // bytes of pending_.front()'s frame already sent
   bool writing_ = false;        // the strand writes pending_; senders only append
   bool writes_closed_ = false;  // nothing more is written (closing, or failed)
   bool close_after_write_ = false;  // on the strand
 
   // On the strand, while a write is in flight.
-  std::vector<std::shared_ptr<const std::string>> in_flight_;
+  std::vector<Text> in_flight_;
   std::vector<WsFrameHeader> headers_;
   std::vector<net::const_buffer> buffers_;
 

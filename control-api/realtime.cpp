@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
+#include <span>
 #include <unordered_map>
 
 namespace souk::api {
@@ -87,6 +88,13 @@ class RealtimeClient : public std::enable_shared_from_this<RealtimeClient> {
   std::string viewer_key() const { return user ? user->id : socket_id; }
 };
 
+// The packets broadcast to a room and not yet sent (see Impl::broadcast).
+struct Fanout {
+  std::mutex mutex;
+  std::vector<SharedText> waiting;
+  bool sending = false;  // a thread is sending the room's packets
+};
+
 struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
   static constexpr int max_backlog = 256;
 
@@ -112,6 +120,7 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
   mutable std::mutex mutex;  // the maps below
   std::unordered_map<std::string, std::shared_ptr<RealtimeClient>> clients;      // by sid
   std::map<std::string, std::set<std::shared_ptr<RealtimeClient>>> rooms;        // by stream id
+  std::unordered_map<std::string, std::shared_ptr<Fanout>> fanouts;              // a room's, by stream id
   std::set<std::string> media_seen;  // streams whose media started at least once
 
   std::mutex chat_mutex;
@@ -120,6 +129,10 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
 
   // --- sending ---------------------------------------------------------------
   void send(const std::shared_ptr<RealtimeClient>& c, const SharedText& packet) {
+    send(c, std::span<const SharedText>(&packet, 1));
+  }
+
+  void send(const std::shared_ptr<RealtimeClient>& c, std::span<const SharedText> packets) {
     std::function<void(HttpResponse)> poll;
     std::vector<SharedText> batch;
     bool overflow = false;
@@ -130,11 +143,11 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
       if (c->upgraded) {
         // Under the lock, so packets reach the socket in the order they were
         // sent (WsConnection::send only queues; it takes no lock of ours).
-        ws_full = c->ws && !c->ws->send(packet);
-      } else if (c->queue.size() >= options.max_queue) {
+        ws_full = c->ws && !c->ws->send(packets);
+      } else if (c->queue.size() + packets.size() > options.max_queue) {
         overflow = true;
       } else {
-        c->queue.push_back(packet);
+        c->queue.insert(c->queue.end(), packets.begin(), packets.end());
         if (c->pending_poll) {
           poll = std::move(c->pending_poll);
           c->pending_poll = nullptr;
@@ -148,8 +161,45 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
     if (poll) poll(poll_response(batch));
   }
 
+  // Sends a packet to every member of a room, in the order broadcasts come. One
+  // thread at a time sends a room's packets: the one that finds none being sent
+  // sends its own at once, and what other threads broadcast meanwhile waits in
+  // the room's fanout, for its next pass. A quiet room's message leaves without a
+  // hand-off; a busy room's cost one write per viewer per pass (several frames
+  // in one sendmsg), not one per viewer per message, which is what lets a room
+  // of thousands carry hundreds of messages a second.
   void broadcast(const std::string& stream_id, const SharedText& packet) {
-    for (const auto& c : members(stream_id)) send(c, packet);
+    std::shared_ptr<Fanout> fanout;
+    {
+      std::lock_guard lock(mutex);
+      auto it = fanouts.find(stream_id);
+      if (it == fanouts.end()) return;  // nobody in the room
+      fanout = it->second;
+    }
+    {
+      std::lock_guard lock(fanout->mutex);
+      fanout->waiting.push_back(packet);
+      if (std::exchange(fanout->sending, true)) return;
+    }
+    std::vector<SharedText> batch;
+    try {
+      for (;;) {
+        {
+          std::lock_guard lock(fanout->mutex);
+          if (fanout->waiting.empty()) {
+            fanout->sending = false;
+            return;
+          }
+          batch.swap(fanout->waiting);
+        }
+        for (const auto& c : members(stream_id)) send(c, batch);
+        batch.clear();
+      }
+    } catch (...) {
+      std::lock_guard lock(fanout->mutex);
+      fanout->sending = false;
+      throw;
+    }
   }
 
   std::vector<std::shared_ptr<RealtimeClient>> members(const std::string& stream_id) {
@@ -398,6 +448,7 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
       auto& room = rooms[stream_id];
       fresh = room.insert(c).second;
       count = static_cast<std::int64_t>(room.size());
+      if (auto& fanout = fanouts[stream_id]; !fanout) fanout = std::make_shared<Fanout>();
     }
     json products = json::array();
     std::vector<storage::ChatMessage> recent;
@@ -418,8 +469,7 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
     } catch (...) {
       if (fresh) {
         std::lock_guard lock(mutex);
-        rooms[stream_id].erase(c);
-        if (rooms[stream_id].empty()) rooms.erase(stream_id);
+        remove_member(c, stream_id);
       }
       throw;
     }
@@ -437,6 +487,20 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
     return {{"streamId", stream_id}, {"viewerCount", count}};
   }
 
+  // Under `mutex`: takes c out of the room, and the room away once empty. The
+  // members left.
+  std::int64_t remove_member(const std::shared_ptr<RealtimeClient>& c, const std::string& stream_id) {
+    auto room = rooms.find(stream_id);
+    if (room == rooms.end()) return 0;
+    room->second.erase(c);
+    const auto count = static_cast<std::int64_t>(room->second.size());
+    if (count == 0) {
+      rooms.erase(room);
+      fanouts.erase(stream_id);
+    }
+    return count;
+  }
+
   json leave(const std::shared_ptr<RealtimeClient>& c, const std::string& stream_id, bool asked) {
     auto it = c->rooms.find(stream_id);
     if (it == c->rooms.end()) {
@@ -448,12 +512,7 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
     std::int64_t count = 0;
     {
       std::lock_guard lock(mutex);
-      auto room = rooms.find(stream_id);
-      if (room != rooms.end()) {
-        room->second.erase(c);
-        count = static_cast<std::int64_t>(room->second.size());
-        if (room->second.empty()) rooms.erase(room);
-      }
+      count = remove_member(c, stream_id);
     }
     const auto now = now_millis();
     try {

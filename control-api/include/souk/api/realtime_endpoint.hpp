@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 
 namespace souk::api {
@@ -15,9 +16,12 @@ namespace souk::api {
 class WsConnection {
  public:
   virtual ~WsConnection() = default;
-  // Queues a text message (thread-safe). False if the connection is closed or
-  // its queue is full (then it is being closed: a reader that stopped reading).
-  virtual bool send(std::shared_ptr<const std::string> text) = 0;
+  using Text = std::shared_ptr<const std::string>;
+  // Sends text messages, in order, or queues what the socket does not take at
+  // once (thread-safe). False if the connection is closed or its queue is full
+  // (then it is being closed: a reader that stopped reading).
+  virtual bool send(std::span<const Text> texts) = 0;
+  bool send(const Text& text) { return send(std::span<const Text>(&text, 1)); }
   virtual void close() = 0;  // thread-safe
 };
 

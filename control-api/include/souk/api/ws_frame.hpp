@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace souk::api {
 
@@ -31,6 +32,26 @@ inline WsFrameHeader ws_text_frame_header(std::uint64_t length) {
     h.size = 10;
   }
   return h;
+}
+
+// What a write of consecutive frames took: the frames it took whole, and the
+// bytes it took of the next one.
+struct WsFramesTaken {
+  std::size_t frames = 0;
+  std::size_t partial_bytes = 0;
+};
+
+// Splits `written` bytes over frames of the given sizes (header + payload).
+inline WsFramesTaken ws_frames_taken(std::span<const std::size_t> frame_sizes, std::size_t written) {
+  WsFramesTaken taken;
+  for (; taken.frames < frame_sizes.size(); ++taken.frames) {
+    if (written < frame_sizes[taken.frames]) {
+      taken.partial_bytes = written;
+      break;
+    }
+    written -= frame_sizes[taken.frames];
+  }
+  return taken;
 }
 
 }  // namespace souk::api
