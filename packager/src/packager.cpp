@@ -4,7 +4,6 @@
 #include "souk/log.hpp"
 #include "souk/time.hpp"
 
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 
 #include <fstream>
@@ -118,22 +117,10 @@ void Packager::schedule_drain(const std::shared_ptr<Lane>& l) {
       ready.swap(ready_);
       batch_armed_ = false;
     }
-    // The media pool's two threads split the lanes: this one drains half, and
-    // one task wakes the other for the rest. A post to each lane's strand woke
-    // a thread per lane, most of the pool's CPU at 50 publishers.
-    const auto rest = ready.begin() + static_cast<std::ptrdiff_t>((ready.size() + 1) / 2);
-    if (rest != ready.end()) {
-      net::post(pool_, [this, lanes = std::vector(rest, ready.end())] { drain_on_strands(lanes); });
-      ready.erase(rest, ready.end());
+    for (auto& lane : ready) {
+      net::post(lane->strand, [this, lane] { drain(*lane); });
     }
-    drain_on_strands(ready);
   });
-}
-
-void Packager::drain_on_strands(const std::vector<std::shared_ptr<Lane>>& lanes) {
-  // On a pool thread: each lane is drained here and now unless its strand is
-  // busy elsewhere (then its drain runs after that).
-  for (const auto& lane : lanes) net::dispatch(lane->strand, [this, lane] { drain(*lane); });
 }
 
 void Packager::drain(Lane& l) {

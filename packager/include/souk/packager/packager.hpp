@@ -92,8 +92,6 @@ class Packager final : public ingest::FrameSink {
   };
 
   std::shared_ptr<Lane> lane(const std::string& stream_id, bool create);
-  // On a media thread: drains each lane on its strand.
-  void drain_on_strands(const std::vector<std::shared_ptr<Lane>>& lanes);
   // Handles what waits in the lane's inbox, in order (on its strand).
   void drain(Lane& lane);
   void enqueue(const std::shared_ptr<Lane>& lane, Queued q);
