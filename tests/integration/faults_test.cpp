@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -88,17 +89,19 @@ void check_playlist_plays(const ServerProcess& server, const std::string& id) {
 // The stream's playlist once the packager has written all it was sent: the same
 // text on reads 500 ms apart. Ingest reports a publisher gone as soon as the
 // socket closes, while the packager may still be draining that publisher's frames.
+// Waits until the playlist exists and stays the same for 500 ms: the packager
+// writes it after the publisher is gone, from its queue.
 std::string settled_playlist(ApiClient& client, const std::string& id) {
   const auto deadline = Clock::now() + 10s;
-  std::string last = client.get("/hls/" + id + "/index.m3u8").raw;
+  std::optional<std::string> last;
   while (Clock::now() < deadline) {
+    auto now = client.get("/hls/" + id + "/index.m3u8");
+    if (now.status == 200 && last == now.raw) return now.raw;
+    last = now.status == 200 ? std::optional(std::move(now.raw)) : std::nullopt;
     std::this_thread::sleep_for(500ms);
-    auto now = client.get("/hls/" + id + "/index.m3u8").raw;
-    if (now == last) return now;
-    last = std::move(now);
   }
-  FAIL("the playlist of " << id << " kept changing for 10 s");
-  return last;
+  FAIL("the playlist of " << id << " was missing or kept changing for 10 s");
+  return last.value_or("");
 }
 
 // EXTINF durations of a playlist, in order.
@@ -504,6 +507,7 @@ TEST_CASE("faults: a full disk pauses HLS and stops the recording cleanly; every
   check_playlist_plays(server, a.id);
   const auto other = run_process({rtmp_publish_binary(), fixture.flv.string(), b.publish_url}, 30s);
   CHECK(other.exit_code == 0);
+  settled_playlist(client, b.id);
   check_playlist_plays(server, b.id);
 
   // The VOD keeps what was recorded before the disk filled: the first run, less
