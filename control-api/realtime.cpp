@@ -165,7 +165,7 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
   // thread at a time sends a room's packets: the one that finds none being sent
   // sends its own at once, and what other threads broadcast meanwhile waits in
   // the room's fanout, for its next pass. A quiet room's message leaves without a
-  // hand-off; a busy room's cost one write per viewer per pass (several frames
+  // hand-off; a busy room costs one write per viewer per pass (several frames
   // in one sendmsg), not one per viewer per message, which is what lets a room
   // of thousands carry hundreds of messages a second.
   void broadcast(const std::string& stream_id, const SharedText& packet) {
