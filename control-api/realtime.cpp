@@ -95,6 +95,13 @@ struct Fanout {
   bool sending = false;  // a thread is sending the room's packets
 };
 
+// A stream's room: who is in it, and its broadcasts. The fanout is shared so a
+// thread sending a pass keeps it after the room is gone.
+struct Room {
+  std::set<std::shared_ptr<RealtimeClient>> members;
+  std::shared_ptr<Fanout> fanout = std::make_shared<Fanout>();
+};
+
 struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
   static constexpr int max_backlog = 256;
 
@@ -119,8 +126,7 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
 
   mutable std::mutex mutex;  // the maps below
   std::unordered_map<std::string, std::shared_ptr<RealtimeClient>> clients;      // by sid
-  std::map<std::string, std::set<std::shared_ptr<RealtimeClient>>> rooms;        // by stream id
-  std::unordered_map<std::string, std::shared_ptr<Fanout>> fanouts;              // a room's, by stream id
+  std::map<std::string, Room> rooms;  // by stream id
   std::set<std::string> media_seen;  // streams whose media started at least once
 
   std::mutex chat_mutex;
@@ -172,9 +178,9 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
     std::shared_ptr<Fanout> fanout;
     {
       std::lock_guard lock(mutex);
-      auto it = fanouts.find(stream_id);
-      if (it == fanouts.end()) return;  // nobody in the room
-      fanout = it->second;
+      auto it = rooms.find(stream_id);
+      if (it == rooms.end()) return;  // nobody in the room
+      fanout = it->second.fanout;
     }
     {
       std::lock_guard lock(fanout->mutex);
@@ -206,7 +212,7 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
     std::lock_guard lock(mutex);
     auto it = rooms.find(stream_id);
     if (it == rooms.end()) return {};
-    return {it->second.begin(), it->second.end()};
+    return {it->second.members.begin(), it->second.members.end()};
   }
 
   HttpResponse text_response(int status, std::string body,
@@ -445,10 +451,9 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
     bool fresh = false;
     {
       std::lock_guard lock(mutex);
-      auto& room = rooms[stream_id];
+      auto& room = rooms[stream_id].members;
       fresh = room.insert(c).second;
       count = static_cast<std::int64_t>(room.size());
-      if (auto& fanout = fanouts[stream_id]; !fanout) fanout = std::make_shared<Fanout>();
     }
     json products = json::array();
     std::vector<storage::ChatMessage> recent;
@@ -492,12 +497,9 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
   std::int64_t remove_member(const std::shared_ptr<RealtimeClient>& c, const std::string& stream_id) {
     auto room = rooms.find(stream_id);
     if (room == rooms.end()) return 0;
-    room->second.erase(c);
-    const auto count = static_cast<std::int64_t>(room->second.size());
-    if (count == 0) {
-      rooms.erase(room);
-      fanouts.erase(stream_id);
-    }
+    room->second.members.erase(c);
+    const auto count = static_cast<std::int64_t>(room->second.members.size());
+    if (count == 0) rooms.erase(room);
     return count;
   }
 
@@ -646,7 +648,7 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
     std::vector<std::pair<std::string, std::int64_t>> counts;
     {
       std::lock_guard lock(mutex);
-      for (const auto& [id, members] : rooms) counts.emplace_back(id, static_cast<std::int64_t>(members.size()));
+      for (const auto& [id, room] : rooms) counts.emplace_back(id, static_cast<std::int64_t>(room.members.size()));
     }
     std::vector<std::pair<std::string, std::int64_t>> live;
     try {
