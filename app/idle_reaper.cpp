@@ -40,34 +40,29 @@ void IdleReaper::schedule() {
 }
 
 void IdleReaper::end_requested() {
-  try {
-    const auto requested = db_.read([](storage::Connection& c) { return storage::streams::end_requested(c); });
-    for (const auto& id : requested) {
-      try {
-        api_.end_stream(id, nullptr, "an operator ended it (souk-live stream end)");
-      } catch (const api::ApiError&) {
-        // Ended meanwhile by its owner or the idle timeout.
-      }
-    }
-  } catch (const std::exception& e) {
-    log::error("ending streams operators asked to end failed", {{"error", e.what()}});
-  }
+  end_each([](storage::Connection& c) { return storage::streams::end_requested(c); },
+           "an operator ended it (souk-live stream end)", "ending streams operators asked to end failed");
 }
 
 void IdleReaper::sweep() {
   end_requested();
+  const auto cutoff = now_millis() - std::chrono::duration_cast<std::chrono::milliseconds>(timeout_).count();
+  end_each([cutoff](storage::Connection& c) { return storage::streams::idle_live(c, cutoff); },
+           "no publisher within the idle timeout", "idle sweep failed");
+}
+
+void IdleReaper::end_each(const std::function<std::vector<std::string>(storage::Connection&)>& which,
+                          const char* reason, const char* failure) {
   try {
-    const auto cutoff = now_millis() - std::chrono::duration_cast<std::chrono::milliseconds>(timeout_).count();
-    const auto idle = db_.read([&](storage::Connection& c) { return storage::streams::idle_live(c, cutoff); });
-    for (const auto& id : idle) {
+    for (const auto& id : db_.read(which)) {
       try {
-        api_.end_stream(id, nullptr, "no publisher within the idle timeout");
+        api_.end_stream(id, nullptr, reason);
       } catch (const api::ApiError&) {
-        // Ended meanwhile by its owner: nothing left to do.
+        // Ended meanwhile (by its owner, the idle timeout or an operator).
       }
     }
   } catch (const std::exception& e) {
-    log::error("idle sweep failed", {{"error", e.what()}});
+    log::error(failure, {{"error", e.what()}});
   }
 }
 

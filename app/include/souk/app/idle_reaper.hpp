@@ -8,12 +8,16 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace souk::api {
 class Api;
 }
 namespace souk::storage {
+class Connection;
 class Database;
 }
 
@@ -32,6 +36,10 @@ class IdleReaper {
  private:
   void schedule();
   void sweep();  // on the blocking pool
+  // Ends each live stream `which` names with `reason`; logs `failure` if the
+  // query fails.
+  void end_each(const std::function<std::vector<std::string>(storage::Connection&)>& which,
+                const char* reason, const char* failure);
 
   boost::asio::thread_pool& blocking_;
   storage::Database& db_;
