@@ -6,6 +6,9 @@
 namespace souk::ingest {
 namespace {
 
+// What a message's buffer starts with, at most (see parse_chunk).
+constexpr std::size_t first_reserve = 64 * 1024;
+
 std::uint32_t be24(const std::uint8_t* p) {
   return (std::uint32_t{p[0]} << 16) | (std::uint32_t{p[1]} << 8) | p[2];
 }
@@ -51,36 +54,43 @@ const char* to_string(ChunkError e) {
 ChunkError ChunkReader::feed(std::span<const std::uint8_t> bytes,
                              const std::function<void(RtmpMessage&&)>& on_message) {
   bytes_received_ += bytes.size();
-  buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
-  ChunkError err = ChunkError::none;
-  while (parse_chunk(err, on_message)) {
-    if (err != ChunkError::none) return err;
+  // A read usually ends where a chunk does: its chunks are parsed where they
+  // are, and only a chunk cut by the end of a read waits in buffer_ for the next.
+  std::span<const std::uint8_t> in = bytes;
+  if (!buffer_.empty()) {
+    buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
+    in = buffer_;
   }
+  std::size_t pos = 0;
+  ChunkError err = ChunkError::none;
+  while (const auto used = parse_chunk(in.subspan(pos), err, on_message)) pos += used;
   if (err != ChunkError::none) return err;
-  // Keep only the unparsed tail.
-  buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(pos_));
-  pos_ = 0;
+  if (in.data() == buffer_.data()) {
+    buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(pos));
+  } else {
+    buffer_.assign(in.begin() + static_cast<std::ptrdiff_t>(pos), in.end());
+  }
   return ChunkError::none;
 }
 
-bool ChunkReader::parse_chunk(ChunkError& err,
-                              const std::function<void(RtmpMessage&&)>& on_message) {
-  const std::uint8_t* p = buffer_.data() + pos_;
-  const std::size_t avail = buffer_.size() - pos_;
+std::size_t ChunkReader::parse_chunk(std::span<const std::uint8_t> in, ChunkError& err,
+                                     const std::function<void(RtmpMessage&&)>& on_message) {
+  const std::uint8_t* p = in.data();
+  const std::size_t avail = in.size();
   std::size_t n = 0;
   const auto need = [&](std::size_t k) { return n + k <= avail; };
 
   // Basic header: 1 to 3 bytes (5.3.1.1).
-  if (!need(1)) return false;
+  if (!need(1)) return 0;
   const std::uint8_t fmt = p[0] >> 6;
   std::uint32_t csid = p[0] & 0x3f;
   n = 1;
   if (csid == 0) {
-    if (!need(1)) return false;
+    if (!need(1)) return 0;
     csid = 64 + p[1];
     n = 2;
   } else if (csid == 1) {
-    if (!need(2)) return false;
+    if (!need(2)) return 0;
     csid = 64 + p[1] + (std::uint32_t{p[2]} << 8);
     n = 3;
   }
@@ -89,23 +99,25 @@ bool ChunkReader::parse_chunk(ChunkError& err,
   if (it == streams_.end()) {
     if (fmt != 0) {
       err = ChunkError::missing_header;
-      return true;
+      return 0;
     }
     if (streams_.size() >= limits_.max_chunk_streams) {
       err = ChunkError::too_many_streams;
-      return true;
+      return 0;
     }
   }
-  StreamState probe = it == streams_.end() ? StreamState{} : it->second;
-  StreamState& st = probe;
+  // Read-only until the whole chunk is known to be here: a chunk cut by the end
+  // of a read is parsed again, whole, with the next.
+  static const StreamState fresh{};
+  const StreamState& st = it == streams_.end() ? fresh : it->second;
   if (fmt != 0 && !st.has_header) {
     err = ChunkError::missing_header;
-    return true;
+    return 0;
   }
 
   // Message header: 11, 7, 3 or 0 bytes (5.3.1.2).
   static constexpr std::size_t header_size[4] = {11, 7, 3, 0};
-  if (!need(header_size[fmt])) return false;
+  if (!need(header_size[fmt])) return 0;
   const std::uint8_t* h = p + n;
   n += header_size[fmt];
   const bool new_message = !st.partial;
@@ -116,7 +128,7 @@ bool ChunkReader::parse_chunk(ChunkError& err,
   if (extended) {
     // Present after every header of this chunk stream while the timestamp needs
     // it, format 3 chunks included (5.3.1.3).
-    if (!need(4)) return false;
+    if (!need(4)) return 0;
     ext = be32(p + n);
     n += 4;
   }
@@ -132,63 +144,58 @@ bool ChunkReader::parse_chunk(ChunkError& err,
   if (fmt == 0) stream_id = le32(h + 7);
   if (!new_message && fmt <= 1 && length != st.length) {
     err = ChunkError::length_changed;
-    return true;
+    return 0;
   }
   if (length > limits_.max_message_size) {
     err = ChunkError::message_too_large;
-    return true;
+    return 0;
   }
 
   // Payload: up to one chunk of what the message still lacks.
   const std::size_t have = st.partial ? st.partial->size() : 0;
   const std::size_t take = std::min<std::size_t>(chunk_size_, length - have);
-  if (!need(take)) return false;
+  if (!need(take)) return 0;
 
   // The whole chunk is here: commit the header.
+  StreamState& s = it != streams_.end() ? it->second : streams_.try_emplace(csid).first->second;
   if (new_message) {
     switch (fmt) {
       case 0:
-        st.timestamp = ts_value;
-        st.delta = 0;
+        s.timestamp = ts_value;
+        s.delta = 0;
         break;
       case 1:
       case 2:
-        st.delta = ts_value;
-        st.timestamp += ts_value;
+        s.delta = ts_value;
+        s.timestamp += ts_value;
         break;
       case 3:
-        st.timestamp += st.delta;  // a new message reuses the previous delta
+        s.timestamp += s.delta;  // a new message reuses the previous delta
         break;
     }
-    st.partial = std::make_shared<std::vector<std::uint8_t>>();
-    // Grow with the data, not with what the header announces (a hostile header
-    // could claim 16 MiB on each of many chunk streams).
-    st.partial->reserve(std::min<std::size_t>(length, chunk_size_));
+    s.partial = std::make_shared<std::vector<std::uint8_t>>();
+    // Room for the whole of a usual frame at once (720p P-frames are 5-20 KB),
+    // but past that grow with the data, not with what the header announces (a
+    // hostile header could claim 16 MiB on each of many chunk streams).
+    s.partial->reserve(std::min<std::size_t>(length, std::max<std::size_t>(chunk_size_, first_reserve)));
   }
-  st.has_header = true;
-  st.extended = extended;
-  st.length = length;
-  st.type = type;
-  st.stream_id = stream_id;
-  st.partial->insert(st.partial->end(), p + n, p + n + take);
+  s.has_header = true;
+  s.extended = extended;
+  s.length = length;
+  s.type = type;
+  s.stream_id = stream_id;
+  s.partial->insert(s.partial->end(), p + n, p + n + take);
   n += take;
-  pos_ += n;
-
-  RtmpMessage done;
-  const bool complete = st.partial->size() == st.length;
-  if (complete) {
-    done = RtmpMessage{csid, st.type, st.timestamp, st.stream_id, std::move(st.partial)};
-    st.partial.reset();
-  }
-  streams_[csid] = std::move(st);
-  if (!complete) return true;
+  if (s.partial->size() != s.length) return n;
+  RtmpMessage done{csid, s.type, s.timestamp, s.stream_id, std::move(s.partial)};
+  s.partial.reset();
 
   // Chunk-layer control messages act before the next chunk is read.
   if (done.type == msg_set_chunk_size && done.payload->size() >= 4) {
     const std::uint32_t size = be32(done.payload->data());
     if (size == 0 || (size & 0x80000000u) != 0) {
       err = ChunkError::bad_chunk_size;
-      return true;
+      return 0;
     }
     chunk_size_ = std::min(size, limits_.max_message_size);
   } else if (done.type == msg_abort && done.payload->size() >= 4) {
@@ -196,7 +203,7 @@ bool ChunkReader::parse_chunk(ChunkError& err,
     if (aborted != streams_.end()) aborted->second.partial.reset();
   }
   on_message(std::move(done));
-  return true;
+  return n;
 }
 
 void ChunkWriter::write(std::uint32_t csid, std::uint8_t type, std::uint32_t timestamp,

@@ -57,6 +57,41 @@ TEST_CASE("chunks: writer output reassembles, whole and byte by byte") {
   }
 }
 
+TEST_CASE("chunks: reads cut anywhere give the same messages as one read") {
+  // As a publisher's stream arrives: audio and video interleaved, chunk size
+  // 4096, a keyframe larger than what a message's buffer first reserves.
+  ChunkWriter w;
+  w.set_chunk_size(4096);
+  std::vector<std::uint8_t> wire;
+  std::vector<std::vector<std::uint8_t>> sent;
+  for (std::uint8_t i = 0; i < 6; ++i) {
+    sent.push_back(payload_of(i == 0 ? 150 * 1024 : 9000 + 777 * i, i));
+    w.write(6, msg_video, 33u * i, 1, sent.back(), wire);
+    sent.push_back(payload_of(380, static_cast<std::uint8_t>(100 + i)));
+    w.write(4, msg_audio, 21u * i, 1, sent.back(), wire);
+  }
+  ChunkWriter set_size;
+  std::vector<std::uint8_t> prefix;
+  set_size.write(2, msg_set_chunk_size, 0, 0, std::vector<std::uint8_t>{0, 0, 0x10, 0}, prefix);
+  wire.insert(wire.begin(), prefix.begin(), prefix.end());
+
+  for (std::size_t piece : {1u, 7u, 4096u, 4097u, 65536u}) {
+    CAPTURE(piece);
+    ChunkReader r;
+    std::vector<std::vector<std::uint8_t>> got;
+    ChunkError err = ChunkError::none;
+    for (std::size_t at = 0; at < wire.size() && err == ChunkError::none; at += piece) {
+      const auto n = std::min(piece, wire.size() - at);
+      err = r.feed(std::span(wire).subspan(at, n), [&](RtmpMessage&& m) {
+        if (m.type != msg_set_chunk_size) got.push_back(*m.payload);
+      });
+    }
+    CHECK(err == ChunkError::none);
+    CHECK(got == sent);
+    CHECK(r.bytes_received() == wire.size());
+  }
+}
+
 TEST_CASE("chunks: formats 1, 2 and 3 inherit and add deltas (RTMP spec 5.3.2.2)") {
   // csid 4: fmt0 ts=1000 len=2 type=8 sid=1; fmt2 delta=20; fmt3 (reuses delta);
   // fmt1 delta=5 len=1 type=9.

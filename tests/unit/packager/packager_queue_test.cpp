@@ -70,3 +70,49 @@ TEST_CASE("packager: a lane that falls behind drops by bytes as well as frames, 
   pool.join();
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("packager: a lane stuck on a slow disk does not hold up the others") {
+  const auto dir = std::filesystem::temp_directory_path() / ("souk-packager-stall-" + std::to_string(::getpid()));
+  boost::asio::thread_pool pool(2);
+  NoRecordings recordings;
+  PackagerOptions options;
+  options.data_dir = dir;
+  // Asked on the media pool when a lane's packager starts: "stuck" blocks there,
+  // as a stream whose disk stopped answering would in a write.
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  Packager packager(pool, options,
+                    [released](const std::string& id) {
+                      if (id == "stuck") released.wait();
+                      return false;
+                    },
+                    recordings);
+
+  const auto drained = [&](const std::string& id) {
+    for (int tries = 0; tries < 500 && packager.backlog(id).frames > 0; ++tries) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return packager.backlog(id).frames == 0;
+  };
+
+  // Both lanes come due in the same tick, "stuck" first: the thread that takes
+  // it stalls, and the other media thread must still get to "fine".
+  packager.publish_started("stuck");
+  packager.publish_started("fine");
+  std::int64_t dts = 0;
+  for (int i = 0; i < 5; ++i) {
+    packager.on_frame(video_frame("stuck", dts, i == 0, 1000));
+    packager.on_frame(video_frame("fine", dts, i == 0, 1000));
+    dts += 33;
+  }
+  CHECK(drained("fine"));
+  // And frames that arrive later still go through.
+  packager.on_frame(video_frame("fine", dts += 33, false, 1000));
+  CHECK(drained("fine"));
+  CHECK(packager.backlog("stuck").frames == 5);
+
+  release.set_value();
+  CHECK(drained("stuck"));
+  pool.join();
+  std::filesystem::remove_all(dir);
+}

@@ -79,13 +79,14 @@ class ChunkReader {
     std::shared_ptr<std::vector<std::uint8_t>> partial;  // message being assembled
   };
 
-  // Parses one chunk at the front of buffer_; returns false if more bytes are needed.
-  bool parse_chunk(ChunkError& err, const std::function<void(RtmpMessage&&)>& on_message);
+  // Parses the chunk at the front of `in`: returns its size, or 0 if `in` does
+  // not hold all of it or on an error (then `err` says which).
+  std::size_t parse_chunk(std::span<const std::uint8_t> in, ChunkError& err,
+                          const std::function<void(RtmpMessage&&)>& on_message);
 
   ChunkLimits limits_;
   std::uint32_t chunk_size_ = 128;  // the protocol's initial chunk size
-  std::vector<std::uint8_t> buffer_;
-  std::size_t pos_ = 0;
+  std::vector<std::uint8_t> buffer_;  // the start of a chunk the last read cut off
   std::unordered_map<std::uint32_t, StreamState> streams_;
   std::uint64_t bytes_received_ = 0;
 };
