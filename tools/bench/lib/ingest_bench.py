@@ -158,7 +158,7 @@ rtmp {{
 def one(server, n, binary, rtmp_load, fixture, out):
     work = os.path.join(out, f'ingest-{server}-{n}')
     shutil.rmtree(work, ignore_errors=True)  # a previous run's segment names would look old
-    os.makedirs(work)
+    os.makedirs(work, exist_ok=True)
     if server == 'souk-live':
         proc, urls, dirs = start_souk(binary, n)
     else:
