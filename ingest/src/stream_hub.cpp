@@ -17,20 +17,12 @@ StreamHub::StreamHub(std::chrono::milliseconds takeover_after)
                                  "Media rate of all publishers together (bytes per second; times 8 for the bitrate), each measured over its last window of at least one second.")
                           .get()) {}
 
-void StreamHub::add_sink(FrameSink* sink) {
-  std::lock_guard lock(mutex_);
-  sinks_.push_back(sink);
-}
+void StreamHub::add_sink(FrameSink* sink) { sinks_.push_back(sink); }
 
-void StreamHub::add_listener(IngestListener* listener) {
-  std::lock_guard lock(mutex_);
-  listeners_.push_back(listener);
-}
+void StreamHub::add_listener(IngestListener* listener) { listeners_.push_back(listener); }
 
 bool StreamHub::claim(const std::string& stream_id, const std::shared_ptr<Publisher>& p) {
   std::shared_ptr<Publisher> replaced;
-  std::vector<FrameSink*> sinks;
-  std::vector<IngestListener*> listeners;
   {
     std::lock_guard lock(mutex_);
     const auto now = Clock::now();
@@ -49,25 +41,21 @@ bool StreamHub::claim(const std::string& stream_id, const std::shared_ptr<Publis
     e.last_media = now;
     e.window_start = now;
     streams_[stream_id] = std::move(e);
-    sinks = sinks_;
-    listeners = listeners_;
   }
   // A takeover keeps the stream publishing: sinks see a restart, listeners see
   // it continue.
   if (replaced) {
     replaced->kick("replaced by a new publisher");
-    for (auto* s : sinks) s->publish_stopped(stream_id);
+    for (auto* s : sinks_) s->publish_stopped(stream_id);
   }
-  for (auto* s : sinks) s->publish_started(stream_id);
+  for (auto* s : sinks_) s->publish_started(stream_id);
   if (!replaced) {
-    for (auto* l : listeners) l->publisher_started(stream_id);
+    for (auto* l : listeners_) l->publisher_started(stream_id);
   }
   return true;
 }
 
 void StreamHub::release(const std::string& stream_id, const Publisher* p) {
-  std::vector<FrameSink*> sinks;
-  std::vector<IngestListener*> listeners;
   {
     std::lock_guard lock(mutex_);
     auto it = streams_.find(stream_id);
@@ -75,11 +63,9 @@ void StreamHub::release(const std::string& stream_id, const Publisher* p) {
     bitrate_metric_.add(-static_cast<double>(it->second.metric_bytes_per_second));
     publishers_metric_.dec();
     streams_.erase(it);
-    sinks = sinks_;
-    listeners = listeners_;
   }
-  for (auto* s : sinks) s->publish_stopped(stream_id);
-  for (auto* l : listeners) l->publisher_stopped(stream_id);
+  for (auto* s : sinks_) s->publish_stopped(stream_id);
+  for (auto* l : listeners_) l->publisher_stopped(stream_id);
 }
 
 void StreamHub::on_metadata(const std::string& stream_id, const Publisher* p,
@@ -90,10 +76,9 @@ void StreamHub::on_metadata(const std::string& stream_id, const Publisher* p,
 }
 
 void StreamHub::on_frame(const Publisher* p, const FramePtr& frame) {
-  std::vector<FrameSink*> sinks;
   {
     std::lock_guard lock(mutex_);
-    auto it = streams_.find(frame->stream_id);
+    auto it = streams_.find(*frame->stream_id);
     if (it == streams_.end() || it->second.raw != p) return;  // replaced meanwhile
     Entry& e = it->second;
     const auto now = Clock::now();
@@ -113,9 +98,8 @@ void StreamHub::on_frame(const Publisher* p, const FramePtr& frame) {
       e.window_start = now;
       e.window_bytes = 0;
     }
-    sinks = sinks_;
   }
-  for (auto* s : sinks) s->on_frame(frame);
+  for (auto* s : sinks_) s->on_frame(frame);
 }
 
 void StreamHub::kick(const std::string& stream_id, const char* reason) {

@@ -4,7 +4,7 @@ on this machine, in one run. Each figure is measured for Souk Live and its
 reference in the same run, alternating, and printed with the ratio.
 
   bench.py [--only ingest,egress,chat,api,soak] [--build build/release] [--out build/bench]
-           [--ingest-rounds 3]
+           [--ingest-publishers 1,50,200,500] [--ingest-rounds 3]
 
 Results: <out>/results.json (every row) and <out>/results.md (the tables).
 """
@@ -64,6 +64,8 @@ def main():
     ap.add_argument('--build', default=os.path.join(common.REPO, 'build', 'release'))
     ap.add_argument('--out', default=os.path.join(common.REPO, 'build', 'bench'))
     ap.add_argument('--seconds', type=int, default=10, help='length of each wrk run')
+    ap.add_argument('--ingest-publishers', default='1,50,200,500',
+                    help='comma-separated publisher counts for the ingest section')
     ap.add_argument('--ingest-rounds', type=int, default=3,
                     help='ingest runs per server and N, alternating; rows give the median')
     ap.add_argument('--soak-minutes', type=float, default=30)
@@ -95,7 +97,9 @@ def main():
     if 'ingest' in only:
         from lib import ingest_bench
         section('ingest', 'Ingest: publishers, CPU, memory, segment availability',
-                lambda: ingest_bench.run(binary, rtmp_load, fixture, args.out, rounds=args.ingest_rounds), ingest_bench.render)
+                lambda: ingest_bench.run(binary, rtmp_load, fixture, args.out,
+                                         counts=[int(n) for n in args.ingest_publishers.split(',')],
+                                         rounds=args.ingest_rounds), ingest_bench.render)
     from lib import http_bench
     section('egress', 'HLS egress (wrk)',
             lambda: http_bench.egress(binary, fixture, rtmp_publish, args.seconds), egress_table)

@@ -73,6 +73,8 @@ class StreamHub {
   // A publisher silent this long can be replaced by a new one with the key.
   explicit StreamHub(std::chrono::milliseconds takeover_after = std::chrono::seconds(3));
 
+  // Wiring, before any publisher arrives: from then on the lists are read
+  // without the lock (on every frame), so they must not change.
   void add_sink(FrameSink* sink);
   void add_listener(IngestListener* listener);
 
@@ -110,8 +112,8 @@ class StreamHub {
   metrics::Gauge& bitrate_metric_;
   mutable std::mutex mutex_;
   std::map<std::string, Entry> streams_;
-  std::vector<FrameSink*> sinks_;
-  std::vector<IngestListener*> listeners_;
+  std::vector<FrameSink*> sinks_;            // fixed once publishers arrive
+  std::vector<IngestListener*> listeners_;  // likewise
 };
 
 }  // namespace souk::ingest
