@@ -362,7 +362,6 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
     }
     publishing_ = true;
     stream_id_ = *stream_id;
-    frame_stream_id_ = std::make_shared<const std::string>(stream_id_);
     log::info("rtmp publish started", {{"stream_id", stream_id_}, {"remote", remote_}});
     send_message(csid_control, msg_user_control, 0, control::stream_begin(publish_stream_id));
     send_command(csid_status, publish_stream_id, "onStatus",
@@ -416,7 +415,7 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
                  {"timestamp_ms", static_cast<std::int64_t>(m.timestamp)}, {"dts_ms", ts.dts}});
     }
     auto frame = std::make_shared<Frame>();
-    frame->stream_id = frame_stream_id_;
+    frame->stream_id = stream_id_;
     frame->kind = kind;
     frame->codec_id = tag->codec_id;
     frame->dts_ms = ts.dts;
@@ -547,7 +546,6 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
   TimestampRepair repair_;
   std::optional<amf0::Value> pending_metadata_;
   std::string stream_id_;
-  std::shared_ptr<const std::string> frame_stream_id_;  // the same, for frames to share
   std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
   std::uint64_t last_ack_ = 0;
   std::uint32_t peer_window_ = 0;

@@ -78,7 +78,7 @@ void StreamHub::on_metadata(const std::string& stream_id, const Publisher* p,
 void StreamHub::on_frame(const Publisher* p, const FramePtr& frame) {
   {
     std::lock_guard lock(mutex_);
-    auto it = streams_.find(*frame->stream_id);
+    auto it = streams_.find(frame->stream_id);
     if (it == streams_.end() || it->second.raw != p) return;  // replaced meanwhile
     Entry& e = it->second;
     const auto now = Clock::now();

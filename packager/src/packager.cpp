@@ -72,7 +72,7 @@ void Packager::publish_started(const std::string& stream_id) {
 }
 
 void Packager::on_frame(const ingest::FramePtr& frame) {
-  auto l = lane(*frame->stream_id, false);
+  auto l = lane(frame->stream_id, false);
   if (!l) return;
   // Bounded: when the lane falls behind, drop until the next video keyframe (a
   // clean restart point), but always keep sequence headers.
@@ -83,7 +83,7 @@ void Packager::on_frame(const ingest::FramePtr& frame) {
     if (!restart_point || over(l->queued.load(), l->queued_bytes.load(), 2)) {
       if (dropped_.fetch_add(1) % 1000 == 0) {
         log::warn("packager: behind the live edge, dropping frames",
-                  {{"stream_id", *frame->stream_id}, {"dropped_total", dropped_.load()}});
+                  {{"stream_id", frame->stream_id}, {"dropped_total", dropped_.load()}});
       }
       return;
     }

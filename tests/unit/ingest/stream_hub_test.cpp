@@ -25,7 +25,7 @@ struct Recorder : FrameSink, IngestListener {
 
 FramePtr frame(const std::string& stream, MediaKind kind) {
   auto f = std::make_shared<Frame>();
-  f->stream_id = std::make_shared<const std::string>(stream);
+  f->stream_id = stream;
   f->kind = kind;
   f->codec_id = kind == MediaKind::video ? codec_avc : codec_aac;
   f->buffer = std::make_shared<std::vector<std::uint8_t>>(100, 0);

@@ -20,7 +20,7 @@ struct NoRecordings : RecordingSink {
 
 ingest::FramePtr video_frame(const std::string& id, std::int64_t dts, bool keyframe, std::size_t bytes) {
   auto f = std::make_shared<ingest::Frame>();
-  f->stream_id = std::make_shared<const std::string>(id);
+  f->stream_id = id;
   f->kind = ingest::MediaKind::video;
   f->codec_id = ingest::codec_avc;
   f->dts_ms = f->pts_ms = dts;

@@ -17,8 +17,7 @@ inline constexpr std::uint8_t codec_avc = 7;
 inline constexpr std::uint8_t codec_aac = 10;
 
 struct Frame {
-  // Shared by every frame of a publish: one allocation per publish, not per frame.
-  std::shared_ptr<const std::string> stream_id;
+  std::string stream_id;
   MediaKind kind = MediaKind::video;
   std::uint8_t codec_id = 0;
   std::int64_t dts_ms = 0;  // decode timestamp: 64-bit, unwrapped, monotonic per track
