@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import common  # noqa: E402
+from lib import common, ingest_bench  # noqa: E402
 
 SECTIONS = ('ingest', 'egress', 'chat', 'api')
 
@@ -64,9 +64,9 @@ def main():
     ap.add_argument('--build', default=os.path.join(common.REPO, 'build', 'release'))
     ap.add_argument('--out', default=os.path.join(common.REPO, 'build', 'bench'))
     ap.add_argument('--seconds', type=int, default=10, help='length of each wrk run')
-    ap.add_argument('--ingest-publishers', default='1,50,200,500',
+    ap.add_argument('--ingest-publishers', default=','.join(str(n) for n in ingest_bench.COUNTS),
                     help='comma-separated publisher counts for the ingest section')
-    ap.add_argument('--ingest-rounds', type=int, default=3,
+    ap.add_argument('--ingest-rounds', type=int, default=ingest_bench.ROUNDS,
                     help='ingest runs per server and N, alternating; rows give the median')
     ap.add_argument('--soak-minutes', type=float, default=30)
     args = ap.parse_args()
@@ -95,7 +95,6 @@ def main():
         report.append(text)
 
     if 'ingest' in only:
-        from lib import ingest_bench
         section('ingest', 'Ingest: publishers, CPU, memory, segment availability',
                 lambda: ingest_bench.run(binary, rtmp_load, fixture, args.out,
                                          counts=[int(n) for n in args.ingest_publishers.split(',')],

@@ -29,14 +29,26 @@ ingest::FramePtr video_frame(const std::string& id, std::int64_t dts, bool keyfr
   return f;
 }
 
+PackagerOptions options_in(const std::string& name) {
+  PackagerOptions options;
+  options.data_dir = std::filesystem::temp_directory_path() / (name + "-" + std::to_string(::getpid()));
+  return options;
+}
+
+// Waits up to 5 s for the lane's queue to empty; whether it did.
+bool drained(const Packager& packager, const std::string& id) {
+  for (int tries = 0; tries < 500 && packager.backlog(id).frames > 0; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return packager.backlog(id).frames == 0;
+}
+
 }  // namespace
 
 TEST_CASE("packager: a lane that falls behind drops by bytes as well as frames, and resumes at a keyframe") {
-  const auto dir = std::filesystem::temp_directory_path() / ("souk-packager-queue-" + std::to_string(::getpid()));
+  const auto options = options_in("souk-packager-queue");
   boost::asio::thread_pool pool(1);
   NoRecordings recordings;
-  PackagerOptions options;
-  options.data_dir = dir;
   Packager packager(pool, options, [](const std::string&) { return false; }, recordings);
 
   // The media pool is busy (a slow disk): nothing is drained meanwhile.
@@ -57,10 +69,7 @@ TEST_CASE("packager: a lane that falls behind drops by bytes as well as frames, 
   CHECK(packager.backlog("s").bytes >= 3u * 1024 * 1024);
 
   release.set_value();
-  for (int tries = 0; tries < 500 && packager.backlog("s").frames > 0; ++tries) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  REQUIRE(packager.backlog("s").frames == 0);
+  REQUIRE(drained(packager, "s"));
   // Caught up, but a delta frame cannot start a picture: dropped until a keyframe.
   packager.on_frame(video_frame("s", dts += 33, false, 1000));
   CHECK(packager.dropped_frames() == dropped + 2);
@@ -68,15 +77,13 @@ TEST_CASE("packager: a lane that falls behind drops by bytes as well as frames, 
   packager.on_frame(video_frame("s", dts += 33, false, 1000));
   CHECK(packager.dropped_frames() == dropped + 2);  // resumed at the keyframe
   pool.join();
-  std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(options.data_dir);
 }
 
 TEST_CASE("packager: a lane stuck on a slow disk does not hold up the others") {
-  const auto dir = std::filesystem::temp_directory_path() / ("souk-packager-stall-" + std::to_string(::getpid()));
+  const auto options = options_in("souk-packager-stall");
   boost::asio::thread_pool pool(2);
   NoRecordings recordings;
-  PackagerOptions options;
-  options.data_dir = dir;
   // Asked on the media pool when a lane's packager starts: "stuck" blocks there,
   // as a stream whose disk stopped answering would in a write.
   std::promise<void> release;
@@ -88,13 +95,6 @@ TEST_CASE("packager: a lane stuck on a slow disk does not hold up the others") {
                     },
                     recordings);
 
-  const auto drained = [&](const std::string& id) {
-    for (int tries = 0; tries < 500 && packager.backlog(id).frames > 0; ++tries) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return packager.backlog(id).frames == 0;
-  };
-
   // Both lanes come due in the same tick, "stuck" first: the thread that takes
   // it stalls, and the other media thread must still get to "fine".
   packager.publish_started("stuck");
@@ -105,14 +105,14 @@ TEST_CASE("packager: a lane stuck on a slow disk does not hold up the others") {
     packager.on_frame(video_frame("fine", dts, i == 0, 1000));
     dts += 33;
   }
-  CHECK(drained("fine"));
+  CHECK(drained(packager, "fine"));
   // And frames that arrive later still go through.
   packager.on_frame(video_frame("fine", dts += 33, false, 1000));
-  CHECK(drained("fine"));
+  CHECK(drained(packager, "fine"));
   CHECK(packager.backlog("stuck").frames == 5);
 
   release.set_value();
-  CHECK(drained("stuck"));
+  CHECK(drained(packager, "stuck"));
   pool.join();
-  std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(options.data_dir);
 }
