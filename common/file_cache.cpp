@@ -127,12 +127,18 @@ void FileCache::store(std::string path, Entry entry, bool replace) {
   }
 }
 
-void FileCache::erase(std::string_view path) {
-  if (!enabled()) return;
-  Lru dropped;
-  std::lock_guard lock(mutex_);
-  const auto it = index_.find(path);
-  if (it != index_.end()) remove(it->second, dropped);
+void FileCache::erase(std::string_view path) { take(path); }
+
+std::optional<FileCache::Entry> FileCache::take(std::string_view path) {
+  if (!enabled()) return std::nullopt;
+  Lru dropped;  // freed after the lock is released
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = index_.find(path);
+    if (it == index_.end()) return std::nullopt;
+    remove(it->second, dropped);
+  }
+  return std::move(dropped.front().entry);
 }
 
 void FileCache::remove(Lru::iterator it, Lru& dropped) {

@@ -86,6 +86,9 @@ class FileCache {
   // what the writer put (it may have read the file before the writer finished).
   void put_if_absent(std::string path, Entry entry);
   void erase(std::string_view path);
+  // Removes the entry for `path` and hands it over (nullopt when there was none),
+  // so the caller can tell whether a reader still holds its file.
+  std::optional<Entry> take(std::string_view path);
 
   // The file at `path`, which must hold exactly `size` bytes and have been
   // modified at `modified`, as an entry: held open when it is large enough for

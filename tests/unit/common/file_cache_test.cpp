@@ -31,7 +31,7 @@ std::string bytes_of(FileCache& cache, const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("file cache: put, get, erase") {
+TEST_CASE("file cache: put, get, erase, take") {
   FileCache cache(1000);
   CHECK(cache.enabled());
   CHECK_FALSE(cache.get("/d/a"));
@@ -51,6 +51,16 @@ TEST_CASE("file cache: put, get, erase") {
   CHECK(cache.size_bytes() == 4);
   cache.erase("/d/missing");  // nothing to erase is fine
   CHECK(cache.entries() == 1);
+
+  // take: erase, handing the entry over.
+  const auto taken = cache.take("/d/b");
+  REQUIRE(taken);
+  CHECK(*taken->bytes == "bbbb");
+  CHECK(taken->modified == t2);
+  CHECK_FALSE(cache.get("/d/b"));
+  CHECK(cache.size_bytes() == 0);
+  CHECK(cache.entries() == 0);
+  CHECK_FALSE(cache.take("/d/b"));
 }
 
 TEST_CASE("file cache: put replaces, put_if_absent does not") {

@@ -346,4 +346,9 @@ TEST_CASE_FIXTURE(MediaFixture, "media: missing files are 404") {
   check_not_found(get(hls("dir.ts")));
   fs::remove(data_dir / "hls" / id / "index.m3u8");
   check_not_found(get(hls("index.m3u8")));
+  // The packager's working files: the playlist's previous version, a spare segment file.
+  write_hls("index.m3u8.tmp", 10);
+  write_hls("spare.ts.tmp", 10);
+  check_not_found(get(hls("index.m3u8.tmp")));
+  check_not_found(get(hls("spare.ts.tmp")));
 }

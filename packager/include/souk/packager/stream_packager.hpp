@@ -36,9 +36,11 @@ std::filesystem::path hls_dir(const PackagerOptions& o, const std::string& strea
 std::filesystem::path recording_path(const PackagerOptions& o, const std::string& stream_id);  // fMP4 while live
 std::filesystem::path vod_path(const PackagerOptions& o, const std::string& stream_id);        // final MP4
 
-// Writes a file under a temporary name, then renames it over `path`, so readers
-// see the old contents or the new, never half. `before_rename`, when given, is
-// called with the written temporary file just before it takes `path`'s place.
+// Writes a file under a temporary name (`path` + ".tmp"), then exchanges the two
+// names, so readers see the old contents or the new, never half; the old version
+// stays under the temporary name, to be overwritten by the next. `before_rename`,
+// when given, is called with the written temporary file just before it takes
+// `path`'s place.
 void write_file_atomically(
     const std::filesystem::path& path, const std::string& text,
     const std::function<void(const std::filesystem::path& written)>& before_rename = {});
@@ -84,6 +86,13 @@ class StreamPackager {
   void hls_failed(const char* step, const std::string& error);
   void write_recording(const ingest::Frame& f);
   void remove_old_segments(const std::vector<HlsSegment>& gone);
+  // A segment file past its grace time: kept as the spare when nothing can still
+  // be reading it and there is none yet, else deleted.
+  void retire_file(const std::filesystem::path& path);
+  // Renames the spare, if there is one, to `path`, the next segment's file.
+  void take_spare(const std::filesystem::path& path);
+  void drop_spare();
+  std::filesystem::path spare_path() const;
   // Puts a finished segment into the cache (read back from disk, in the
   // background), replacing what a reader may have copied while it was written.
   void cache_file(const std::filesystem::path& path);
@@ -112,6 +121,11 @@ class StreamPackager {
   bool published_before_ = false;
   bool hls_failing_ = false;  // the last segment or playlist write failed
   std::vector<std::string> retired_;  // segment files out of the window, deleted later
+  // A retired segment's file, renamed to spare_path(), that the next segment
+  // takes over: a rename and a truncation instead of a deletion and a creation,
+  // which on ext4 without a journal scans past every inode freed in the last
+  // half minute (see write_file_atomically).
+  bool has_spare_ = false;
 
   // VOD
   std::unique_ptr<OutputFile> recording_;
