@@ -91,24 +91,32 @@ void Packager::on_frame(const ingest::FramePtr& frame) {
   }
   ++l->queued;
   l->queued_bytes += frame->data().size();
-  enqueue(l, {Queued::Kind::frame, frame, now_millis()});
+  if (frame->kind == ingest::MediaKind::video) l->has_video = true;
+  const bool may_close_segment = restart_point || (frame->kind == ingest::MediaKind::audio && !l->has_video);
+  enqueue(l, {Queued::Kind::frame, frame, now_millis()}, may_close_segment);
 }
 
-void Packager::enqueue(const std::shared_ptr<Lane>& l, Queued q) {
+void Packager::enqueue(const std::shared_ptr<Lane>& l, Queued q, bool urgent) {
   bool schedule = false;
   {
     std::lock_guard lock(l->inbox_mutex);
     l->inbox.push_back(std::move(q));
     schedule = !std::exchange(l->drain_pending, true);
   }
-  if (schedule) schedule_drain(l);
+  if (urgent) {
+    // A batch the lane is already in finds its inbox drained: a wasted wake,
+    // once a segment.
+    net::post(l->strand, [this, l] { drain(*l); });
+  } else if (schedule) {
+    schedule_drain(l);
+  }
 }
 
 void Packager::schedule_drain(const std::shared_ptr<Lane>& l) {
   std::lock_guard lock(ready_mutex_);
   ready_.push_back(l);
   if (std::exchange(batch_armed_, true)) return;
-  batch_timer_.expires_after(batch_interval);
+  batch_timer_.expires_after(options_.batch_interval);
   batch_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec) return;  // cancelled: the packager is going away
     std::vector<std::shared_ptr<Lane>> ready;

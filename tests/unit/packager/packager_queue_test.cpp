@@ -4,10 +4,12 @@
 
 #include <boost/asio/post.hpp>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
 #include <thread>
+#include <vector>
 
 using namespace souk;
 using namespace souk::packager;
@@ -26,6 +28,16 @@ ingest::FramePtr video_frame(const std::string& id, std::int64_t dts, bool keyfr
   f->dts_ms = f->pts_ms = dts;
   f->keyframe = keyframe;
   f->buffer = std::make_shared<const std::vector<std::uint8_t>>(bytes, std::uint8_t{0});
+  return f;
+}
+
+ingest::FramePtr audio_frame(const std::string& id, std::int64_t dts) {
+  auto f = std::make_shared<ingest::Frame>();
+  f->stream_id = id;
+  f->kind = ingest::MediaKind::audio;
+  f->codec_id = ingest::codec_aac;
+  f->dts_ms = f->pts_ms = dts;
+  f->buffer = std::make_shared<const std::vector<std::uint8_t>>(200, std::uint8_t{0});
   return f;
 }
 
@@ -115,4 +127,35 @@ TEST_CASE("packager: a lane stuck on a slow disk does not hold up the others") {
   CHECK(drained(packager, "stuck"));
   pool.join();
   std::filesystem::remove_all(options.data_dir);
+}
+
+TEST_CASE("packager: a frame that may close a segment reaches its lane at once, with those before it") {
+  auto options = options_in("souk-packager-urgent");
+  options.batch_interval = std::chrono::hours(1);  // batches never come due here
+  boost::asio::thread_pool pool(1);
+  NoRecordings recordings;
+  Packager packager(pool, options, [](const std::string&) { return false; }, recordings);
+  packager.publish_started("v");
+  packager.publish_started("a");
+
+  // Video: audio and delta frames wait for the batch; a keyframe takes them along.
+  std::int64_t dts = 0;
+  for (int i = 0; i < 3; ++i) {
+    packager.on_frame(video_frame("v", dts += 33, false, 1000));
+    packager.on_frame(audio_frame("v", dts));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(packager.backlog("v").frames == 6);
+  packager.on_frame(video_frame("v", dts += 33, true, 1000));
+  CHECK(drained(packager, "v"));
+  // Once a stream has video, its audio waits.
+  packager.on_frame(audio_frame("v", dts += 21));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(packager.backlog("v").frames == 1);
+
+  // Audio only: any audio frame may close a segment.
+  packager.on_frame(audio_frame("a", 0));
+  CHECK(drained(packager, "a"));
+  std::filesystem::remove_all(options.data_dir);
+  // No join: the batch timer, an hour away, goes with the packager.
 }

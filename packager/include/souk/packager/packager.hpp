@@ -60,11 +60,6 @@ class Packager final : public ingest::FrameSink {
   };
   Backlog backlog(const std::string& stream_id) const;
 
-  // Frames reach their lane in batches, every batch_interval, one wake of the
-  // media pool for all lanes with news: a hand-off per frame made thread wake-ups
-  // the largest cost of ingest. It adds at most this to segment availability.
-  static constexpr std::chrono::milliseconds batch_interval{20};
-
  private:
   // What reaches a lane, in the order the hub said it: a publisher's start and
   // stop go through the same queue as its frames, so a new publisher's sequence
@@ -84,7 +79,8 @@ class Packager final : public ingest::FrameSink {
     std::unique_ptr<StreamPackager> packager;  // touched only on the strand
     std::atomic<std::size_t> queued{0};        // frames in the inbox or posted
     std::atomic<std::size_t> queued_bytes{0};  // their payload bytes
-    std::atomic<bool> dropping{false};  // on the hub's side: skipping until the next keyframe
+    std::atomic<bool> dropping{false};   // on the hub's side: skipping until the next keyframe
+    std::atomic<bool> has_video{false};  // on the hub's side: a video frame came
     bool ended = false;
     std::mutex inbox_mutex;
     std::vector<Queued> inbox;     // frames not yet handed to the strand
@@ -94,7 +90,8 @@ class Packager final : public ingest::FrameSink {
   std::shared_ptr<Lane> lane(const std::string& stream_id, bool create);
   // Handles what waits in the lane's inbox, in order (on its strand).
   void drain(Lane& lane);
-  void enqueue(const std::shared_ptr<Lane>& lane, Queued q);
+  // Queues `q`; drains the lane now when `urgent`, else with the next batch.
+  void enqueue(const std::shared_ptr<Lane>& lane, Queued q, bool urgent = false);
   void schedule_drain(const std::shared_ptr<Lane>& lane);
   // Appends ENDLIST to a playlist left without one (blocking).
   void end_playlist_file(const std::string& stream_id);

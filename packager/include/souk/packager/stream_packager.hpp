@@ -9,6 +9,7 @@
 #include "souk/packager/hls_playlist.hpp"
 #include "souk/packager/ts_packets.hpp"
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -29,6 +30,12 @@ struct PackagerOptions {
   // segment into the cache) elsewhere, e.g. on the blocking-work pool; when
   // empty, it runs in place.
   std::function<void(std::function<void()>)> background;
+  // Frames reach their lane (Packager) in batches, every batch_interval, one wake
+  // of the media pool for all lanes with news: a hand-off per frame made thread
+  // wake-ups the largest cost of ingest. A frame that may close a segment (a
+  // video keyframe; any audio frame of a stream without video) is handed over at
+  // once, with what waits before it, so batching delays no segment.
+  std::chrono::milliseconds batch_interval{100};
 };
 
 // Paths of a stream's media.
