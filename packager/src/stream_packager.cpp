@@ -89,7 +89,8 @@ void write_file_atomically(const fs::path& path, const std::string& text,
   // keeps the old version as the next temporary file, so a live playlist,
   // rewritten every segment, allocates and frees no inode: on ext4 without a
   // journal each allocation scans past every inode freed in the last half
-  // minute, a tenth of the ingest CPU at 50 publishers. A reader still holding
+  // minute (with the segments' files, a tenth of ingest's CPU at 50
+  // publishers; see retire_file). A reader still holding
   // the version before the last finds it overwritten; nothing reads a playlist
   // file for that long (the HTTP server reads it whole, or from the cache).
   if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_EXCHANGE) == 0) return;
