@@ -8,7 +8,9 @@
 
 #include <fcntl.h>  // AT_FDCWD
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -121,6 +123,7 @@ StreamPackager::StreamPackager(std::string stream_id, const PackagerOptions& opt
     text << in.rdbuf();
     if (playlist_.restore(text.str()) && !playlist_.segments().empty()) {
       published_before_ = true;
+      adopt_retired_files();
       log::info("packager: continuing the playlist",
                 {{"stream_id", id_}, {"next_sequence", static_cast<std::uint64_t>(playlist_.next_sequence())}});
     }
@@ -348,6 +351,35 @@ void StreamPackager::remove_old_segments(const std::vector<HlsSegment>& gone) {
     retire_file(dir_ / retired_.front());
     retired_.erase(retired_.begin());
   }
+}
+
+namespace {
+// The sequence number in a segment's name (seg-NNNNNN.ts); nullopt for other names.
+std::optional<std::uint64_t> segment_sequence(std::string_view name) {
+  constexpr std::string_view prefix = "seg-", suffix = ".ts";
+  if (!name.starts_with(prefix) || !name.ends_with(suffix)) return std::nullopt;
+  const auto digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+  return n;
+}
+}  // namespace
+
+void StreamPackager::adopt_retired_files() {
+  // Segments the last run had retired but not yet deleted: retired again, oldest
+  // first, so they go (or are reused) as the window moves, instead of staying.
+  const auto first_listed = segment_sequence(playlist_.segments().front().uri);
+  if (!first_listed) return;
+  std::vector<std::pair<std::uint64_t, std::string>> found;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir_, ec)) {
+    auto name = e.path().filename().string();
+    const auto n = segment_sequence(name);
+    if (n && *n < *first_listed) found.emplace_back(*n, std::move(name));
+  }
+  std::sort(found.begin(), found.end());
+  for (auto& f : found) retired_.push_back(std::move(f.second));
 }
 
 fs::path StreamPackager::spare_path() const { return dir_ / "spare.ts.tmp"; }

@@ -211,3 +211,27 @@ TEST_CASE("segments: without the cache, which knows who reads a file, retired fi
   CHECK(first.status().st_nlink == 0);  // deleted; still readable through the descriptor
   fs::remove_all(data);
 }
+
+TEST_CASE("segments: after a restart, the files the last run kept for late readers still go") {
+  const auto data = fresh_dir("souk-spare-restart");
+  FileCache cache(64 << 20);
+  fs::path dir;
+  {
+    // 7 segments closed: 4..6 listed, 1..3 kept for late readers, 0 retired;
+    // then the process stops without ending the stream.
+    Publisher pub(data, cache);
+    dir = pub.dir();
+    pub.seconds(16, 2000);
+    REQUIRE(fs::exists(dir / "seg-000001.ts"));
+  }
+  Publisher next(data, cache);  // restores the playlist, continues after a discontinuity
+  REQUIRE(next.packager.playlist().segments().front().uri == "seg-000004.ts");
+  next.seconds(12, 2000);
+  // Five more closed (7..11): five retired, the run before's 1..3 first.
+  for (const char* gone : {"seg-000001.ts", "seg-000002.ts", "seg-000003.ts", "seg-000004.ts", "seg-000005.ts"}) {
+    CAPTURE(gone);
+    CHECK_FALSE(fs::exists(dir / gone));
+  }
+  CHECK(fs::exists(dir / "seg-000006.ts"));
+  fs::remove_all(data);
+}

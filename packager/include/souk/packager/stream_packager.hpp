@@ -93,6 +93,8 @@ class StreamPackager {
   void hls_failed(const char* step, const std::string& error);
   void write_recording(const ingest::Frame& f);
   void remove_old_segments(const std::vector<HlsSegment>& gone);
+  // After a restart: the segment files older than the restored playlist, as retired.
+  void adopt_retired_files();
   // A segment file past its grace time: kept as the spare when nothing can still
   // be reading it and there is none yet, else deleted.
   void retire_file(const std::filesystem::path& path);
