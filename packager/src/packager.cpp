@@ -106,7 +106,7 @@ void Packager::enqueue(const std::shared_ptr<Lane>& l, Queued q, bool urgent) {
   if (urgent) {
     // A batch the lane is already in finds its inbox drained: a wasted wake,
     // once a segment.
-    net::post(l->strand, [this, l] { drain(*l); });
+    post_drain(l);
   } else if (schedule) {
     schedule_drain(l);
   }
@@ -125,10 +125,12 @@ void Packager::schedule_drain(const std::shared_ptr<Lane>& l) {
       ready.swap(ready_);
       batch_armed_ = false;
     }
-    for (auto& lane : ready) {
-      net::post(lane->strand, [this, lane] { drain(*lane); });
-    }
+    for (auto& lane : ready) post_drain(lane);
   });
+}
+
+void Packager::post_drain(const std::shared_ptr<Lane>& l) {
+  net::post(l->strand, [this, l] { drain(*l); });
 }
 
 void Packager::drain(Lane& l) {

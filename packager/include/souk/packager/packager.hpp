@@ -90,6 +90,7 @@ class Packager final : public ingest::FrameSink {
   std::shared_ptr<Lane> lane(const std::string& stream_id, bool create);
   // Handles what waits in the lane's inbox, in order (on its strand).
   void drain(Lane& lane);
+  void post_drain(const std::shared_ptr<Lane>& lane);  // drain on the lane's strand
   // Queues `q`; drains the lane now when `urgent`, else with the next batch.
   void enqueue(const std::shared_ptr<Lane>& lane, Queued q, bool urgent = false);
   void schedule_drain(const std::shared_ptr<Lane>& lane);
