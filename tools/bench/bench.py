@@ -4,7 +4,7 @@ on this machine, in one run. Each figure is measured for Souk Live and its
 reference in the same run, alternating, and printed with the ratio.
 
   bench.py [--only ingest,egress,chat,api,soak] [--build build/release] [--out build/bench]
-           [--ingest-publishers 1,50,200,500] [--ingest-rounds 3]
+           [--ingest-publishers 1,50,200,500] [--ingest-rounds 3] [--egress-rounds 3]
 
 Results: <out>/results.json (every row) and <out>/results.md (the tables).
 """
@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import common, ingest_bench  # noqa: E402
+from lib import common, http_bench, ingest_bench  # noqa: E402
 
 SECTIONS = ('ingest', 'egress', 'chat', 'api')
 
@@ -36,6 +36,13 @@ def machine():
             'kernel': platform.release()}
 
 
+def with_runs(row):
+    """req/s, and each run's when there were several: '8,170 (8,170, 7,900, 8,300)'."""
+    runs = row.get('rps_runs') or []
+    text = common.fmt(row.get('rps'), 0)
+    return text + (' (' + ', '.join(common.fmt(r, 0) for r in runs) + ')' if len(runs) > 1 else '')
+
+
 def egress_table(rows):
     lines = []
     keyed = {(r['target'], r['connections'], r['server']): r for r in rows}
@@ -43,13 +50,13 @@ def egress_table(rows):
         if server != 'souk-live':
             continue
         ref = keyed.get((target, conns, 'nginx'), {})
-        lines.append([target, conns, common.fmt(r['rps'], 0), common.fmt(ref.get('rps'), 0),
+        lines.append([target, conns, with_runs(r), with_runs(ref),
                       common.fmt(common.ratio(r['rps'], ref.get('rps')), 2),
                       common.fmt(r['p99_ms']), common.fmt(ref.get('p99_ms')),
                       common.fmt(r['cpu_percent'], 0), common.fmt(ref.get('cpu_percent'), 0),
                       r['errors'] + ref.get('errors', 0)])
-    return common.table(['file', 'connections', 'souk req/s', 'nginx req/s', 'ratio', 'souk p99 ms', 'nginx p99 ms',
-                  'souk CPU %', 'nginx CPU %', 'errors'], lines)
+    return common.table(['file', 'connections', 'souk req/s: median (runs)', 'nginx req/s: median (runs)', 'ratio',
+                         'souk p99 ms', 'nginx p99 ms', 'souk CPU %', 'nginx CPU %', 'errors'], lines)
 
 
 def api_table(rows):
@@ -68,6 +75,8 @@ def main():
                     help='comma-separated publisher counts for the ingest section')
     ap.add_argument('--ingest-rounds', type=int, default=ingest_bench.ROUNDS,
                     help='ingest runs per server and N, alternating; rows give the median')
+    ap.add_argument('--egress-rounds', type=int, default=http_bench.EGRESS_ROUNDS,
+                    help='wrk runs per server and egress row, alternating (median reported)')
     ap.add_argument('--soak-minutes', type=float, default=30)
     args = ap.parse_args()
     only = [s for s in args.only.split(',') if s]
@@ -99,9 +108,9 @@ def main():
                 lambda: ingest_bench.run(binary, rtmp_load, fixture, args.out,
                                          counts=[int(n) for n in args.ingest_publishers.split(',')],
                                          rounds=args.ingest_rounds), ingest_bench.render)
-    from lib import http_bench
     section('egress', 'HLS egress (wrk)',
-            lambda: http_bench.egress(binary, fixture, rtmp_publish, args.seconds), egress_table)
+            lambda: http_bench.egress(binary, fixture, rtmp_publish, args.seconds, rounds=args.egress_rounds),
+            egress_table)
     if 'chat' in only:
         from lib import chat_bench
         section('chat', 'Chat fan-out', lambda: chat_bench.run(binary, args.out), chat_bench.render)
