@@ -36,13 +36,6 @@ def machine():
             'kernel': platform.release()}
 
 
-def with_runs(row):
-    """req/s, and each run's when there were several: '8,170 (8,170, 7,900, 8,300)'."""
-    runs = row.get('rps_runs') or []
-    text = common.fmt(row.get('rps'), 0)
-    return text + (' (' + ', '.join(common.fmt(r, 0) for r in runs) + ')' if len(runs) > 1 else '')
-
-
 def egress_table(rows):
     lines = []
     keyed = {(r['target'], r['connections'], r['server']): r for r in rows}
@@ -50,7 +43,8 @@ def egress_table(rows):
         if server != 'souk-live':
             continue
         ref = keyed.get((target, conns, 'nginx'), {})
-        lines.append([target, conns, with_runs(r), with_runs(ref),
+        lines.append([target, conns, common.with_runs(r['rps'], r.get('rps_runs', []), 0),
+                      common.with_runs(ref.get('rps'), ref.get('rps_runs', []), 0),
                       common.fmt(common.ratio(r['rps'], ref.get('rps')), 2),
                       common.fmt(r['p99_ms']), common.fmt(ref.get('p99_ms')),
                       common.fmt(r['cpu_percent'], 0), common.fmt(ref.get('cpu_percent'), 0),

@@ -305,6 +305,28 @@ def table(headers, rows):
     return '\n'.join(out)
 
 
+def alternating(names, rounds):
+    """(round, name) for each name in each round, the order swapped every round, so
+    neither server always runs first (on a warmer or cooler machine)."""
+    for r in range(rounds):
+        for name in (names if r % 2 == 0 else names[::-1]):
+            yield r, name
+
+
+def median_run(runs, key):
+    """A copy of the run with the median `key`, with every run's `key` under
+    `key + '_runs'`."""
+    row = dict(sorted(runs, key=lambda r: r[key])[len(runs) // 2])
+    row[key + '_runs'] = [r[key] for r in runs]
+    return row
+
+
+def with_runs(value, runs, digits):
+    """A median and, when there were several, each run's: '8,170 (8,170, 7,900, 8,300)'."""
+    text = fmt(value, digits)
+    return text + (' (' + ', '.join(fmt(r, digits) for r in runs) + ')' if len(runs) > 1 else '')
+
+
 def ratio(a, b):
     return None if not a or not b else a / b
 

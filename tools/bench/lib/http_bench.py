@@ -54,17 +54,17 @@ http {{
         try:
             targets = {'playlist': f'/hls/{stream["id"]}/index.m3u8',
                        'segment': f'/hls/{stream["id"]}/{segment}'}
-            servers = (('souk-live', souk.url, souk.group()), ('nginx', f'http://127.0.0.1:{port}', nginx.group()))
+            servers = {'souk-live': (souk.url, souk.group()), 'nginx': (f'http://127.0.0.1:{port}', nginx.group())}
             for conns in connections:
                 for what, path in targets.items():
-                    runs = {name: [] for name, _, _ in servers}
-                    for r in range(rounds):
-                        for name, base, group in (servers if r % 2 == 0 else servers[::-1]):
-                            result, cpu = common.measure_cpu(group, lambda: common.wrk(base + path, conns, seconds))
-                            runs[name].append({'target': what, 'connections': conns, 'server': name,
-                                               'cpu_percent': 100 * cpu / seconds,
-                                               'bytes': seg_bytes if what == 'segment' else None, **result})
-                    rows += [median_run(runs[name]) for name, _, _ in servers]
+                    runs = {name: [] for name in servers}
+                    for _, name in common.alternating(list(servers), rounds):
+                        base, group = servers[name]
+                        result, cpu = common.measure_cpu(group, lambda: common.wrk(base + path, conns, seconds))
+                        runs[name].append({'target': what, 'connections': conns, 'server': name,
+                                           'cpu_percent': 100 * cpu / seconds,
+                                           'bytes': seg_bytes if what == 'segment' else None, **result})
+                    rows += [median_run(runs[name]) for name in servers]
         finally:
             nginx.stop()
     return rows
@@ -72,8 +72,7 @@ http {{
 
 def median_run(runs):
     """The run with the median req/s, with every run's req/s and all their errors."""
-    row = dict(sorted(runs, key=lambda r: r['rps'])[len(runs) // 2])
-    row['rps_runs'] = [r['rps'] for r in runs]
+    row = common.median_run(runs, 'rps')
     row['errors'] = sum(r['errors'] for r in runs)
     return row
 

@@ -217,13 +217,12 @@ def run(binary, rtmp_load, fixture, out, counts=COUNTS, rounds=ROUNDS):
     side of a target; each server's row is its median run, with every run's CPU."""
     rows = []
     for n in counts:
-        runs = {'souk-live': [], 'nginx-rtmp': []}
-        for r in range(rounds):
-            order = ('souk-live', 'nginx-rtmp') if r % 2 == 0 else ('nginx-rtmp', 'souk-live')
-            for server in order:
-                print(f'   {server} with {n} publishers (round {r + 1} of {rounds})', flush=True)
-                runs[server].append(one(server, n, binary, rtmp_load, fixture, out))
-        rows += [median_run(runs[server]) for server in ('souk-live', 'nginx-rtmp')]
+        servers = ('souk-live', 'nginx-rtmp')
+        runs = {server: [] for server in servers}
+        for r, server in common.alternating(servers, rounds):
+            print(f'   {server} with {n} publishers (round {r + 1} of {rounds})', flush=True)
+            runs[server].append(one(server, n, binary, rtmp_load, fixture, out))
+        rows += [median_run(runs[server]) for server in servers]
     return rows
 
 
@@ -231,8 +230,7 @@ def median_run(runs):
     """The run with the median CPU, and over all runs: each run's CPU, the fewest
     playlists advancing and the most publishers dropped (a target holds only if it
     held in every run)."""
-    row = dict(sorted(runs, key=lambda r: r['cpu_s_per_stream_min'])[len(runs) // 2])
-    row['cpu_runs'] = [r['cpu_s_per_stream_min'] for r in runs]
+    row = common.median_run(runs, 'cpu_s_per_stream_min')
     row['advancing'] = min(r['advancing'] for r in runs)
     row['dropped'] = max((r['dropped'] or 0 for r in runs), default=0)
     return row
@@ -246,8 +244,8 @@ def render(rows):
         other = ref.get(r['publishers'])
         ratio = common.ratio(r['cpu_s_per_stream_min'], other and other['cpu_s_per_stream_min'])
         lat = r['latency_ms']
-        runs = ', '.join(common.fmt(c, 3) for c in r.get('cpu_runs', []))
-        lines.append([r['publishers'], r['server'], f"{common.fmt(r['cpu_s_per_stream_min'], 3)} ({runs})",
+        lines.append([r['publishers'], r['server'],
+                      common.with_runs(r['cpu_s_per_stream_min'], r.get('cpu_s_per_stream_min_runs', []), 3),
                       common.fmt(ratio, 2) if r['server'] == 'souk-live' else '',
                       common.fmt(r['cpu_percent'], 0), common.fmt(r['rss_mb_per_stream'], 2),
                       f"{r['advancing']}/{r['publishers']}", r['dropped'],
