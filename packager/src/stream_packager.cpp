@@ -69,6 +69,24 @@ PacketPtr packet_of(const Frame& f, std::int64_t offset_ms = 0) {
   return pkt;
 }
 
+// A segment's file name: seg-NNNNNN.ts, its sequence number zero-padded to six digits.
+std::string segment_name(std::uint64_t sequence) {
+  char name[32];
+  std::snprintf(name, sizeof name, "seg-%06llu.ts", static_cast<unsigned long long>(sequence));
+  return name;
+}
+
+// The sequence number in a segment's name (seg-NNNNNN.ts); nullopt for other names.
+std::optional<std::uint64_t> segment_sequence(std::string_view name) {
+  constexpr std::string_view prefix = "seg-", suffix = ".ts";
+  if (!name.starts_with(prefix) || !name.ends_with(suffix)) return std::nullopt;
+  const auto digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+  return n;
+}
+
 }  // namespace
 
 void write_file_atomically(const fs::path& path, const std::string& text,
@@ -247,10 +265,7 @@ PacketPtr StreamPackager::hls_packet(const Frame& f) const {
 }
 
 void StreamPackager::open_segment(const Frame& f, std::int64_t wall_clock_ms) {
-  char name[32];
-  std::snprintf(name, sizeof name, "seg-%06llu.ts",
-                static_cast<unsigned long long>(playlist_.next_sequence()));
-  segment_uri_ = name;
+  segment_uri_ = segment_name(playlist_.next_sequence());
   // The cache may hold a file of this name (one abandoned, then read by a client
   // that guessed it): it goes before the file is written anew.
   uncache(dir_ / segment_uri_);
@@ -352,19 +367,6 @@ void StreamPackager::remove_old_segments(const std::vector<HlsSegment>& gone) {
     retired_.erase(retired_.begin());
   }
 }
-
-namespace {
-// The sequence number in a segment's name (seg-NNNNNN.ts); nullopt for other names.
-std::optional<std::uint64_t> segment_sequence(std::string_view name) {
-  constexpr std::string_view prefix = "seg-", suffix = ".ts";
-  if (!name.starts_with(prefix) || !name.ends_with(suffix)) return std::nullopt;
-  const auto digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
-  std::uint64_t n = 0;
-  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
-  return n;
-}
-}  // namespace
 
 void StreamPackager::adopt_retired_files() {
   // Segments the last run had retired but not yet deleted: retired again, oldest

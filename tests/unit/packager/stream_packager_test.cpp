@@ -114,9 +114,7 @@ struct RawReader {
 }  // namespace
 
 TEST_CASE("write_file_atomically: each version replaces the last whole, in the same two inodes") {
-  const auto dir = fs::temp_directory_path() / ("souk-atomic-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const auto dir = fresh_dir("souk-atomic");
   const auto path = dir / "index.m3u8";
   const auto tmp = dir / "index.m3u8.tmp";
 
