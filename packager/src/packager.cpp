@@ -2,10 +2,12 @@
 #include "souk/packager/packager.hpp"
 
 #include "souk/log.hpp"
+#include "souk/metrics.hpp"
 #include "souk/time.hpp"
 
 #include <boost/asio/post.hpp>
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -15,15 +17,24 @@ namespace fs = std::filesystem;
 namespace net = boost::asio;
 
 namespace {
-// Past either bound a lane is behind the live edge: about 10 s of 30 fps video
-// and audio, or 3 MB of media (9 s at 2.7 Mbit/s, 3 s at 8). A healthy lane
-// holds one batch (20 ms); the slack is for the disk's hiccups, and the byte
-// bound keeps a lane that cannot keep up from holding more memory than that.
+// Besides its wait (PackagerOptions::max_lag), a lane is behind past either of
+// these: about 10 s of 30 fps video and audio, or 3 MB of media (3 s at 8
+// Mbit/s). A healthy lane holds one batch (PackagerOptions::batch_interval);
+// the bounds keep a lane that cannot keep up from holding more than that.
 constexpr std::size_t max_queued_frames = 1000;
 constexpr std::size_t max_queued_bytes = 3 * 1024 * 1024;
 
-bool over(std::size_t frames, std::size_t bytes, std::size_t divisor) {
-  return frames >= max_queued_frames / divisor || bytes >= max_queued_bytes / divisor;
+metrics::Counter& dropped_frames_metric() {
+  static auto& counter = metrics::Registry::global()
+                             .counter("souk_packager_dropped_frames_total",
+                                      "Frames dropped because their stream's lane was behind the live edge.")
+                             .get();
+  return counter;
+}
+
+std::int64_t steady_millis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 }  // namespace
 
@@ -33,6 +44,7 @@ Packager::Packager(net::thread_pool& media_pool, PackagerOptions options,
       options_(std::move(options)),
       should_record_(std::move(should_record)),
       recordings_(recordings),
+      dropped_metric_(dropped_frames_metric()),
       batch_timer_(media_pool.get_executor()) {}
 
 Packager::~Packager() {
@@ -71,16 +83,28 @@ void Packager::publish_started(const std::string& stream_id) {
   enqueue(lane(stream_id, true), {Queued::Kind::started, nullptr, 0});
 }
 
+bool Packager::behind(const Lane& l, std::int64_t now_ms, std::size_t divisor) const {
+  return l.queued.load() >= max_queued_frames / divisor || l.queued_bytes.load() >= max_queued_bytes / divisor ||
+         now_ms - l.front_arrival_ms.load() >= options_.max_lag.count() / static_cast<std::int64_t>(divisor);
+}
+
 void Packager::on_frame(const ingest::FramePtr& frame) {
   auto l = lane(frame->stream_id, false);
   if (!l) return;
-  // Bounded: when the lane falls behind, drop until the next video keyframe (a
-  // clean restart point), but always keep sequence headers.
-  const bool restart_point = frame->kind == ingest::MediaKind::video && frame->keyframe;
-  if (over(l->queued.load(), l->queued_bytes.load(), 1)) l->dropping = true;
+  const auto now = steady_millis();
+  if (l->queued.load() == 0) l->front_arrival_ms = now;  // nothing waits: no lag
+  if (frame->kind == ingest::MediaKind::video) l->has_video = true;
+  // Bounded: when the lane falls behind, drop until a clean restart point (a
+  // video keyframe; any audio frame of a stream without video), but always keep
+  // sequence headers.
+  const bool restart_point = frame->kind == ingest::MediaKind::video
+                                 ? frame->keyframe
+                                 : frame->kind == ingest::MediaKind::audio && !l->has_video;
+  if (behind(*l, now, 1)) l->dropping = true;
   if (l->dropping && !frame->sequence_header) {
-    // Resume at a keyframe once the backlog is down to half.
-    if (!restart_point || over(l->queued.load(), l->queued_bytes.load(), 2)) {
+    // Resume at a restart point once the lane has caught up to half the bounds.
+    if (!restart_point || behind(*l, now, 2)) {
+      dropped_metric_.inc();
       if (dropped_.fetch_add(1) % 1000 == 0) {
         log::warn("packager: behind the live edge, dropping frames",
                   {{"stream_id", frame->stream_id}, {"dropped_total", dropped_.load()}});
@@ -91,9 +115,8 @@ void Packager::on_frame(const ingest::FramePtr& frame) {
   }
   ++l->queued;
   l->queued_bytes += frame->data().size();
-  if (frame->kind == ingest::MediaKind::video) l->has_video = true;
-  const bool may_close_segment = restart_point || (frame->kind == ingest::MediaKind::audio && !l->has_video);
-  enqueue(l, {Queued::Kind::frame, frame, now_millis()}, may_close_segment);
+  // A restart point may close a segment.
+  enqueue(l, {Queued::Kind::frame, frame, now_millis(), now}, restart_point);
 }
 
 void Packager::enqueue(const std::shared_ptr<Lane>& l, Queued q, bool urgent) {
@@ -152,6 +175,7 @@ void Packager::drain(Lane& l) {
         }
         break;
       case Queued::Kind::frame:
+        l.front_arrival_ms = q.arrival_ms;  // before the count, which on_frame reads first
         --l.queued;
         l.queued_bytes -= q.frame->data().size();
         if (!l.ended && l.packager) l.packager->frame(*q.frame, q.wall_clock_ms);

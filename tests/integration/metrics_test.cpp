@@ -186,6 +186,9 @@ TEST_CASE("metrics: requests by route template, ingest, HLS, recordings, DB; pro
   check_histogram(stopped, "souk_hls_segment_availability_seconds", "");
   // The fixture's FLV is about 6 s at ~1 Mb/s: well over 100 kB read from RTMP.
   CHECK(stopped["souk_ingest_received_bytes_total"] > 100000);
+  // A stream in real time on an idle machine never falls behind the live edge.
+  REQUIRE(stopped.has("souk_packager_dropped_frames_total"));
+  CHECK(stopped["souk_packager_dropped_frames_total"] == 0);
 
   // Ending the stream finalizes its recording.
   REQUIRE_STATUS(client.post(api_path("/streams/" + live.id + "/end"), Body(), live.token), 200);

@@ -92,6 +92,80 @@ TEST_CASE("packager: a lane that falls behind drops by bytes as well as frames, 
   std::filesystem::remove_all(options.data_dir);
 }
 
+TEST_CASE("packager: a lane whose oldest frame has waited max_lag drops, however little it holds") {
+  auto options = options_in("souk-packager-lag");
+  options.max_lag = std::chrono::milliseconds(200);
+  boost::asio::thread_pool pool(1);
+  NoRecordings recordings;
+  Packager packager(pool, options, [](const std::string&) { return false; }, recordings);
+
+  std::promise<void> release;
+  boost::asio::post(pool, [done = release.get_future().share()] { done.wait(); });
+  packager.publish_started("s");
+  std::int64_t dts = 0;
+  packager.on_frame(video_frame("s", dts, true, 1000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  // Two small frames queued, far under the frame and byte bounds, but 250 ms behind.
+  packager.on_frame(video_frame("s", dts += 33, false, 1000));
+  packager.on_frame(video_frame("s", dts += 33, true, 1000));
+  CHECK(packager.dropped_frames() == 2);
+  CHECK(packager.backlog("s").frames == 1);
+
+  release.set_value();
+  REQUIRE(drained(packager, "s"));
+  packager.on_frame(video_frame("s", dts += 33, true, 1000));
+  CHECK(packager.dropped_frames() == 2);  // caught up: resumed at the keyframe
+  CHECK(drained(packager, "s"));
+  pool.join();
+  std::filesystem::remove_all(options.data_dir);
+}
+
+TEST_CASE("packager: a publisher's pause is not lag") {
+  auto options = options_in("souk-packager-pause");
+  options.max_lag = std::chrono::milliseconds(200);
+  options.batch_interval = std::chrono::hours(1);  // delta frames wait in the inbox
+  boost::asio::thread_pool pool(1);
+  NoRecordings recordings;
+  Packager packager(pool, options, [](const std::string&) { return false; }, recordings);
+  packager.publish_started("s");
+  std::int64_t dts = 0;
+  packager.on_frame(video_frame("s", dts, true, 1000));
+  REQUIRE(drained(packager, "s"));
+  // The publisher goes quiet for longer than max_lag, then sends on: the frames
+  // after the pause have not waited, though the last one packaged is old.
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  packager.on_frame(video_frame("s", dts += 250, false, 1000));
+  packager.on_frame(video_frame("s", dts += 33, false, 1000));
+  CHECK(packager.dropped_frames() == 0);
+  CHECK(packager.backlog("s").frames == 2);
+  std::filesystem::remove_all(options.data_dir);
+  // No join: the batch timer, an hour away, goes with the packager.
+}
+
+TEST_CASE("packager: an audio-only lane that fell behind resumes at an audio frame") {
+  auto options = options_in("souk-packager-audio-lag");
+  options.max_lag = std::chrono::milliseconds(200);
+  boost::asio::thread_pool pool(1);
+  NoRecordings recordings;
+  Packager packager(pool, options, [](const std::string&) { return false; }, recordings);
+
+  std::promise<void> release;
+  boost::asio::post(pool, [done = release.get_future().share()] { done.wait(); });
+  packager.publish_started("a");
+  packager.on_frame(audio_frame("a", 0));
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  packager.on_frame(audio_frame("a", 21));
+  CHECK(packager.dropped_frames() == 1);
+
+  release.set_value();
+  REQUIRE(drained(packager, "a"));
+  packager.on_frame(audio_frame("a", 42));  // there is no keyframe to wait for
+  CHECK(packager.dropped_frames() == 1);
+  CHECK(drained(packager, "a"));
+  pool.join();
+  std::filesystem::remove_all(options.data_dir);
+}
+
 TEST_CASE("packager: a lane stuck on a slow disk does not hold up the others") {
   const auto options = options_in("souk-packager-stall");
   boost::asio::thread_pool pool(2);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "souk/ingest/stream_hub.hpp"
+#include "souk/metrics.hpp"
 #include "souk/packager/stream_packager.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -69,7 +70,8 @@ class Packager final : public ingest::FrameSink {
     enum class Kind { started, frame, stopped };
     Kind kind = Kind::frame;
     ingest::FramePtr frame;
-    std::int64_t wall_clock_ms = 0;
+    std::int64_t wall_clock_ms = 0;  // when it arrived: now_millis()
+    std::int64_t arrival_ms = 0;     // the same on the steady clock (lag)
   };
   struct Lane {
     Lane(boost::asio::thread_pool& pool, std::string id)
@@ -79,6 +81,9 @@ class Packager final : public ingest::FrameSink {
     std::unique_ptr<StreamPackager> packager;  // touched only on the strand
     std::atomic<std::size_t> queued{0};        // frames in the inbox or posted
     std::atomic<std::size_t> queued_bytes{0};  // their payload bytes
+    // When the oldest frame not yet packaged arrived, or the last packaged one
+    // when none waits: how far behind the lane is (steady clock, milliseconds).
+    std::atomic<std::int64_t> front_arrival_ms{0};
     std::atomic<bool> dropping{false};   // on the hub's side: skipping until the next keyframe
     std::atomic<bool> has_video{false};  // on the hub's side: a video frame came
     bool ended = false;
@@ -88,6 +93,8 @@ class Packager final : public ingest::FrameSink {
   };
 
   std::shared_ptr<Lane> lane(const std::string& stream_id, bool create);
+  // Whether the lane is past 1/divisor of its bounds: frames, bytes or wait.
+  bool behind(const Lane& lane, std::int64_t now_ms, std::size_t divisor) const;
   // Handles what waits in the lane's inbox, in order (on its strand).
   void drain(Lane& lane);
   void post_drain(const std::shared_ptr<Lane>& lane);  // drain on the lane's strand
@@ -106,7 +113,8 @@ class Packager final : public ingest::FrameSink {
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Lane>> lanes_;
   std::set<std::string> recording_;
-  std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> dropped_{0};  // by this packager (the metric: by all)
+  metrics::Counter& dropped_metric_;
 
   std::mutex ready_mutex_;  // ready_, batch_armed_ and batch_timer_
   std::vector<std::shared_ptr<Lane>> ready_;

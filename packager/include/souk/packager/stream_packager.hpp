@@ -36,6 +36,10 @@ struct PackagerOptions {
   // video keyframe; any audio frame of a stream without video) is handed over at
   // once, with what waits before it, so batching delays no segment.
   std::chrono::milliseconds batch_interval{100};
+  // A lane whose oldest waiting frame has waited this long is behind the live
+  // edge (the machine or its disk cannot keep up): it drops frames until it has
+  // caught up to half of this and a restart point comes (Packager::on_frame).
+  std::chrono::milliseconds max_lag{3000};
 };
 
 // Paths of a stream's media.
