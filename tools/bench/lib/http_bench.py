@@ -9,7 +9,7 @@ EGRESS_CONNECTIONS = (50, 500)
 # wrk, Souk Live and nginx share two cores: one 10 s run of a row moves by a
 # fifth between runs, so each row is the median of a few, the order swapped
 # each round.
-EGRESS_ROUNDS = 3
+EGRESS_ROUNDS = 5
 
 
 def _publish_segments(souk, fixture, rtmp_publish):
