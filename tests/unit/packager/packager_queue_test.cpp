@@ -47,6 +47,20 @@ PackagerOptions options_in(const std::string& name) {
   return options;
 }
 
+// A max_lag that tests reach by sleeping a little past it.
+PackagerOptions short_lag_options(const std::string& name) {
+  auto options = options_in(name);
+  options.max_lag = std::chrono::milliseconds(200);
+  return options;
+}
+
+// Keeps the pool's thread busy (a slow disk) until the returned promise is set.
+std::promise<void> occupy(boost::asio::thread_pool& pool) {
+  std::promise<void> release;
+  boost::asio::post(pool, [done = release.get_future().share()] { done.wait(); });
+  return release;
+}
+
 // Waits up to 5 s for the lane's queue to empty; whether it did.
 bool drained(const Packager& packager, const std::string& id) {
   for (int tries = 0; tries < 500 && packager.backlog(id).frames > 0; ++tries) {
@@ -64,8 +78,7 @@ TEST_CASE("packager: a lane that falls behind drops by bytes as well as frames, 
   Packager packager(pool, options, [](const std::string&) { return false; }, recordings);
 
   // The media pool is busy (a slow disk): nothing is drained meanwhile.
-  std::promise<void> release;
-  boost::asio::post(pool, [done = release.get_future().share()] { done.wait(); });
+  auto release = occupy(pool);
 
   packager.publish_started("s");
   // 100 KB frames: the 3 MB bound is reached long before the 1000-frame one.
@@ -93,14 +106,12 @@ TEST_CASE("packager: a lane that falls behind drops by bytes as well as frames, 
 }
 
 TEST_CASE("packager: a lane whose oldest frame has waited max_lag drops, however little it holds") {
-  auto options = options_in("souk-packager-lag");
-  options.max_lag = std::chrono::milliseconds(200);
+  auto options = short_lag_options("souk-packager-lag");
   boost::asio::thread_pool pool(1);
   NoRecordings recordings;
   Packager packager(pool, options, [](const std::string&) { return false; }, recordings);
 
-  std::promise<void> release;
-  boost::asio::post(pool, [done = release.get_future().share()] { done.wait(); });
+  auto release = occupy(pool);
   packager.publish_started("s");
   std::int64_t dts = 0;
   packager.on_frame(video_frame("s", dts, true, 1000));
@@ -121,8 +132,7 @@ TEST_CASE("packager: a lane whose oldest frame has waited max_lag drops, however
 }
 
 TEST_CASE("packager: a publisher's pause is not lag") {
-  auto options = options_in("souk-packager-pause");
-  options.max_lag = std::chrono::milliseconds(200);
+  auto options = short_lag_options("souk-packager-pause");
   options.batch_interval = std::chrono::hours(1);  // delta frames wait in the inbox
   boost::asio::thread_pool pool(1);
   NoRecordings recordings;
@@ -143,14 +153,12 @@ TEST_CASE("packager: a publisher's pause is not lag") {
 }
 
 TEST_CASE("packager: an audio-only lane that fell behind resumes at an audio frame") {
-  auto options = options_in("souk-packager-audio-lag");
-  options.max_lag = std::chrono::milliseconds(200);
+  auto options = short_lag_options("souk-packager-audio-lag");
   boost::asio::thread_pool pool(1);
   NoRecordings recordings;
   Packager packager(pool, options, [](const std::string&) { return false; }, recordings);
 
-  std::promise<void> release;
-  boost::asio::post(pool, [done = release.get_future().share()] { done.wait(); });
+  auto release = occupy(pool);
   packager.publish_started("a");
   packager.on_frame(audio_frame("a", 0));
   std::this_thread::sleep_for(std::chrono::milliseconds(250));
