@@ -61,6 +61,19 @@ std::promise<void> occupy(boost::asio::thread_pool& pool) {
   return release;
 }
 
+// A packager that records nothing, on a media pool of one thread; its data
+// directory goes with it. Members go in reverse: the packager (and its batch
+// timer) before the pool.
+struct OneThreadPackager {
+  explicit OneThreadPackager(PackagerOptions o)
+      : options(std::move(o)), packager(pool, options, [](const std::string&) { return false; }, recordings) {}
+  ~OneThreadPackager() { std::filesystem::remove_all(options.data_dir); }
+  PackagerOptions options;
+  boost::asio::thread_pool pool{1};
+  NoRecordings recordings;
+  Packager packager;
+};
+
 // Waits up to 5 s for the lane's queue to empty; whether it did.
 bool drained(const Packager& packager, const std::string& id) {
   for (int tries = 0; tries < 500 && packager.backlog(id).frames > 0; ++tries) {
@@ -72,13 +85,11 @@ bool drained(const Packager& packager, const std::string& id) {
 }  // namespace
 
 TEST_CASE("packager: a lane that falls behind drops by bytes as well as frames, and resumes at a keyframe") {
-  const auto options = options_in("souk-packager-queue");
-  boost::asio::thread_pool pool(1);
-  NoRecordings recordings;
-  Packager packager(pool, options, [](const std::string&) { return false; }, recordings);
+  OneThreadPackager t(options_in("souk-packager-queue"));
+  auto& packager = t.packager;
 
   // The media pool is busy (a slow disk): nothing is drained meanwhile.
-  auto release = occupy(pool);
+  auto release = occupy(t.pool);
 
   packager.publish_started("s");
   // 100 KB frames: the 3 MB bound is reached long before the 1000-frame one.
@@ -101,17 +112,14 @@ TEST_CASE("packager: a lane that falls behind drops by bytes as well as frames, 
   packager.on_frame(video_frame("s", dts += 33, true, 1000));
   packager.on_frame(video_frame("s", dts += 33, false, 1000));
   CHECK(packager.dropped_frames() == dropped + 2);  // resumed at the keyframe
-  pool.join();
-  std::filesystem::remove_all(options.data_dir);
+  t.pool.join();
 }
 
 TEST_CASE("packager: a lane whose oldest frame has waited max_lag drops, however little it holds") {
-  auto options = short_lag_options("souk-packager-lag");
-  boost::asio::thread_pool pool(1);
-  NoRecordings recordings;
-  Packager packager(pool, options, [](const std::string&) { return false; }, recordings);
+  OneThreadPackager t(short_lag_options("souk-packager-lag"));
+  auto& packager = t.packager;
 
-  auto release = occupy(pool);
+  auto release = occupy(t.pool);
   packager.publish_started("s");
   std::int64_t dts = 0;
   packager.on_frame(video_frame("s", dts, true, 1000));
@@ -127,16 +135,14 @@ TEST_CASE("packager: a lane whose oldest frame has waited max_lag drops, however
   packager.on_frame(video_frame("s", dts += 33, true, 1000));
   CHECK(packager.dropped_frames() == 2);  // caught up: resumed at the keyframe
   CHECK(drained(packager, "s"));
-  pool.join();
-  std::filesystem::remove_all(options.data_dir);
+  t.pool.join();
 }
 
 TEST_CASE("packager: a publisher's pause is not lag") {
   auto options = short_lag_options("souk-packager-pause");
   options.batch_interval = std::chrono::hours(1);  // delta frames wait in the inbox
-  boost::asio::thread_pool pool(1);
-  NoRecordings recordings;
-  Packager packager(pool, options, [](const std::string&) { return false; }, recordings);
+  OneThreadPackager t(options);
+  auto& packager = t.packager;
   packager.publish_started("s");
   std::int64_t dts = 0;
   packager.on_frame(video_frame("s", dts, true, 1000));
@@ -148,17 +154,14 @@ TEST_CASE("packager: a publisher's pause is not lag") {
   packager.on_frame(video_frame("s", dts += 33, false, 1000));
   CHECK(packager.dropped_frames() == 0);
   CHECK(packager.backlog("s").frames == 2);
-  std::filesystem::remove_all(options.data_dir);
   // No join: the batch timer, an hour away, goes with the packager.
 }
 
 TEST_CASE("packager: an audio-only lane that fell behind resumes at an audio frame") {
-  auto options = short_lag_options("souk-packager-audio-lag");
-  boost::asio::thread_pool pool(1);
-  NoRecordings recordings;
-  Packager packager(pool, options, [](const std::string&) { return false; }, recordings);
+  OneThreadPackager t(short_lag_options("souk-packager-audio-lag"));
+  auto& packager = t.packager;
 
-  auto release = occupy(pool);
+  auto release = occupy(t.pool);
   packager.publish_started("a");
   packager.on_frame(audio_frame("a", 0));
   std::this_thread::sleep_for(std::chrono::milliseconds(250));
@@ -170,8 +173,7 @@ TEST_CASE("packager: an audio-only lane that fell behind resumes at an audio fra
   packager.on_frame(audio_frame("a", 42));  // there is no keyframe to wait for
   CHECK(packager.dropped_frames() == 1);
   CHECK(drained(packager, "a"));
-  pool.join();
-  std::filesystem::remove_all(options.data_dir);
+  t.pool.join();
 }
 
 TEST_CASE("packager: a lane stuck on a slow disk does not hold up the others") {
@@ -214,9 +216,8 @@ TEST_CASE("packager: a lane stuck on a slow disk does not hold up the others") {
 TEST_CASE("packager: a frame that may close a segment reaches its lane at once, with those before it") {
   auto options = options_in("souk-packager-urgent");
   options.batch_interval = std::chrono::hours(1);  // batches never come due here
-  boost::asio::thread_pool pool(1);
-  NoRecordings recordings;
-  Packager packager(pool, options, [](const std::string&) { return false; }, recordings);
+  OneThreadPackager t(options);
+  auto& packager = t.packager;
   packager.publish_started("v");
   packager.publish_started("a");
 
@@ -238,6 +239,5 @@ TEST_CASE("packager: a frame that may close a segment reaches its lane at once, 
   // Audio only: any audio frame may close a segment.
   packager.on_frame(audio_frame("a", 0));
   CHECK(drained(packager, "a"));
-  std::filesystem::remove_all(options.data_dir);
   // No join: the batch timer, an hour away, goes with the packager.
 }
