@@ -1,7 +1,7 @@
 // Fuzz target: an Engine.IO polling body, and the Socket.IO packet in each
 // message; what decodes must survive an encode/decode round trip.
-#include "souk/api/engineio_codec.hpp"
-#include "souk/api/socketio_codec.hpp"
+#include "souk/api/realtime/engineio_codec.hpp"
+#include "souk/api/realtime/socketio_codec.hpp"
 
 #include <cstdint>
 #include <string_view>

@@ -5,7 +5,7 @@
 
 #include "souk/api/event_outbox.hpp"
 #include "souk/api/ingest_status.hpp"
-#include "souk/api/realtime.hpp"
+#include "souk/api/realtime/realtime.hpp"
 #include "souk/api/stream_observer.hpp"
 #include "souk/ingest/stream_hub.hpp"
 #include "souk/packager/packager.hpp"

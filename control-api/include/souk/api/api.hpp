@@ -4,7 +4,7 @@
 #pragma once
 
 #include "souk/api/event_outbox.hpp"
-#include "souk/api/http_types.hpp"
+#include "souk/api/http/http_types.hpp"
 #include "souk/api/ingest_status.hpp"
 #include "souk/api/login_limiter.hpp"
 #include "souk/api/passwords.hpp"

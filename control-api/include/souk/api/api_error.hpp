@@ -3,7 +3,7 @@
 // Handlers throw ApiError; the dispatcher turns it into the JSON response.
 #pragma once
 
-#include "souk/api/http_types.hpp"
+#include "souk/api/http/http_types.hpp"
 
 #include <nlohmann/json_fwd.hpp>
 

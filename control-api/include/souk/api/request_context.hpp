@@ -2,7 +2,7 @@
 // the body and the caller's identity.
 #pragma once
 
-#include "souk/api/http_types.hpp"
+#include "souk/api/http/http_types.hpp"
 #include "souk/api/json_body.hpp"
 #include "souk/api/router.hpp"
 #include "souk/storage/users.hpp"

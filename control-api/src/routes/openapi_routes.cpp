@@ -1,7 +1,7 @@
 // GET and HEAD /api/v1/openapi.json: the OpenAPI document compiled into the binary,
 // with an ETag of its content so clients and caches revalidate instead of refetching.
 #include "souk/api/api.hpp"
-#include "souk/api/http_validators.hpp"
+#include "souk/api/http/http_validators.hpp"
 #include "souk/api/openapi.hpp"
 #include "souk/api/request_context.hpp"
 #include "souk/random.hpp"

@@ -3,7 +3,7 @@
 // WebSocket connections, after the HTTP server accepted the upgrade.
 #pragma once
 
-#include "souk/api/http_types.hpp"
+#include "souk/api/http/http_types.hpp"
 
 #include <functional>
 #include <memory>

@@ -1,4 +1,4 @@
-#include "souk/api/engineio_codec.hpp"
+#include "souk/api/realtime/engineio_codec.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,8 +1,8 @@
 // HTTP request counters and latency by route template, cheap enough for the
 // network threads.
-#include "souk/api/http_metrics.hpp"
+#include "souk/api/http/http_metrics.hpp"
 
-#include "souk/api/http_types.hpp"
+#include "souk/api/http/http_types.hpp"
 
 #include <cstdint>
 #include <functional>

@@ -4,10 +4,10 @@
 // -> read. Pipelined requests wait in the socket buffer, which bounds them. A hot
 // HLS file skips the blocking pool: the fast handler answers it from the cache on
 // the network thread, and its shared bytes are written without a copy.
-#include "souk/api/http_server.hpp"
+#include "souk/api/http/http_server.hpp"
 
 #include "souk/api/api_error.hpp"
-#include "souk/api/ws_frame.hpp"
+#include "souk/api/http/ws_frame.hpp"
 #include "souk/file_cache.hpp"
 #include "souk/listen.hpp"
 #include "souk/log.hpp"

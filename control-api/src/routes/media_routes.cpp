@@ -2,7 +2,7 @@
 // cache of hot HLS files, with validators and ranges, answered alike from either.
 #include "souk/api/api.hpp"
 #include "souk/api/api_error.hpp"
-#include "souk/api/http_validators.hpp"
+#include "souk/api/http/http_validators.hpp"
 #include "souk/api/request_context.hpp"
 #include "souk/file_cache.hpp"
 #include "souk/random.hpp"

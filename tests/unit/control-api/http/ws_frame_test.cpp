@@ -1,4 +1,4 @@
-#include "souk/api/ws_frame.hpp"
+#include "souk/api/http/ws_frame.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
 // Conditional-request helpers (see http_validators.hpp).
-#include "souk/api/http_validators.hpp"
+#include "souk/api/http/http_validators.hpp"
 
 namespace souk::api {
 

@@ -1,5 +1,5 @@
 // Engine.IO v4 packets: "<type digit><data>"; long-polling payloads join them with '\x1e'.
-#include "souk/api/engineio_codec.hpp"
+#include "souk/api/realtime/engineio_codec.hpp"
 
 #include <nlohmann/json.hpp>
 

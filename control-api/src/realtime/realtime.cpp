@@ -1,10 +1,10 @@
 // Socket.IO over Engine.IO: sessions, transports, rooms and the events of API.md.
-#include "souk/api/realtime.hpp"
+#include "souk/api/realtime/realtime.hpp"
 
 #include "souk/api/api_error.hpp"
-#include "souk/api/engineio_codec.hpp"
+#include "souk/api/realtime/engineio_codec.hpp"
 #include "souk/api/query_string.hpp"
-#include "souk/api/socketio_codec.hpp"
+#include "souk/api/realtime/socketio_codec.hpp"
 #include "souk/api/stream_access.hpp"
 #include "souk/api/validate.hpp"
 #include "souk/api/views.hpp"

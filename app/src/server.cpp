@@ -3,7 +3,7 @@
 #include "souk/app/server.hpp"
 
 #include "souk/api/api.hpp"
-#include "souk/api/http_server.hpp"
+#include "souk/api/http/http_server.hpp"
 #include "souk/app/idle_reaper.hpp"
 #include "souk/app/media_wiring.hpp"
 #include "souk/app/webhook_events.hpp"

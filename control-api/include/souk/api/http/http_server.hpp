@@ -6,9 +6,9 @@
 // headers.
 #pragma once
 
-#include "souk/api/http_metrics.hpp"
-#include "souk/api/http_types.hpp"
-#include "souk/api/realtime_endpoint.hpp"
+#include "souk/api/http/http_metrics.hpp"
+#include "souk/api/http/http_types.hpp"
+#include "souk/api/realtime/realtime_endpoint.hpp"
 #include "souk/trusted_proxies.hpp"
 
 #include <boost/asio/io_context.hpp>

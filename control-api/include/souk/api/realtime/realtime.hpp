@@ -15,7 +15,7 @@
 // same buffer is queued to every member; each client's queue is bounded.
 #pragma once
 
-#include "souk/api/realtime_endpoint.hpp"
+#include "souk/api/realtime/realtime_endpoint.hpp"
 #include "souk/api/stream_observer.hpp"
 
 #include <boost/asio/io_context.hpp>

@@ -1,5 +1,5 @@
 // Socket.IO v5 packets: "<type digit>[<attachments>-][<nsp>,][<ack id>][<JSON>]".
-#include "souk/api/socketio_codec.hpp"
+#include "souk/api/realtime/socketio_codec.hpp"
 
 namespace souk::api::socketio {
 namespace {

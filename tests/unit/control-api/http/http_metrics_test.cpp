@@ -1,4 +1,4 @@
-#include "souk/api/http_metrics.hpp"
+#include "souk/api/http/http_metrics.hpp"
 
 #include <doctest/doctest.h>
 

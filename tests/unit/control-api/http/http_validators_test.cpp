@@ -1,4 +1,4 @@
-#include "souk/api/http_validators.hpp"
+#include "souk/api/http/http_validators.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,6 +1,6 @@
-#include "souk/api/socketio_codec.hpp"
+#include "souk/api/realtime/socketio_codec.hpp"
 
-#include "souk/api/engineio_codec.hpp"
+#include "souk/api/realtime/engineio_codec.hpp"
 
 #include <doctest/doctest.h>
 
