@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 WERROR := $(if $(CI),ON,OFF)
 CMAKE_COMMON := -DSOUK_WERROR=$(WERROR)
 
-.PHONY: all deps build build-asan js-deps run test fuzz bench soak clean
+.PHONY: all deps build build-asan build-tsan js-deps run test tidy fuzz bench soak clean
 
 # The JavaScript test peers' npm packages (exact versions in each package-lock.json):
 # hls.js + playwright-core for the browser test, socket.io-client + ws for the
@@ -29,6 +29,13 @@ build-asan: deps
 	@cmake -S . -B $(BUILD_DIR)/asan -DCMAKE_BUILD_TYPE=Debug -DSOUK_SANITIZE=ON $(CMAKE_COMMON) >/dev/null
 	@cmake --build $(BUILD_DIR)/asan -j$(JOBS) --target unit_tests fuzz_replays
 
+# ThreadSanitizer build of the unit tests. `make test` runs the concurrent ones
+# under it (the ctest label "tsan": the hub, the packager's lanes, the realtime
+# rooms and everything else that runs on several threads; tests/unit/CMakeLists.txt).
+build-tsan: deps
+	@cmake -S . -B $(BUILD_DIR)/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOUK_TSAN=ON $(CMAKE_COMMON) >/dev/null
+	@cmake --build $(BUILD_DIR)/tsan -j$(JOBS) --target unit_tests
+
 js-deps: $(JS_STAMPS)
 
 %/node_modules/.npm-ci.stamp: %/package.json %/package-lock.json | deps
@@ -40,12 +47,24 @@ js-deps: $(JS_STAMPS)
 run: build
 	$(BUILD_DIR)/release/app/souk-live serve
 
-test: build build-asan js-deps
+test: build build-asan build-tsan js-deps
 	@echo "== unit tests under ASan+UBSan"
 	@cd $(BUILD_DIR)/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -L unit
+	@echo "== concurrency tests under ThreadSanitizer"
+	@cd $(BUILD_DIR)/tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	  ctest --output-on-failure -L tsan
 	@echo "== unit and integration tests (Release)"
 	@cd $(BUILD_DIR)/release && ctest --output-on-failure
+
+# clang-tidy (.clang-tidy) over every source file of our libraries, app and tools,
+# from the Release build's compile_commands.json; fails on any finding.
+tidy: build
+	@./tools/install-deps.sh tidy
+	@run-clang-tidy -quiet -j$(JOBS) -p $(BUILD_DIR)/release \
+	  '/(common|storage|ingest|packager|control-api|webhooks|app)/src/' > $(BUILD_DIR)/tidy.log 2>&1 \
+	  || { grep -E 'warning:|error:' $(BUILD_DIR)/tidy.log | sort -u; echo "tidy: findings above (full log: $(BUILD_DIR)/tidy.log)"; exit 1; }
+	@echo "tidy: clean"
 
 # libFuzzer (clang) over every network-facing parser, FUZZ_SECONDS each. New
 # inputs go to $(BUILD_DIR)/fuzz/corpus/<target> (add crashers and interesting

@@ -24,6 +24,10 @@ packages=(
 if [ "${1:-}" = "fuzz" ]; then
   packages+=(clang libclang-rt-14-dev)
 fi
+# `install-deps.sh tidy` adds clang-tidy (for `make tidy`).
+if [ "${1:-}" = "tidy" ]; then
+  packages+=(clang-tidy)
+fi
 # `install-deps.sh bench` adds the benchmark's peers (for `make bench`): nginx's
 # RTMP module (nginx itself is above; the reference ingest and file server), wrk
 # (HTTP load).
