@@ -6,6 +6,7 @@
 
 #include "souk/api/api_error.hpp"
 #include "souk/api/passwords.hpp"
+#include "souk/api/stream_lifecycle.hpp"
 #include "souk/api/validate.hpp"
 #include "souk/random.hpp"
 #include "souk/storage/auth_tokens.hpp"
@@ -301,13 +302,15 @@ int Admin::user_set_disabled(const std::string& user, bool disabled) {
 
 int Admin::stream_list(const std::optional<std::string>& status, int limit, bool json) {
   return run("stream list", [&] {
-    if (status && *status != "scheduled" && *status != "live" && *status != "ended") {
-      usage("--status: expected scheduled, live or ended, got '" + *status + "'");
+    storage::StreamFilter filter;
+    if (status) {
+      filter.status = storage::parse_stream_status(*status);
+      if (!filter.status) {
+        usage("--status: expected scheduled, live or ended, got '" + *status + "'");
+      }
     }
     if (limit < 1) usage("--limit: expected a positive number, got " + std::to_string(limit));
     auto conn = open_current(database_path());
-    storage::StreamFilter filter;
-    filter.status = status;
     filter.limit = limit;
     struct Row {
       storage::Stream stream;
@@ -329,8 +332,8 @@ int Admin::stream_list(const std::optional<std::string>& status, int limit, bool
                         {"sellerId", s.seller_id},
                         {"seller", seller},
                         {"title", s.settings.title},
-                        {"status", s.status},
-                        {"ingestState", s.ingest_state},
+                        {"status", storage::to_string(s.status)},
+                        {"ingestState", storage::to_string(s.ingest_state)},
                         {"createdAt", format_iso8601(s.created_at)},
                         {"startedAt", time_json(s.started_at)},
                         {"endedAt", time_json(s.ended_at)},
@@ -342,8 +345,10 @@ int Admin::stream_list(const std::optional<std::string>& status, int limit, bool
     std::vector<std::vector<std::string>> table{
         {"ID", "SELLER", "TITLE", "STATUS", "CREATED", "STARTED", "ENDED"}};
     for (const auto& [s, seller] : rows) {
-      std::string state = s.status;
-      if (s.status == "live" && s.end_requested_at) state += " (end requested)";
+      std::string state(storage::to_string(s.status));
+      if (s.status == storage::StreamStatus::live && s.end_requested_at) {
+        state += " (end requested)";
+      }
       table.push_back({s.id, seller, s.settings.title, state, format_iso8601(s.created_at),
                        time_or(s.started_at, "-"), time_or(s.ended_at, "-")});
     }
@@ -357,10 +362,15 @@ int Admin::stream_end(const std::string& stream_id, std::chrono::milliseconds wa
     auto conn = open_current(database_path());
     {
       Transaction tx(*conn, Transaction::Kind::immediate);
-      const auto s = storage::streams::find_by_id(*conn, stream_id);
-      if (!s) fail("no stream with id '" + stream_id + "'");
-      if (s->status != "live") fail("stream " + stream_id + " is not live (it is " + s->status + ")");
-      storage::streams::request_end(*conn, stream_id, now_millis());
+      try {
+        api::StreamLifecycle::request_end(*conn, stream_id, now_millis());
+      } catch (const api::LifecycleError& e) {
+        if (e.code() != api::LifecycleErrc::not_live || !e.status()) {
+          fail("no stream with id '" + stream_id + "'");
+        }
+        fail("stream " + stream_id + " is not live (it is " +
+             std::string(storage::to_string(*e.status())) + ")");
+      }
       tx.commit();
     }
     // The running server's sweep ends it within about a second, as POST /end
@@ -371,7 +381,7 @@ int Admin::stream_end(const std::string& stream_id, std::chrono::milliseconds wa
       Transaction tx(*conn, Transaction::Kind::deferred);
       const auto s = storage::streams::find_by_id(*conn, stream_id);
       tx.commit();
-      if (s && s->status == "ended") {
+      if (s && s->status == storage::StreamStatus::ended) {
         io_.out << "stream " << stream_id << " ended at " << time_or(s->ended_at, "-") << "\n";
         return exit_ok;
       }

@@ -2,15 +2,10 @@
 // streams without a publisher or marked by `souk-live stream end`.
 #include "souk/app/idle_reaper.hpp"
 
-#include "souk/api/api.hpp"
-#include "souk/api/api_error.hpp"
+#include "souk/api/stream_lifecycle.hpp"
 #include "souk/log.hpp"
-#include "souk/storage/database.hpp"
-#include "souk/storage/streams.hpp"
 
 #include <boost/asio/post.hpp>
-
-#include <nlohmann/json.hpp>
 
 namespace souk::app {
 namespace {
@@ -21,8 +16,8 @@ constexpr std::chrono::milliseconds sweep_interval{1000};
 }  // namespace
 
 IdleReaper::IdleReaper(boost::asio::io_context& ioc, boost::asio::thread_pool& blocking,
-                       storage::Database& db, api::Api& api, std::chrono::seconds timeout)
-    : blocking_(blocking), db_(db), api_(api), timeout_(timeout), timer_(ioc) {}
+                       api::StreamLifecycle& lifecycle, std::chrono::seconds timeout)
+    : blocking_(blocking), lifecycle_(lifecycle), timeout_(timeout), timer_(ioc) {}
 
 void IdleReaper::start() { schedule(); }
 
@@ -39,30 +34,17 @@ void IdleReaper::schedule() {
   });
 }
 
-void IdleReaper::end_requested() {
-  end_each([](storage::Connection& c) { return storage::streams::end_requested(c); },
-           "an operator ended it (souk-live stream end)", "ending streams operators asked to end failed");
-}
-
 void IdleReaper::sweep() {
-  end_requested();
-  const auto cutoff = now_millis() - std::chrono::duration_cast<std::chrono::milliseconds>(timeout_).count();
-  end_each([cutoff](storage::Connection& c) { return storage::streams::idle_live(c, cutoff); },
-           "no publisher within the idle timeout", "idle sweep failed");
-}
-
-void IdleReaper::end_each(const std::function<std::vector<std::string>(storage::Connection&)>& which,
-                          const char* reason, const char* failure) {
+  // Each query's failure is logged on its own: one does not stop the other.
   try {
-    for (const auto& id : db_.read(which)) {
-      try {
-        api_.end_stream(id, nullptr, reason);
-      } catch (const api::ApiError&) {
-        // Ended meanwhile (by its owner, the idle timeout or an operator).
-      }
-    }
+    lifecycle_.end_requested();
   } catch (const std::exception& e) {
-    log::error(failure, {{"error", e.what()}});
+    log::error("ending streams operators asked to end failed", {{"error", e.what()}});
+  }
+  try {
+    lifecycle_.end_idle(timeout_);
+  } catch (const std::exception& e) {
+    log::error("idle sweep failed", {{"error", e.what()}});
   }
 }
 

@@ -30,14 +30,14 @@ void StoragePublishAuthorizer::authorize(const std::string& key,
 }
 
 void IngestStateRecorder::publisher_started(const std::string& stream_id) {
-  record(stream_id, "receiving");
+  record(stream_id, storage::IngestState::receiving);
 }
 
 void IngestStateRecorder::publisher_stopped(const std::string& stream_id) {
-  record(stream_id, "interrupted");
+  record(stream_id, storage::IngestState::interrupted);
 }
 
-void IngestStateRecorder::record(const std::string& stream_id, const char* state) {
+void IngestStateRecorder::record(const std::string& stream_id, storage::IngestState state) {
   boost::asio::post(blocking_, [this, stream_id, state] {
     try {
       db_.write([&](storage::Connection& c) {
@@ -56,18 +56,19 @@ void MediaPlane::stream_ended(const std::string& stream_id, const nlohmann::json
 
 void VodRecorder::recording_ready(const std::string& stream_id, const std::filesystem::path& path) {
   try {
-    const auto url = public_http_url_ + "/vod/" + stream_id + ".mp4";
+    const auto url = lifecycle_.vod_url(stream_id);
+    auto* events = lifecycle_.event_outbox();
     const bool announced = db_.write([&](storage::Connection& c) {
       const auto stream = storage::streams::find_by_id(c, stream_id);
       const auto now = now_millis();
       storage::streams::set_vod(c, stream_id, path.string(), url, now);
       // Once: a recording finalized again after a crash is the same VOD.
-      if (!events_ || !stream || stream->vod_url) return false;
-      events_->enqueue(c, "recording.ready", stream_id, {{"streamId", stream_id}, {"vodUrl", url}},
-                       now);
+      if (!events || !stream || stream->vod_url) return false;
+      events->enqueue(c, "recording.ready", stream_id, {{"streamId", stream_id}, {"vodUrl", url}},
+                      now);
       return true;
     });
-    if (announced) events_->committed();
+    if (announced) events->committed();
   } catch (const std::exception& e) {
     log::error("storing the VOD location failed", {{"stream_id", stream_id}, {"error", e.what()}});
   }
@@ -80,7 +81,7 @@ bool stream_records(storage::Database& db, const std::string& stream_id) {
 
 bool stream_is_live(storage::Database& db, const std::string& stream_id) {
   const auto s = db.read([&](storage::Connection& c) { return storage::streams::find_by_id(c, stream_id); });
-  return s && s->status == "live";
+  return s && s->status == storage::StreamStatus::live;
 }
 
 std::optional<nlohmann::json> MediaPlane::publishing(const std::string& stream_id) {

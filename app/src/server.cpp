@@ -4,6 +4,7 @@
 
 #include "souk/api/api.hpp"
 #include "souk/api/http/http_server.hpp"
+#include "souk/api/stream_lifecycle.hpp"
 #include "souk/app/idle_reaper.hpp"
 #include "souk/app/media_wiring.hpp"
 #include "souk/app/webhook_events.hpp"
@@ -14,9 +15,7 @@
 #include "souk/random.hpp"
 #include "souk/storage/auth_tokens.hpp"
 #include "souk/storage/database.hpp"
-#include "souk/storage/engagement.hpp"
 #include "souk/storage/migrations.hpp"
-#include "souk/storage/streams.hpp"
 #include "souk/version.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -71,13 +70,12 @@ int run_server(const ServerConfig& config) {
   }
 
   // Expired tokens can never authenticate again; drop them at each start. No
-  // publisher is connected yet, so live streams that were receiving are interrupted.
+  // publisher or viewer is connected yet: the lifecycle repairs what the
+  // previous run left (open viewer sessions, streams that were receiving).
   const auto [expired, interrupted] = db->write([](storage::Connection& c) {
     const auto now = now_millis();
-    // Viewers of the previous run left when it stopped (at the latest, now).
-    storage::viewer_sessions::close_all_open(c, now);
     return std::make_pair(storage::auth_tokens::delete_expired(c, now),
-                          storage::streams::interrupt_all_receiving(c, now));
+                          api::StreamLifecycle::recover_after_restart(c, now));
   });
 
   // The pools outlive the io_context: handlers it may still own at destruction
@@ -110,7 +108,7 @@ int run_server(const ServerConfig& config) {
     webhook_options.retry_base = config.webhook_retry_base;
     webhook_dispatcher = std::make_unique<webhooks::Dispatcher>(*db, webhook_options);
     webhook_events = std::make_unique<WebhookEvents>(config.webhook_urls, *webhook_dispatcher);
-    api.set_event_outbox(webhook_events.get());
+    api.lifecycle().set_event_outbox(webhook_events.get());
   }
 
   // Realtime: Socket.IO on the HTTP port.
@@ -120,7 +118,7 @@ int run_server(const ServerConfig& config) {
   // A player buffers about three segments behind the live edge.
   realtime_options.estimated_latency_seconds = 3 * config.hls_segment_seconds;
   api::Realtime realtime(ioc, blocking, *db, realtime_options);
-  api.add_observer(&realtime);
+  api.lifecycle().add_observer(&realtime);
   RealtimeMediaEvents realtime_media(realtime);
 
   // Media: the hub between RTMP publishers and consumers, and the adapters that
@@ -128,7 +126,7 @@ int run_server(const ServerConfig& config) {
   ingest::StreamHub hub;
   StoragePublishAuthorizer authorizer(*db, blocking);
   IngestStateRecorder ingest_state(*db, blocking);
-  VodRecorder vod_recorder(*db, config.public_http_url, webhook_events.get());
+  VodRecorder vod_recorder(*db, api.lifecycle());
   // Packaging and recording block on disk and muxing: their own pool.
   net::thread_pool media_pool(2);
   packager::PackagerOptions packager_options;
@@ -147,13 +145,17 @@ int run_server(const ServerConfig& config) {
   hub.add_listener(&ingest_state);
   hub.add_listener(&realtime_media);
   hub.add_sink(&packager);
-  api.add_observer(&media_plane);
-  api.set_ingest_status(&media_plane);
+  api.lifecycle().add_observer(&media_plane);
+  api.lifecycle().set_ingest_status(&media_plane);
 
   // Streams an operator ended while the server was down are ended now, before
   // anyone can see them live (the packager's recovery has run above).
-  IdleReaper idle_reaper(ioc, blocking, *db, api, config.idle_timeout);
-  idle_reaper.end_requested();
+  try {
+    api.lifecycle().end_requested();
+  } catch (const std::exception& e) {
+    log::error("ending streams operators asked to end failed", {{"error", e.what()}});
+  }
+  IdleReaper idle_reaper(ioc, blocking, api.lifecycle(), config.idle_timeout);
 
   ingest::RtmpOptions rtmp_options;
   rtmp_options.app = config.rtmp_app;

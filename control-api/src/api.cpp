@@ -35,6 +35,30 @@ ApiError database_failure(const HttpRequest& request, const storage::SqliteError
   return ApiError(500, "internal_error", "the server failed to handle this request");
 }
 
+// The HTTP answer to a lifecycle refusal: the status, code and field the API
+// has always given for it, with the service's message.
+ApiError lifecycle_failure(const LifecycleError& e) {
+  switch (e.code()) {
+    case LifecycleErrc::stream_not_found:
+      return ApiError::not_found("stream_not_found", e.what());
+    case LifecycleErrc::not_owner:
+      return ApiError::forbidden(e.what());
+    case LifecycleErrc::already_live:
+      return ApiError::conflict("stream_already_live", e.what());
+    case LifecycleErrc::not_scheduled:
+      return ApiError::conflict("stream_not_scheduled", e.what());
+    case LifecycleErrc::not_live:
+      return ApiError::conflict("stream_not_live", e.what());
+    case LifecycleErrc::camera_not_ready:
+      return ApiError(422, "checklist_incomplete", e.what(), "camera_ready");
+    case LifecycleErrc::checklist_incomplete:
+      return ApiError(422, "checklist_incomplete", e.what(), "checklist_complete");
+    case LifecycleErrc::no_products:
+      return ApiError::conflict("no_products", e.what());
+  }
+  return ApiError(500, "internal_error", "the server failed to handle this request");
+}
+
 }  // namespace
 
 Api::Api(storage::Database& db, ApiOptions options)
@@ -42,7 +66,8 @@ Api::Api(storage::Database& db, ApiOptions options)
       options_(std::move(options)),
       hls_root_((options_.data_dir / "hls").string()),
       passwords_(options_.password_cost),
-      login_limiter_(options_.login_max_failures, options_.login_window) {
+      login_limiter_(options_.login_max_failures, options_.login_window),
+      lifecycle_(db, LifecycleOptions{options_.public_http_url, options_.neighborhood_radius_m}) {
   add_health_routes(*this, router_);
   add_account_routes(*this, router_);
   add_product_routes(*this, router_);
@@ -68,6 +93,8 @@ HttpResponse Api::handle(const HttpRequest& request) {
     response = request.method == "OPTIONS" ? preflight(request, pattern) : route(request, pattern);
   } catch (const ApiError& e) {
     response = error_response(e);
+  } catch (const LifecycleError& e) {
+    response = error_response(lifecycle_failure(e));
   } catch (const storage::SqliteError& e) {
     response = error_response(database_failure(request, e));
   } catch (const std::exception& e) {

@@ -19,10 +19,11 @@ storage::Stream load_owned_stream(storage::Connection& c, std::string_view id,
   return s;
 }
 
-void require_status(const storage::Stream& s, std::string_view status, const char* message) {
+void require_status(const storage::Stream& s, storage::StreamStatus status, const char* message) {
   if (s.status != status) {
-    throw ApiError::conflict("stream_not_" + std::string(status),
-                             std::string(message) + " (the stream is " + s.status + ")");
+    throw ApiError::conflict("stream_not_" + std::string(to_string(status)),
+                             std::string(message) + " (the stream is " +
+                                 std::string(to_string(s.status)) + ")");
   }
 }
 

@@ -65,12 +65,8 @@ nlohmann::json stream_product_json(const storage::StreamProduct& sp) {
   return j;
 }
 
-std::string hls_url(std::string_view public_http_url, std::string_view stream_id) {
-  return std::string(public_http_url) + "/hls/" + std::string(stream_id) + "/index.m3u8";
-}
-
 nlohmann::json stream_summary_json(const storage::Stream& s, const storage::User& seller,
-                                   std::int64_t product_count, std::string_view public_http_url) {
+                                   std::int64_t product_count, std::string_view hls_url) {
   const auto time_or_null = [](const std::optional<UnixMillis>& t) {
     return t ? nlohmann::json(format_iso8601(*t)) : nlohmann::json(nullptr);
   };
@@ -83,7 +79,7 @@ nlohmann::json stream_summary_json(const storage::Stream& s, const storage::User
       {"title", st.title},
       {"description", or_null(st.description)},
       {"category", or_null(st.category)},
-      {"status", s.status},
+      {"status", to_string(s.status)},
       {"audience", st.audience},
       {"estimatedDuration", or_null(st.estimated_duration)},
       {"notifyFollowers", st.notify_followers},
@@ -97,8 +93,8 @@ nlohmann::json stream_summary_json(const storage::Stream& s, const storage::User
       {"productCount", product_count},
       {"viewerCount", s.viewer_count},
       {"notificationsSent", s.notifications_sent},
-      {"hlsUrl", s.status == "scheduled" ? nlohmann::json(nullptr)
-                                         : nlohmann::json(hls_url(public_http_url, s.id))},
+      {"hlsUrl", s.status == storage::StreamStatus::scheduled ? nlohmann::json(nullptr)
+                                                              : nlohmann::json(hls_url)},
       {"vodUrl", or_null(s.vod_url)},
       {"createdAt", format_iso8601(s.created_at)},
       {"updatedAt", format_iso8601(s.updated_at)},

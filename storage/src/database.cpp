@@ -24,6 +24,17 @@ Database::Database(const std::string& path, int reader_count) {
 
 Database::~Database() = default;
 
+bool Database::ping() noexcept {
+  try {
+    return read([](Connection& c) {
+      auto q = c.query("SELECT 1");
+      return q.next();
+    });
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 Database::Lease::Lease(Database& d) : db(d) {
   std::unique_lock lock(db.readers_mutex_);
   db.reader_free_.wait(lock, [&] { return !db.idle_readers_.empty(); });

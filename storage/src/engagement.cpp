@@ -30,6 +30,11 @@ std::int64_t close_all_open(Connection& c, UnixMillis at) {
       "UPDATE viewer_sessions SET left_at = MAX(joined_at, ?) WHERE left_at IS NULL", at);
 }
 
+std::int64_t close_all_for_stream(Connection& c, std::string_view stream_id, UnixMillis left_at) {
+  return c.execute("UPDATE viewer_sessions SET left_at = ? WHERE stream_id = ? AND left_at IS NULL",
+                   left_at, stream_id);
+}
+
 }  // namespace viewer_sessions
 
 void record_viewer_count(Connection& c, std::string_view stream_id, std::int64_t current) {

@@ -4,9 +4,58 @@
 #include "souk/storage/sqlite.hpp"
 
 #include <algorithm>
+#include <stdexcept>
+
+namespace souk::storage {
+
+std::string_view to_string(StreamStatus status) {
+  switch (status) {
+    case StreamStatus::scheduled: return "scheduled";
+    case StreamStatus::live: return "live";
+    case StreamStatus::ended: return "ended";
+  }
+  return "unknown";  // not reached: every enumerator is named above
+}
+
+std::optional<StreamStatus> parse_stream_status(std::string_view text) {
+  for (const auto s : {StreamStatus::scheduled, StreamStatus::live, StreamStatus::ended}) {
+    if (to_string(s) == text) return s;
+  }
+  return std::nullopt;
+}
+
+std::string_view to_string(IngestState state) {
+  switch (state) {
+    case IngestState::waiting: return "waiting";
+    case IngestState::receiving: return "receiving";
+    case IngestState::interrupted: return "interrupted";
+    case IngestState::finished: return "finished";
+  }
+  return "unknown";  // not reached: every enumerator is named above
+}
+
+std::optional<IngestState> parse_ingest_state(std::string_view text) {
+  for (const auto s : {IngestState::waiting, IngestState::receiving, IngestState::interrupted,
+                       IngestState::finished}) {
+    if (to_string(s) == text) return s;
+  }
+  return std::nullopt;
+}
+
+}  // namespace souk::storage
 
 namespace souk::storage::streams {
 namespace {
+
+// The schema's CHECK constraints allow only the known spellings; anything else
+// is a database this binary does not understand.
+template <class T>
+T stored(std::optional<T> parsed, const char* column, const std::string& text) {
+  if (!parsed) {
+    throw std::runtime_error(std::string("streams.") + column + ": unknown value '" + text + "'");
+  }
+  return *parsed;
+}
 
 constexpr const char* columns =
     "id, seller_id, title, description, category, audience, estimated_duration,"
@@ -30,14 +79,14 @@ Stream read_stream(const Statement& r) {
   s.settings.enable_comments = r.int64(10) != 0;
   s.settings.record_stream = r.int64(11) != 0;
   s.settings.scheduled_at = r.opt_int64(12);
-  s.status = r.text(13);
+  s.status = stored(parse_stream_status(r.text(13)), "status", r.text(13));
   s.started_at = r.opt_int64(14);
   s.ended_at = r.opt_int64(15);
-  s.ingest_state = r.text(16);
+  s.ingest_state = stored(parse_ingest_state(r.text(16)), "ingest_state", r.text(16));
   s.vod_url = r.opt_text(17);
   s.notifications_sent = r.int64(18);
   s.viewer_count = r.int64(19);
-  if (s.status == "ended") {
+  if (s.status == StreamStatus::ended) {
     s.stats = StoredStats{r.opt_int64(20).value_or(0), r.int64(21),
                           r.int64(22),                 r.int64(23),
                           r.int64(24),                 r.opt_int64(25).value_or(0),
@@ -103,11 +152,11 @@ bool set_ended(Connection& c, std::string_view id, UnixMillis ended_at, const St
              id) > 0;
 }
 
-void set_ingest_state(Connection& c, std::string_view id, std::string_view state, UnixMillis now) {
+void set_ingest_state(Connection& c, std::string_view id, IngestState state, UnixMillis now) {
   c.execute(
       "UPDATE streams SET ingest_state = ?, last_media_at = ?, updated_at = ?"
       " WHERE id = ? AND status = 'live'",
-      state, now, now, id);
+      to_string(state), now, now, id);
 }
 
 void set_vod(Connection& c, std::string_view id, std::string_view path, std::string_view url,
@@ -149,6 +198,11 @@ std::int64_t interrupt_all_receiving(Connection& c, UnixMillis now) {
       now);
 }
 
+std::int64_t count_live(Connection& c) {
+  auto q = c.query("SELECT COUNT(*) FROM streams WHERE status = 'live'");
+  return q.next() ? q->int64(0) : 0;
+}
+
 std::optional<std::string> find_live_by_key_hash(Connection& c, const Sha256& key_hash) {
   auto q = c.query(
       "SELECT id, stream_key_hash FROM streams WHERE stream_key_hash = ? AND status = 'live'",
@@ -171,7 +225,7 @@ std::vector<Stream> list(Connection& c, const StreamFilter& f) {
   std::vector<Value> args;
   if (f.status) {
     sql += " AND status = ?";
-    args.emplace_back(*f.status);
+    args.emplace_back(std::string(to_string(*f.status)));
   }
   if (f.seller_id) {
     sql += " AND seller_id = ?";

@@ -35,16 +35,7 @@ void add_health_routes(Api& api, Router<Api::Handler>& router) {
   });
 
   router.add("GET", "/readyz", [&api](RequestContext&) {
-    bool db_ok = false;
-    try {
-      db_ok = api.db().read([](storage::Connection& c) {
-        auto q = c.query("SELECT 1");
-        return q.next();
-      });
-    } catch (const std::exception&) {
-      db_ok = false;
-    }
-    if (!db_ok) throw ApiError(503, "not_ready", "the database is not reachable");
+    if (!api.db().ping()) throw ApiError(503, "not_ready", "the database is not reachable");
     if (!disk_writable(api.options().data_dir)) {
       throw ApiError(503, "not_ready", "the data directory is not writable");
     }

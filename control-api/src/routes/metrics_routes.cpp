@@ -3,7 +3,7 @@
 #include "souk/api/request_context.hpp"
 #include "souk/metrics.hpp"
 #include "souk/storage/database.hpp"
-#include "souk/storage/sqlite.hpp"
+#include "souk/storage/streams.hpp"
 
 namespace souk::api {
 
@@ -15,10 +15,7 @@ void add_metrics_routes(Api& api, Router<Api::Handler>& router) {
       registry.gauge("souk_live_streams", "Streams whose status is live (from the database).").get();
 
   router.add("GET", "/metrics", [&api, &registry, &live_streams](RequestContext&) {
-    const auto live = api.db().read([](storage::Connection& c) {
-      auto q = c.query("SELECT COUNT(*) FROM streams WHERE status = 'live'");
-      return q.next() ? q->int64(0) : 0;
-    });
+    const auto live = api.db().read(storage::streams::count_live);
     live_streams.set(static_cast<double>(live));
     HttpResponse res;
     res.body = registry.render();

@@ -40,7 +40,7 @@ HttpResponse tag_product(Api& api, RequestContext& ctx) {
   const std::string product_id(ctx.param("pid"));
   const auto result = api.db().write([&](Connection& c) {
     const auto s = load_owned_stream(c, ctx.param("id"), me);
-    if (s.status == "ended") {
+    if (s.status == storage::StreamStatus::ended) {
       throw ApiError::conflict("stream_ended", "products of an ended stream cannot be tagged");
     }
     // The body is judged only for the owner: anyone else gets 403 whatever they send.
@@ -61,7 +61,7 @@ HttpResponse tag_product(Api& api, RequestContext& ctx) {
                           {"y", tag.y},
                           {"timestampSeconds", tag.timestamp_seconds}};
   });
-  for (auto* o : api.observers()) o->product_tagged(result["streamId"], result);
+  for (auto* o : api.lifecycle().observers()) o->product_tagged(result["streamId"], result);
   return data_response(result);
 }
 
@@ -96,7 +96,7 @@ HttpResponse record_event(Api& api, RequestContext& ctx) {
   const std::string product_id(ctx.param("pid"));
   const auto result = api.db().write([&](Connection& c) {
     const auto s = load_stream(c, ctx.param("id"));
-    if (s.status == "scheduled") {
+    if (s.status == storage::StreamStatus::scheduled) {
       throw ApiError::conflict("stream_not_started", "the stream has not gone live yet");
     }
     require_attached(c, s, product_id);
@@ -146,7 +146,7 @@ HttpResponse analytics(Api& api, RequestContext& ctx) {
     const auto stats = end_stats_json(f);
     return nlohmann::json{
         {"streamId", s.id},
-        {"status", s.status},
+        {"status", to_string(s.status)},
         {"basicStats",
          {{"durationSeconds", f.duration_seconds},
           {"peakViewers", f.peak_viewers},

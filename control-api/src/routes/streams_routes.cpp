@@ -1,21 +1,21 @@
-// The stream lifecycle: create, attach products, settings, go-live, end,
-// details, discovery. (Tags, product lists, events and analytics are in
+// The stream routes: create, attach products, settings, go-live, end, details,
+// discovery. Going live and ending are StreamLifecycle's; these read the request
+// and shape the answer. (Tags, product lists, events and analytics are in
 // stream_products_routes.cpp.)
 #include "souk/api/api.hpp"
 #include "souk/api/api_error.hpp"
 #include "souk/api/query_string.hpp"
 #include "souk/api/request_context.hpp"
 #include "souk/api/stream_access.hpp"
+#include "souk/api/stream_lifecycle.hpp"
 #include "souk/api/validate.hpp"
 #include "souk/api/views.hpp"
 #include "souk/base64.hpp"
 #include "souk/log.hpp"
 #include "souk/random.hpp"
 #include "souk/storage/database.hpp"
-#include "souk/storage/notifications.hpp"
 #include "souk/storage/products.hpp"
 #include "souk/storage/stream_products.hpp"
-#include "souk/storage/stream_stats.hpp"
 #include "souk/storage/streams.hpp"
 
 #include <nlohmann/json.hpp>
@@ -31,7 +31,6 @@ using storage::Stream;
 using storage::StreamSettings;
 
 constexpr std::size_t max_products_per_stream = 100;
-constexpr std::size_t stream_key_bytes = 32;  // 256 bits from libsodium's CSPRNG
 constexpr int default_page = 20;
 constexpr int max_page = 100;
 
@@ -122,30 +121,6 @@ void check_products_owned(Connection& c, const std::vector<std::string>& ids,
   }
 }
 
-nlohmann::json stream_details(Api& api, Connection& c, const Stream& s) {
-  const auto seller = storage::users::find_by_id(c, s.seller_id);
-  const auto products = storage::stream_products::list(c, s.id);
-  auto j = stream_summary_json(s, *seller, static_cast<std::int64_t>(products.size()),
-                               api.options().public_http_url);
-  j["products"] = nlohmann::json::array();
-  for (const auto& sp : products) j["products"].push_back(stream_product_json(sp));
-  // The stored state (waiting, interrupted, finished) unless a publisher is
-  // sending right now, in which case the hub's view of its media.
-  const auto live_media = s.status == "live" && api.ingest_status()
-                              ? api.ingest_status()->publishing(s.id)
-                              : std::nullopt;
-  if (live_media) {
-    j["ingest"] = *live_media;
-    j["ingest"]["state"] = "receiving";
-  } else {
-    j["ingest"] = {{"state", s.ingest_state == "receiving" ? "interrupted" : s.ingest_state},
-                   {"video", nullptr},
-                   {"audio", nullptr},
-                   {"bitrateKbps", nullptr}};
-  }
-  return j;
-}
-
 HttpResponse create_stream(Api& api, RequestContext& ctx) {
   const auto& me = ctx.user();
   if (me.role != "seller") throw ApiError::forbidden("only sellers can create streams");
@@ -161,7 +136,7 @@ HttpResponse create_stream(Api& api, RequestContext& ctx) {
     check_products_owned(c, product_ids, me.id);
     storage::streams::insert(c, s);
     for (const auto& id : product_ids) storage::stream_products::attach(c, s.id, id, s.created_at);
-    return stream_details(api, c, s);
+    return api.lifecycle().details(c, s);
   });
   log::info("stream created", {{"stream_id", s.id}, {"seller_id", me.id}});
   return data_response(details, 201);
@@ -172,7 +147,8 @@ HttpResponse attach_products(Api& api, RequestContext& ctx) {
   const auto body = ctx.body();
   const auto result = api.db().write([&](Connection& c) {
     const auto s = load_owned_stream(c, ctx.param("id"), me);
-    require_status(s, "scheduled", "products can only be attached before the stream goes live");
+    require_status(s, storage::StreamStatus::scheduled,
+                   "products can only be attached before the stream goes live");
     // Judged only for the owner: anyone else gets 403 whatever they send.
     const auto product_ids = read_product_ids(body, /*required=*/true);
     check_products_owned(c, product_ids, me.id);
@@ -206,77 +182,39 @@ HttpResponse update_settings(Api& api, RequestContext& ctx) {
   const auto body = ctx.body();
   const auto details = api.db().write([&](Connection& c) {
     auto s = load_owned_stream(c, ctx.param("id"), me);
-    require_status(s, "scheduled", "settings can only change before the stream goes live");
+    require_status(s, storage::StreamStatus::scheduled,
+                   "settings can only change before the stream goes live");
     apply_settings(body, s.settings, /*title_required=*/false);
     s.updated_at = now_millis();
     storage::streams::update_settings(c, s.id, s.settings, s.updated_at);
-    return stream_details(api, c, s);
+    return api.lifecycle().details(c, s);
   });
   return data_response(details);
 }
 
 HttpResponse go_live(Api& api, RequestContext& ctx) {
-  const auto& me = ctx.user();
   const auto body = ctx.body();
-
-  struct Outcome {
-    std::string stream_id;
-    std::string key;
-    std::vector<std::string> notified;
-    UnixMillis started_at;
-  };
-  const auto out = api.db().write([&](Connection& c) {
-    const auto s = load_owned_stream(c, ctx.param("id"), me);
-    if (s.status == "live") throw ApiError::conflict("stream_already_live", "the stream is already live");
-    require_status(s, "scheduled", "an ended stream cannot go live again");
-    // The checklist comes after ownership and state (a wrong type included).
-    const auto camera_ready = body.optional_bool("camera_ready").value_or(false);
-    const auto checklist_complete = body.optional_bool("checklist_complete").value_or(false);
-    if (!camera_ready) {
-      throw ApiError(422, "checklist_incomplete", "confirm the camera is ready", "camera_ready");
-    }
-    if (!checklist_complete) {
-      throw ApiError(422, "checklist_incomplete", "complete the pre-live checklist",
-                     "checklist_complete");
-    }
-    if (storage::stream_products::count(c, s.id) == 0) {
-      throw ApiError::conflict("no_products", "attach at least one product before going live");
-    }
-    Outcome o{s.id, random_token(stream_key_bytes), {}, now_millis()};
-    o.notified = storage::notifications::create_for_go_live(
-        c, s, me, api.options().neighborhood_radius_m, o.started_at);
-    if (!storage::streams::set_live(c, s.id, sha256(o.key), o.started_at,
-                                    static_cast<std::int64_t>(o.notified.size()))) {
-      throw ApiError::conflict("stream_already_live", "the stream is already live");
-    }
-    if (auto* events = api.event_outbox()) {
-      events->enqueue(c, "stream.live", s.id, stream_details(api, c, load_stream(c, s.id)),
-                      o.started_at);
-    }
-    return o;
+  const auto out = api.lifecycle().go_live(std::string(ctx.param("id")), ctx.user(), [&body] {
+    return GoLiveChecklist{body.optional_bool("camera_ready").value_or(false),
+                           body.optional_bool("checklist_complete").value_or(false)};
   });
-  if (auto* events = api.event_outbox()) events->committed();
-  log::info("stream live", {{"stream_id", out.stream_id},
-                            {"notifications", static_cast<std::uint64_t>(out.notified.size())}});
-  for (auto* o : api.observers()) o->stream_live(out.stream_id, out.notified);
-
-  const auto& opts = api.options();
   return data_response({{"streamId", out.stream_id},
-                        {"status", "live"},
-                        {"rtmpUrl", opts.public_rtmp_url},
-                        {"streamKey", out.key},
-                        {"hlsUrl", hls_url(opts.public_http_url, out.stream_id)},
+                        {"status", to_string(storage::StreamStatus::live)},
+                        {"rtmpUrl", api.options().public_rtmp_url},
+                        {"streamKey", out.stream_key},
+                        {"hlsUrl", api.lifecycle().hls_url(out.stream_id)},
                         {"notificationsSent", out.notified.size()},
                         {"startedAt", format_iso8601(out.started_at)}});
 }
 
 HttpResponse end_stream(Api& api, RequestContext& ctx) {
-  return data_response(api.end_stream(std::string(ctx.param("id")), &ctx.user(), "the owner ended it"));
+  return data_response(
+      api.lifecycle().end(std::string(ctx.param("id")), ctx.user().id, "the owner ended it"));
 }
 
 HttpResponse get_stream(Api& api, RequestContext& ctx) {
   const auto details = api.db().read([&](Connection& c) {
-    return stream_details(api, c, load_stream(c, ctx.param("id")));
+    return api.lifecycle().details(c, load_stream(c, ctx.param("id")));
   });
   return data_response(details);
 }
@@ -306,10 +244,11 @@ HttpResponse list_streams(Api& api, RequestContext& ctx) {
   const auto qs = QueryString::parse(ctx.request().query);
   if (!qs) throw ApiError(400, "bad_request", "the query string is malformed");
   storage::StreamFilter filter;
-  filter.status = qs->get("status");
-  if (filter.status && *filter.status != "live" && *filter.status != "scheduled" &&
-      *filter.status != "ended") {
-    throw ApiError::invalid_value("status", "'status' must be live, scheduled or ended");
+  if (const auto status = qs->get("status")) {
+    filter.status = storage::parse_stream_status(*status);
+    if (!filter.status) {
+      throw ApiError::invalid_value("status", "'status' must be live, scheduled or ended");
+    }
   }
   filter.seller_id = qs->get("seller_id");
   if (filter.seller_id && !is_uuid(*filter.seller_id)) {
@@ -337,7 +276,7 @@ HttpResponse list_streams(Api& api, RequestContext& ctx) {
     for (const auto& s : found) {
       const auto seller = storage::users::find_by_id(c, s.seller_id);
       items.push_back(stream_summary_json(s, *seller, storage::stream_products::count(c, s.id),
-                                          api.options().public_http_url));
+                                          api.lifecycle().hls_url(s.id)));
     }
     return nlohmann::json{
         {"streams", std::move(items)},
@@ -347,51 +286,6 @@ HttpResponse list_streams(Api& api, RequestContext& ctx) {
 }
 
 }  // namespace
-
-nlohmann::json Api::end_stream(const std::string& stream_id, const storage::User* owner,
-                              const char* reason) {
-  const auto summary = db().write([&](Connection& c) {
-    const auto s = owner ? load_owned_stream(c, stream_id, *owner) : load_stream(c, stream_id);
-    require_status(s, "live", "only a live stream can be ended");
-    const auto ended_at = std::max(now_millis(), *s.started_at);
-    // Viewers still in the room leave when the stream ends.
-    c.execute("UPDATE viewer_sessions SET left_at = ? WHERE stream_id = ? AND left_at IS NULL",
-              ended_at, s.id);
-    const auto f = storage::compute_stream_figures(c, s.id, *s.started_at, ended_at);
-    const storage::StoredStats stored{f.duration_seconds, f.peak_viewers,  f.unique_viewers,
-                                      f.total_likes,      f.chat_messages, f.average_watch_seconds,
-                                      f.total_watch_seconds};
-    // Where the VOD will be: the packager finalizes it after this commit, and
-    // stream details show vodUrl once the file is ready.
-    std::optional<std::string> vod_url;
-    if (s.settings.record_stream && ingest_status() && ingest_status()->has_recording(s.id)) {
-      vod_url = options().public_http_url + "/vod/" + s.id + ".mp4";
-    }
-    if (!storage::streams::set_ended(c, s.id, ended_at, stored, std::nullopt)) {
-      throw ApiError::conflict("stream_not_live", "only a live stream can be ended");
-    }
-    nlohmann::json ended{{"streamId", s.id},
-                         {"status", "ended"},
-                         {"endedAt", format_iso8601(ended_at)},
-                         {"durationSeconds", f.duration_seconds},
-                         {"vodUrl", vod_url ? nlohmann::json(*vod_url) : nlohmann::json(nullptr)},
-                         {"stats", end_stats_json(f)}};
-    // Every end (owner, idle timeout, after a restart) passes here: the one
-    // place stream.ended is written, with the end it announces.
-    if (auto* events = event_outbox()) {
-      auto data = ended;
-      data["stream"] = stream_details(*this, c, load_stream(c, s.id));
-      events->enqueue(c, "stream.ended", s.id, data, ended_at);
-    }
-    return ended;
-  });
-  if (auto* events = event_outbox()) events->committed();
-  log::info("stream ended", {{"stream_id", stream_id},
-                             {"duration_seconds", summary["durationSeconds"].get<std::int64_t>()},
-                             {"reason", reason}});
-  for (auto* o : observers()) o->stream_ended(stream_id, summary);
-  return summary;
-}
 
 void add_stream_routes(Api& api, Router<Api::Handler>& router) {
   const auto bind = [&api](HttpResponse (*fn)(Api&, RequestContext&)) {

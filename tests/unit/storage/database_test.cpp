@@ -82,3 +82,11 @@ TEST_CASE("reopening keeps data and schema version") {
   CHECK(again.schema_version() == version);
   CHECK(again.read(count_users) == 1);
 }
+
+TEST_CASE("ping answers true while the database is usable") {
+  Database memory(":memory:");
+  CHECK(memory.ping());
+  TempDir dir;
+  Database file((dir.path / "souk.db").string());
+  CHECK(file.ping());
+}

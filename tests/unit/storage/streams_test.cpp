@@ -35,6 +35,27 @@ const std::string ids[] = {"00000000-0000-4000-8000-000000000001", "00000000-000
 
 }  // namespace
 
+TEST_CASE("stream status and ingest state: stored spellings, both ways") {
+  for (const auto s : {StreamStatus::scheduled, StreamStatus::live, StreamStatus::ended}) {
+    CHECK(parse_stream_status(to_string(s)) == s);
+  }
+  CHECK(to_string(StreamStatus::scheduled) == "scheduled");
+  CHECK(to_string(StreamStatus::live) == "live");
+  CHECK(to_string(StreamStatus::ended) == "ended");
+  CHECK_FALSE(parse_stream_status("Live"));
+  CHECK_FALSE(parse_stream_status(""));
+  CHECK_FALSE(parse_stream_status("live "));
+  for (const auto s : {IngestState::waiting, IngestState::receiving, IngestState::interrupted,
+                       IngestState::finished}) {
+    CHECK(parse_ingest_state(to_string(s)) == s);
+  }
+  CHECK(to_string(IngestState::waiting) == "waiting");
+  CHECK(to_string(IngestState::receiving) == "receiving");
+  CHECK(to_string(IngestState::interrupted) == "interrupted");
+  CHECK(to_string(IngestState::finished) == "finished");
+  CHECK_FALSE(parse_ingest_state("stopped"));
+}
+
 TEST_CASE("streams: insert, settings, live, ended") {
   Database db(":memory:");
   db.write([](Connection& c) {
@@ -44,7 +65,8 @@ TEST_CASE("streams: insert, settings, live, ended") {
   db.write([](Connection& c) {
     auto s = streams::find_by_id(c, ids[0]);
     REQUIRE(s);
-    CHECK(s->status == "scheduled");
+    CHECK(s->status == StreamStatus::scheduled);
+    CHECK(s->ingest_state == IngestState::waiting);
     CHECK(s->settings.audience == "everyone");
     CHECK(s->settings.notify_followers);
     CHECK_FALSE(s->settings.notify_neighborhood);
@@ -60,7 +82,7 @@ TEST_CASE("streams: insert, settings, live, ended") {
     CHECK_FALSE(streams::find_live_by_key_hash(c, souk::sha256("other-key")));
 
     const auto live = streams::find_by_id(c, ids[0]);
-    CHECK(live->status == "live");
+    CHECK(live->status == StreamStatus::live);
     CHECK(live->started_at == 300);
     CHECK(live->notifications_sent == 7);
     CHECK(live->settings.audience == "followers");
@@ -71,8 +93,8 @@ TEST_CASE("streams: insert, settings, live, ended") {
     // An ended stream's key no longer publishes.
     CHECK_FALSE(streams::find_live_by_key_hash(c, key));
     const auto ended = streams::find_by_id(c, ids[0]);
-    CHECK(ended->status == "ended");
-    CHECK(ended->ingest_state == "finished");
+    CHECK(ended->status == StreamStatus::ended);
+    CHECK(ended->ingest_state == IngestState::finished);
     REQUIRE(ended->stats);
     CHECK(ended->stats->peak_viewers == 2);
     CHECK(ended->stats->total_watch_time == 7);
@@ -107,9 +129,9 @@ TEST_CASE("streams: list is newest first, filtered and paged by cursor") {
     CHECK(second[0].id == ids[1]);
     CHECK(second[1].id == ids[0]);
 
-    CHECK(streams::list(c, {std::string("live"), std::nullopt, std::nullopt, 20}).size() == 1);
+    CHECK(streams::list(c, {StreamStatus::live, std::nullopt, std::nullopt, 20}).size() == 1);
     CHECK(streams::list(c, {std::nullopt, std::string("s2"), std::nullopt, 20}).size() == 1);
-    CHECK(streams::list(c, {std::string("scheduled"), std::string("s1"), std::nullopt, 20}).size() == 2);
+    CHECK(streams::list(c, {StreamStatus::scheduled, std::string("s1"), std::nullopt, 20}).size() == 2);
   });
 }
 
@@ -239,5 +261,32 @@ TEST_CASE("streams: an operator's end request is kept until the stream ends") {
     CHECK(streams::end_requested(c) == std::vector<std::string>{ids[0]});
     CHECK(streams::set_ended(c, ids[0], 3000, StoredStats{}, std::nullopt));
     CHECK(streams::end_requested(c).empty());
+  });
+}
+
+TEST_CASE("streams: live count, ingest state, and the restart's interruption") {
+  Database db(":memory:");
+  db.write([](Connection& c) {
+    users::insert(c, user("s1", "seller"));
+    for (int i = 0; i < 3; ++i) streams::insert(c, stream(ids[i], "s1", 1000 + i));
+  });
+  db.write([](Connection& c) {
+    CHECK(streams::count_live(c) == 0);
+    CHECK(streams::set_live(c, ids[0], souk::sha256("k0"), 2000, 0));
+    CHECK(streams::set_live(c, ids[1], souk::sha256("k1"), 2000, 0));
+    CHECK(streams::count_live(c) == 2);
+
+    streams::set_ingest_state(c, ids[0], IngestState::receiving, 2100);
+    streams::set_ingest_state(c, ids[2], IngestState::receiving, 2100);  // scheduled: ignored
+    CHECK(streams::find_by_id(c, ids[0])->ingest_state == IngestState::receiving);
+    CHECK(streams::find_by_id(c, ids[1])->ingest_state == IngestState::waiting);
+    CHECK(streams::find_by_id(c, ids[2])->ingest_state == IngestState::waiting);
+
+    CHECK(streams::interrupt_all_receiving(c, 2200) == 1);
+    CHECK(streams::find_by_id(c, ids[0])->ingest_state == IngestState::interrupted);
+    CHECK(streams::find_by_id(c, ids[1])->ingest_state == IngestState::waiting);
+
+    CHECK(streams::set_ended(c, ids[1], 3000, StoredStats{}, std::nullopt));
+    CHECK(streams::count_live(c) == 1);
   });
 }

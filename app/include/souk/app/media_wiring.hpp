@@ -6,6 +6,7 @@
 #include "souk/api/event_outbox.hpp"
 #include "souk/api/ingest_status.hpp"
 #include "souk/api/realtime/realtime.hpp"
+#include "souk/api/stream_lifecycle.hpp"
 #include "souk/api/stream_observer.hpp"
 #include "souk/ingest/stream_hub.hpp"
 #include "souk/packager/packager.hpp"
@@ -40,7 +41,7 @@ class IngestStateRecorder final : public ingest::IngestListener {
   void publisher_stopped(const std::string& stream_id) override;
 
  private:
-  void record(const std::string& stream_id, const char* state);
+  void record(const std::string& stream_id, storage::IngestState state);
   storage::Database& db_;
   boost::asio::thread_pool& blocking_;
 };
@@ -60,14 +61,14 @@ class RealtimeMediaEvents final : public ingest::IngestListener {
 // (recording.ready) the first time, in the same transaction.
 class VodRecorder final : public packager::RecordingSink {
  public:
-  VodRecorder(storage::Database& db, std::string public_http_url, api::EventOutbox* events)
-      : db_(db), public_http_url_(std::move(public_http_url)), events_(events) {}
+  // The lifecycle says where the VOD is served, and whether webhooks are on.
+  VodRecorder(storage::Database& db, const api::StreamLifecycle& lifecycle)
+      : db_(db), lifecycle_(lifecycle) {}
   void recording_ready(const std::string& stream_id, const std::filesystem::path& path) override;
 
  private:
   storage::Database& db_;
-  std::string public_http_url_;
-  api::EventOutbox* events_;  // null: no webhooks
+  const api::StreamLifecycle& lifecycle_;
 };
 
 // Whether a stream records, asked by the packager on the media pool.

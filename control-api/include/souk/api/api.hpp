@@ -3,13 +3,11 @@
 // never on a network thread.
 #pragma once
 
-#include "souk/api/event_outbox.hpp"
 #include "souk/api/http/http_types.hpp"
-#include "souk/api/ingest_status.hpp"
 #include "souk/api/login_limiter.hpp"
 #include "souk/api/passwords.hpp"
 #include "souk/api/router.hpp"
-#include "souk/api/stream_observer.hpp"
+#include "souk/api/stream_lifecycle.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -26,7 +24,6 @@ class FileCache;
 
 namespace souk::storage {
 class Database;
-struct User;
 }
 
 namespace souk::api {
@@ -61,21 +58,9 @@ class Api {
   // so it may run on a network thread; nullopt means "ask handle()".
   std::optional<HttpResponse> try_serve_cached(const HttpRequest& request);
 
-  // Ends a live stream as POST /streams/{id}/end does: viewer sessions closed,
-  // figures stored, observers told (publisher, HLS, recording, room). `owner`,
-  // when given, must own it. Returns the /end summary; throws ApiError
-  // (404 unknown, 403 not the owner, 409 not live). Blocking.
-  nlohmann::json end_stream(const std::string& stream_id, const storage::User* owner,
-                            const char* reason);
-
-  // Registered at wiring time, before requests arrive.
-  void add_observer(StreamObserver* observer) { observers_.push_back(observer); }
-  const std::vector<StreamObserver*>& observers() const { return observers_; }
-  void set_ingest_status(IngestStatusSource* source) { ingest_status_ = source; }
-  IngestStatusSource* ingest_status() const { return ingest_status_; }
-  // Webhook events (none when unset).
-  void set_event_outbox(EventOutbox* outbox) { event_outbox_ = outbox; }
-  EventOutbox* event_outbox() const { return event_outbox_; }
+  // The stream lifecycle (go-live, end, URLs) and its observers, registered
+  // there at wiring time. The idle reaper and restart recovery use it too.
+  StreamLifecycle& lifecycle() { return lifecycle_; }
 
   // Shared with the route files.
   storage::Database& db() { return db_; }
@@ -102,10 +87,8 @@ class Api {
   std::string_view hls_route_;  // the media route's pattern, for cached responses
   PasswordHasher passwords_;
   LoginLimiter login_limiter_;
+  StreamLifecycle lifecycle_;
   Router<Handler> router_;
-  std::vector<StreamObserver*> observers_;
-  IngestStatusSource* ingest_status_ = nullptr;
-  EventOutbox* event_outbox_ = nullptr;
 };
 
 // Route registration, one function per area (accounts_routes.cpp, ...).

@@ -1,7 +1,7 @@
 // Where the API writes the events it announces to the outside (webhooks): app/
 // implements it over the outbox table and registers it with
-// Api::set_event_outbox. enqueue() runs inside the write transaction that makes
-// the change, so the event is stored with it or not at all.
+// StreamLifecycle::set_event_outbox. enqueue() runs inside the write
+// transaction that makes the change, so the event is stored with it or not at all.
 #pragma once
 
 #include "souk/time.hpp"

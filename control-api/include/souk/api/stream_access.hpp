@@ -15,6 +15,6 @@ storage::Stream load_stream(storage::Connection& c, std::string_view id);
 storage::Stream load_owned_stream(storage::Connection& c, std::string_view id,
                                   const storage::User& user);
 // 409 stream_not_<status> unless the stream is in `status`.
-void require_status(const storage::Stream& s, std::string_view status, const char* message);
+void require_status(const storage::Stream& s, storage::StreamStatus status, const char* message);
 
 }  // namespace souk::api

@@ -1,8 +1,9 @@
 // What the control API tells the rest of the server about a stream's lifecycle.
 // The realtime plane (Socket.IO rooms) and the media plane (ingest, HLS,
-// recording) implement it; app/ registers them with Api::add_observer. Calls
-// come from a blocking-work thread after the change is committed; an
-// implementation must return quickly (post to its own executor).
+// recording) implement it; app/ registers them with
+// StreamLifecycle::add_observer. Calls come from a blocking-work thread after
+// the change is committed; an implementation must return quickly (post to its
+// own executor).
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>

@@ -27,12 +27,10 @@ const std::vector<std::string>& reaction_emojis();
 // A product as attached to a stream: the product, its tag and its counters.
 nlohmann::json stream_product_json(const storage::StreamProduct& sp);
 
-// Where viewers find the stream: {publicHttpUrl}/hls/{id}/index.m3u8.
-std::string hls_url(std::string_view public_http_url, std::string_view stream_id);
-
-// A stream as discovery lists it (no product list).
+// A stream as discovery lists it (no product list). `hls_url` is where it plays
+// (StreamLifecycle::hls_url), shown once the stream has gone live.
 nlohmann::json stream_summary_json(const storage::Stream& s, const storage::User& seller,
-                                   std::int64_t product_count, std::string_view public_http_url);
+                                   std::int64_t product_count, std::string_view hls_url);
 
 // {peakViewers, uniqueViewers, totalLikes, chatMessages, averageWatchTimeSeconds,
 //  totalWatchTimeSeconds, reactions} as /end returns it.

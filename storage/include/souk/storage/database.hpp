@@ -27,6 +27,10 @@ class Database {
 
   int schema_version() const { return schema_version_; }
 
+  // Whether a read transaction can run a query now: what /readyz reports.
+  // Never throws (a failure is the answer).
+  bool ping() noexcept;
+
   // Runs f(Connection&) in a write transaction; commits if f returns, rolls back
   // if it throws.
   template <class F>

@@ -23,6 +23,9 @@ std::int64_t open(Connection& c, std::string_view stream_id, std::string_view so
 void close(Connection& c, std::int64_t session_id, UnixMillis left_at);
 // Open sessions left by a previous run end when it did (at most `at`).
 std::int64_t close_all_open(Connection& c, UnixMillis at);
+// The stream ended at `left_at`: viewers still in its room leave then. Returns
+// how many sessions were open.
+std::int64_t close_all_for_stream(Connection& c, std::string_view stream_id, UnixMillis left_at);
 }  // namespace viewer_sessions
 
 // Keeps the stream's current and peak viewer counts.

@@ -15,6 +15,27 @@ namespace souk::storage {
 
 class Connection;
 
+// Where a stream is in its life. Stored, and shown by the API, as the lowercase
+// name; only these three exist (the schema's CHECK says the same).
+enum class StreamStatus { scheduled, live, ended };
+
+std::string_view to_string(StreamStatus status);
+// nullopt for any other spelling (user input: the caller words the refusal).
+std::optional<StreamStatus> parse_stream_status(std::string_view text);
+
+// The stored spelling compares equal to its status (`s.status == "live"`): for
+// code not yet moved to the enum (realtime/, converted when its rewrite lands).
+inline bool operator==(StreamStatus status, std::string_view text) {
+  return to_string(status) == text;
+}
+
+// What ingest last saw of a live stream's publisher: waiting (gone live, never
+// published), receiving, interrupted (published, then stopped), finished (ended).
+enum class IngestState { waiting, receiving, interrupted, finished };
+
+std::string_view to_string(IngestState state);
+std::optional<IngestState> parse_ingest_state(std::string_view text);
+
 struct StreamSettings {
   std::string title;
   std::optional<std::string> description;
@@ -45,10 +66,10 @@ struct Stream {
   std::int64_t seq = 0;  // insertion order (rowid): breaks created_at ties in listings
   std::string seller_id;
   StreamSettings settings;
-  std::string status = "scheduled";  // scheduled | live | ended
+  StreamStatus status = StreamStatus::scheduled;
   std::optional<UnixMillis> started_at;
   std::optional<UnixMillis> ended_at;
-  std::string ingest_state = "waiting";
+  IngestState ingest_state = IngestState::waiting;
   std::optional<std::string> vod_url;
   std::int64_t notifications_sent = 0;
   std::int64_t viewer_count = 0;
@@ -64,7 +85,7 @@ struct StreamCursor {
 };
 
 struct StreamFilter {
-  std::optional<std::string> status;
+  std::optional<StreamStatus> status;
   std::optional<std::string> seller_id;
   std::optional<StreamCursor> after;  // page after this stream (newest first)
   int limit = 20;
@@ -86,9 +107,9 @@ bool set_live(Connection& c, std::string_view id, const Sha256& key_hash, UnixMi
 bool set_ended(Connection& c, std::string_view id, UnixMillis ended_at, const StoredStats& stats,
                const std::optional<std::string>& vod_url);
 
-// Records what ingest sees of a live stream's publisher: "receiving" or
-// "interrupted" (ignored once the stream is no longer live).
-void set_ingest_state(Connection& c, std::string_view id, std::string_view state, UnixMillis now);
+// Records what ingest sees of a live stream's publisher: receiving or
+// interrupted (ignored once the stream is no longer live).
+void set_ingest_state(Connection& c, std::string_view id, IngestState state, UnixMillis now);
 
 // The recording is finalized: where it is on disk and where clients get it.
 void set_vod(Connection& c, std::string_view id, std::string_view path, std::string_view url,
@@ -109,6 +130,9 @@ std::vector<std::string> end_requested(Connection& c);
 // At start-up no publisher is connected: live streams that were receiving are
 // interrupted. Returns how many.
 std::int64_t interrupt_all_receiving(Connection& c, UnixMillis now);
+
+// How many streams are live now (the souk_live_streams gauge).
+std::int64_t count_live(Connection& c);
 
 // The live stream whose key hashes to `key_hash`, compared in constant time.
 std::optional<std::string> find_live_by_key_hash(Connection& c, const Sha256& key_hash);
