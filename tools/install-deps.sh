@@ -7,13 +7,15 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ccache pkg-config
-  # libraries (see DEVELOPERS.md "Chosen dependencies")
+  # libraries
   libboost1.74-dev nlohmann-json3-dev libsqlite3-dev libspdlog-dev libsodium-dev
   libcli11-dev libtomlplusplus-dev doctest-dev libcpp-httplib-dev librtmp-dev
   libavformat-dev libavcodec-dev libavutil-dev
   # real peers and tools used by tests (prometheus: its promtool checks GET /metrics;
   # the daemon it also installs is not used)
   ffmpeg sqlite3 curl prometheus
+  # jq: the README walk-through reads JSON answers with it
+  jq
   # the edge test: nginx-example.conf in front (TLS, HLS cache, RTMPS through the
   # stream module), with a certificate made by openssl
   nginx libnginx-mod-stream openssl
