@@ -143,7 +143,7 @@ const std::vector<Setting>& all_settings() {
        }},
       {{"login-window", "SOUK_LOGIN_WINDOW", "Seconds over which failed logins count", "900"},
        [](ServerConfig& c, const std::string& v) {
-         c.login_window = std::chrono::seconds(parse_int(v, 1, 86400 * 7));
+         c.login_window = std::chrono::seconds(parse_int(v, 1, std::int64_t{86400} * 7));
        }},
       {{"rtmp-app", "SOUK_RTMP_APP", "RTMP application name publishers connect to", "live"},
        [](ServerConfig& c, const std::string& v) {
@@ -177,7 +177,7 @@ const std::vector<Setting>& all_settings() {
       {{"idle-timeout", "SOUK_IDLE_TIMEOUT",
         "Seconds a live stream may go without a publisher before it is ended", "600"},
        [](ServerConfig& c, const std::string& v) {
-         c.idle_timeout = std::chrono::seconds(parse_int(v, 1, 7 * 86400));
+         c.idle_timeout = std::chrono::seconds(parse_int(v, 1, std::int64_t{7} * 86400));
        }},
       {{"viewer-count-interval", "SOUK_VIEWER_COUNT_INTERVAL",
         "Seconds between stream:viewer-count broadcasts to live rooms", "10"},

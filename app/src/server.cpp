@@ -42,7 +42,7 @@ constexpr auto shutdown_grace = std::chrono::milliseconds(4500);
 unsigned network_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
 // Handlers block on SQLite and argon2id; a few more threads than cores keeps the
 // CPU busy while some wait on the database or disk.
-std::size_t blocking_threads() { return std::max<std::size_t>(4, 2 * network_threads()); }
+std::size_t blocking_threads() { return std::max<std::size_t>(4, std::size_t{2} * network_threads()); }
 
 }  // namespace
 

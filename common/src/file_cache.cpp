@@ -113,8 +113,10 @@ void FileCache::store(std::string path, Entry entry, bool replace) {
   if (admits(size)) fresh.push_back(Node{std::move(path), std::move(entry)});
   {
     std::lock_guard lock(mutex_);
-    const auto existing =
-        index_.find(fresh.empty() ? std::string_view(path) : std::string_view(fresh.front().path));
+    // `path` was moved from only when `fresh` holds it (NOLINT: tidy cannot see that).
+    const auto existing = index_.find(
+        fresh.empty() ? std::string_view(path)  // NOLINT(bugprone-use-after-move)
+                      : std::string_view(fresh.front().path));
     if (existing != index_.end()) {
       if (!replace) return;
       remove(existing->second, dropped);

@@ -157,7 +157,7 @@ HttpResponse Api::preflight(const HttpRequest& request, std::string_view& patter
   if (!match.pattern.empty()) pattern = match.pattern;
   if (match.allowed.empty()) throw ApiError(404, "not_found", "no such endpoint: " + request.path);
   auto allowed = match.allowed;
-  allowed.push_back("OPTIONS");
+  allowed.emplace_back("OPTIONS");
   HttpResponse res;
   res.status = 204;
   res.set_header("Allow", join(allowed, ", "));

@@ -7,7 +7,7 @@ namespace souk::ingest {
 namespace {
 
 // What a message's buffer starts with, at most (see parse_chunk).
-constexpr std::size_t first_reserve = 64 * 1024;
+constexpr std::size_t first_reserve = std::size_t{64} * 1024;
 
 std::uint32_t be24(const std::uint8_t* p) {
   return (std::uint32_t{p[0]} << 16) | (std::uint32_t{p[1]} << 8) | p[2];

@@ -133,9 +133,12 @@ std::pair<int, int> sps_picture_size(std::span<const std::uint8_t> sps_nal) {
   if (!r.ok()) return {0, 0};
   const std::uint32_t crop_x = chroma_format == 0 || chroma_format == 3 ? 1 : 2;
   const std::uint32_t crop_y = (chroma_format == 1 ? 2 : 1) * (2 - frame_mbs_only);
-  const auto width = static_cast<std::int64_t>(width_mbs * 16) - crop_x * (crop_left + crop_right);
-  const auto height = static_cast<std::int64_t>((2 - frame_mbs_only) * height_map_units * 16) -
-                      crop_y * (crop_top + crop_bottom);
+  // In 64 bits: the SPS fields are Exp-Golomb codes up to 2^32 - 1, and a 32-bit
+  // product of a hostile one wraps into a plausible size.
+  const auto width = std::int64_t{width_mbs} * 16 -
+                     std::int64_t{crop_x} * (std::int64_t{crop_left} + crop_right);
+  const auto height = std::int64_t{2 - frame_mbs_only} * height_map_units * 16 -
+                      std::int64_t{crop_y} * (std::int64_t{crop_top} + crop_bottom);
   if (width <= 0 || height <= 0 || width > 16384 || height > 16384) return {0, 0};
   return {static_cast<int>(width), static_cast<int>(height)};
 }

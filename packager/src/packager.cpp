@@ -22,7 +22,7 @@ namespace {
 // Mbit/s). A healthy lane holds one batch (PackagerOptions::batch_interval);
 // the bounds keep a lane that cannot keep up from holding more than that.
 constexpr std::size_t max_queued_frames = 1000;
-constexpr std::size_t max_queued_bytes = 3 * 1024 * 1024;
+constexpr std::size_t max_queued_bytes = std::size_t{3} * 1024 * 1024;
 
 metrics::Counter& dropped_frames_metric() {
   static auto& counter = metrics::Registry::global()

@@ -12,14 +12,14 @@ std::int64_t rounded_seconds(std::int64_t ms) { return (ms + 500) / 1000; }
 
 }  // namespace
 
-WatchFigures summarize_viewers(std::vector<ViewerInterval> sessions, UnixMillis window_start,
+WatchFigures summarize_viewers(const std::vector<ViewerInterval>& sessions, UnixMillis window_start,
                                UnixMillis window_end) {
   struct Span {
     UnixMillis from, to;
   };
   std::map<std::string, std::vector<Span>> by_viewer;
   std::vector<std::pair<UnixMillis, int>> edges;  // (time, +1 join / -1 leave)
-  for (auto& s : sessions) {
+  for (const auto& s : sessions) {
     const UnixMillis from = std::max(s.joined_at, window_start);
     const UnixMillis to = std::min(s.left_at.value_or(window_end), window_end);
     if (to < from) continue;  // entirely outside the window
@@ -67,7 +67,7 @@ StreamFigures compute_stream_figures(Connection& c, std::string_view stream_id,
         stream_id);
     while (q.next()) sessions.push_back({q->text(0), q->int64(1), q->opt_int64(2)});
   }
-  const auto watch = summarize_viewers(std::move(sessions), started_at, end_at);
+  const auto watch = summarize_viewers(sessions, started_at, end_at);
   f.peak_viewers = watch.peak_viewers;
   f.unique_viewers = watch.unique_viewers;
   f.total_watch_seconds = rounded_seconds(watch.total_watch_ms);

@@ -61,7 +61,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   void abort() { finish({}, "cancelled", true); }
 
  private:
-  void on_resolve(boost::system::error_code ec, tcp::resolver::results_type results) {
+  void on_resolve(boost::system::error_code ec, const tcp::resolver::results_type& results) {
     if (done_) return;
     if (ec) return finish({}, "resolve: " + ec.message());
     net::async_connect(socket_, results,

@@ -34,7 +34,7 @@ std::string event_body(const std::string& event_id, const std::string& type, Uni
 std::string enqueue(storage::Connection& c, const std::vector<std::string>& urls,
                     const std::string& type, const std::optional<std::string>& stream_id,
                     const nlohmann::json& data, UnixMillis now) {
-  const auto event_id = uuid_v4();
+  auto event_id = uuid_v4();
   const auto body = event_body(event_id, type, now, data);
   for (const auto& url : urls) {
     storage::WebhookDelivery d;

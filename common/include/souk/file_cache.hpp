@@ -97,7 +97,7 @@ class FileCache {
   // when it cannot be read or is not as said. Blocking (it opens or reads the disk).
   static std::optional<Entry> load(const std::filesystem::path& path, std::uint64_t size,
                                    FileTime modified);
-  static constexpr std::size_t pinned_file_min_bytes = 256 * 1024;
+  static constexpr std::size_t pinned_file_min_bytes = std::size_t{256} * 1024;
 
   std::size_t size_bytes() const;  // bytes held (entries' file sizes)
   std::size_t entries() const;

@@ -32,7 +32,7 @@ struct ServerConfig {
   std::string public_rtmp_url;  // derived from rtmp_listen when not set
   spdlog::level::level_enum log_level = spdlog::level::info;
   log::Format log_format = log::Format::text;
-  std::size_t max_body_bytes = 1024 * 1024;
+  std::size_t max_body_bytes = std::size_t{1024} * 1024;
   std::chrono::seconds http_request_timeout{30};  // to send one whole request, idle time included
   std::vector<std::string> cors_origins{"*"};
   int login_max_failures = 5;

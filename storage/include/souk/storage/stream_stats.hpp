@@ -31,7 +31,7 @@ struct WatchFigures {
 
 // Pure: clamps every session to [window_start, window_end] (open sessions end at
 // window_end), drops those outside, and measures the rest.
-WatchFigures summarize_viewers(std::vector<ViewerInterval> sessions, UnixMillis window_start,
+WatchFigures summarize_viewers(const std::vector<ViewerInterval>& sessions, UnixMillis window_start,
                                UnixMillis window_end);
 
 struct StreamFigures {

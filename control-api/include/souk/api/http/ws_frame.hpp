@@ -28,7 +28,7 @@ inline WsFrameHeader ws_text_frame_header(std::uint64_t length) {
     h.size = 4;
   } else {
     h.bytes[1] = 127;
-    for (int i = 0; i < 8; ++i) h.bytes[static_cast<std::size_t>(2 + i)] = static_cast<std::uint8_t>(length >> (56 - 8 * i));
+    for (int i = 0; i < 8; ++i) h.bytes[2 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(length >> (56 - 8 * i));
     h.size = 10;
   }
   return h;
