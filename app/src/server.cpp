@@ -7,6 +7,7 @@
 #include "souk/api/stream_lifecycle.hpp"
 #include "souk/app/idle_reaper.hpp"
 #include "souk/app/media_wiring.hpp"
+#include "souk/app/realtime_store.hpp"
 #include "souk/app/webhook_events.hpp"
 #include "souk/file_cache.hpp"
 #include "souk/ingest/rtmp_server.hpp"
@@ -117,7 +118,8 @@ int run_server(const ServerConfig& config) {
   realtime_options.cors_origins = config.cors_origins;
   // A player buffers about three segments behind the live edge.
   realtime_options.estimated_latency_seconds = 3 * config.hls_segment_seconds;
-  api::Realtime realtime(ioc, blocking, *db, realtime_options);
+  DatabaseRealtimeStore realtime_store(*db);
+  api::Realtime realtime(ioc, blocking, realtime_store, realtime_options);
   api.lifecycle().add_observer(&realtime);
   RealtimeMediaEvents realtime_media(realtime);
 

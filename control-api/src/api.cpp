@@ -2,12 +2,12 @@
 #include "souk/api/api.hpp"
 
 #include "souk/api/api_error.hpp"
+#include "souk/api/http/cors.hpp"
 #include "souk/api/request_context.hpp"
 #include "souk/log.hpp"
 #include "souk/storage/database.hpp"
 #include "souk/storage/sqlite.hpp"
 
-#include <algorithm>
 #include <exception>
 
 namespace souk::api {
@@ -161,23 +161,13 @@ HttpResponse Api::preflight(const HttpRequest& request, std::string_view& patter
   HttpResponse res;
   res.status = 204;
   res.set_header("Allow", join(allowed, ", "));
-  res.set_header("Access-Control-Allow-Methods", join(allowed, ", "));
-  res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
-  res.set_header("Access-Control-Max-Age", "600");
+  const auto methods = join(allowed, ", ");
+  cors::add_preflight_headers({methods, "Authorization, Content-Type", 600}, res);
   return res;
 }
 
 void Api::add_cors_headers(const HttpRequest& request, HttpResponse& response) const {
-  const auto& origins = options_.cors_origins;
-  if (std::find(origins.begin(), origins.end(), "*") != origins.end()) {
-    response.set_header("Access-Control-Allow-Origin", "*");
-    return;
-  }
-  response.set_header("Vary", "Origin");
-  const auto origin = request.header("origin");
-  if (!origin.empty() && std::find(origins.begin(), origins.end(), origin) != origins.end()) {
-    response.set_header("Access-Control-Allow-Origin", std::string(origin));
-  }
+  cors::add_headers(options_.cors_origins, request.header("origin"), response);
 }
 
 }  // namespace souk::api

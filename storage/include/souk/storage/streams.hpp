@@ -23,12 +23,6 @@ std::string_view to_string(StreamStatus status);
 // nullopt for any other spelling (user input: the caller words the refusal).
 std::optional<StreamStatus> parse_stream_status(std::string_view text);
 
-// The stored spelling compares equal to its status (`s.status == "live"`): for
-// code not yet moved to the enum (realtime/, converted when its rewrite lands).
-inline bool operator==(StreamStatus status, std::string_view text) {
-  return to_string(status) == text;
-}
-
 // What ingest last saw of a live stream's publisher: waiting (gone live, never
 // published), receiving, interrupted (published, then stopped), finished (ended).
 enum class IngestState { waiting, receiving, interrupted, finished };

@@ -3,55 +3,41 @@
 // viewer counting of API.md. Sockets live in http_server.cpp; this class sees
 // them only as RealtimeEndpoint calls and WsConnection handles.
 //
+// This is the facade that wires the parts, each in its file:
+//   engineio_session  Engine.IO sessions, polling, WebSocket, upgrade, pings
+//   events            the Socket.IO events and their rules (data via RealtimeStore)
+//   rooms             membership and fan-out (RoomFanout: the multi-node seam)
+//   chat_limiter      the per-user chat rate limit
+//
 //   client                                   server
 //   GET  /socket.io/?EIO=4&transport=polling  -> 0{"sid",...}        (open)
 //   POST ...&sid=S   40{"token":"..."}        -> ok; next GET: 40{"sid":"<socket id>"}
-//   WS   ...&transport=websocket&sid=S  2probe -> 3probe; 5 (upgrade): polling ends
 //   42["stream:join",{...}] / 421[...]        -> events / 431[{ok:true}]
-//   every pingInterval: server 2 -> client 3 within pingTimeout, else closed
 //
 // Threads: event handling for one client is serialized on a strand of the
-// blocking pool (it reads and writes SQLite); broadcasts are encoded once and the
-// same buffer is queued to every member; each client's queue is bounded.
+// blocking pool (the store reads and writes SQLite); broadcasts are encoded once
+// and the same buffer is queued to every member; each client's queue is bounded.
 #pragma once
 
 #include "souk/api/realtime/realtime_endpoint.hpp"
+#include "souk/api/realtime/realtime_options.hpp"
 #include "souk/api/stream_observer.hpp"
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
-#include <chrono>
-#include <map>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <string>
 #include <vector>
 
-namespace souk::storage {
-class Database;
-}
-
 namespace souk::api {
 
-struct RealtimeOptions {
-  std::chrono::milliseconds ping_interval{25000};
-  std::chrono::milliseconds ping_timeout{20000};
-  std::size_t max_payload = 1000000;
-  std::size_t max_queue = 1024;  // packets waiting for a polling client
-  std::chrono::milliseconds viewer_count_interval{10000};
-  std::vector<std::string> cors_origins{"*"};
-  double estimated_latency_seconds = 6;  // what stream:ready announces
-  int chat_per_minute = 10;
-};
-
-class RealtimeClient;
+class RealtimeStore;
 
 class Realtime final : public RealtimeEndpoint, public StreamObserver {
  public:
-  Realtime(boost::asio::io_context& ioc, boost::asio::thread_pool& blocking, storage::Database& db,
+  // `store` must outlive the blocking pool's work (like the database it wraps).
+  Realtime(boost::asio::io_context& ioc, boost::asio::thread_pool& blocking, RealtimeStore& store,
            RealtimeOptions options);
   ~Realtime() override;
 
@@ -74,10 +60,8 @@ class Realtime final : public RealtimeEndpoint, public StreamObserver {
 
   std::size_t client_count() const;
 
-  // For RealtimeClient.
-  struct Impl;
-
  private:
+  struct Impl;
   std::shared_ptr<Impl> impl_;
 };
 

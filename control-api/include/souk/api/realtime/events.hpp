@@ -1,0 +1,70 @@
+// The Socket.IO events of API.md: CONNECT (with an optional token), stream:join,
+// stream:leave, stream:chat, stream:reaction, stream:prepare, their acks and
+// errors, and what the server announces (viewer counts, notifications). No
+// socket, no SQL: sockets come as RealtimeSocket, data through RealtimeStore,
+// rooms through Rooms (membership) and RoomFanout (delivery).
+#pragma once
+
+#include "souk/api/realtime/chat_limiter.hpp"
+#include "souk/api/realtime/realtime_options.hpp"
+#include "souk/api/realtime/realtime_socket.hpp"
+#include "souk/api/realtime/realtime_store.hpp"
+#include "souk/api/realtime/rooms.hpp"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace souk::metrics {
+class Counter;
+}
+
+namespace souk::api {
+
+class RealtimeEvents final : public SocketHandler {
+ public:
+  // `rooms` keeps membership; `fanout` delivers (the same object in one process).
+  // The store must outlive every call.
+  RealtimeEvents(RealtimeStore& store, std::shared_ptr<Rooms> rooms,
+                 std::shared_ptr<RoomFanout> fanout, const RealtimeOptions& options);
+
+  // SocketHandler
+  void on_packet(const std::shared_ptr<RealtimeSocket>& socket, const std::string& text) override;
+  void on_closed(const std::shared_ptr<RealtimeSocket>& socket) override;  // leaves every room
+
+  // notification:new to each open socket of a user the stream's going live
+  // notified (from the blocking pool).
+  using OpenSockets = std::function<std::vector<std::shared_ptr<RealtimeSocket>>()>;
+  void notify_stream_live(const std::string& stream_id, const OpenSockets& open_sockets);
+
+  // stream:viewer-count to each live stream's room (from the blocking pool).
+  void send_viewer_counts();
+
+ private:
+  nlohmann::json on_event(const std::shared_ptr<RealtimeSocket>& s, const std::string& name,
+                          const nlohmann::json& payload);
+  void on_connect(const std::shared_ptr<RealtimeSocket>& s, const std::string& nsp,
+                  const nlohmann::json& auth);
+  nlohmann::json join(const std::shared_ptr<RealtimeSocket>& s, const std::string& stream_id);
+  nlohmann::json leave(const std::shared_ptr<RealtimeSocket>& s, const std::string& stream_id,
+                       bool asked);
+  void leave_all(const std::shared_ptr<RealtimeSocket>& s);
+  nlohmann::json chat(const std::shared_ptr<RealtimeSocket>& s, const std::string& stream_id,
+                      const nlohmann::json& payload);
+  nlohmann::json react(const std::shared_ptr<RealtimeSocket>& s, const std::string& stream_id,
+                       const nlohmann::json& payload);
+  nlohmann::json prepare(const std::shared_ptr<RealtimeSocket>& s, const std::string& stream_id);
+
+  RealtimeStore& store_;
+  std::shared_ptr<Rooms> rooms_;
+  std::shared_ptr<RoomFanout> fanout_;
+  const RealtimeOptions options_;
+  ChatLimiter chat_limiter_;
+  metrics::Counter& chat_messages_;  // chat messages stored and broadcast
+  metrics::Counter& reactions_;      // reactions stored and broadcast
+};
+
+}  // namespace souk::api
