@@ -12,7 +12,6 @@
 #include <unistd.h>
 #include <chrono>
 #include <csignal>
-#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -41,19 +40,6 @@ std::filesystem::path source_dir() {
   // tests/integration/browser_test.cpp -> the repository root.
   return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
 #endif
-}
-
-// `name` on PATH, or "" when it is not there.
-std::string on_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::istringstream dirs(path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin");
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    if (dir.empty()) continue;
-    const auto candidate = std::filesystem::path(dir) / name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return {};
 }
 
 // "http://127.0.0.1:8080/hls/x/index.m3u8" -> "/hls/x/index.m3u8".

@@ -32,15 +32,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 std::string find_on_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::istringstream dirs(path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin");
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    if (dir.empty()) continue;
-    const auto candidate = std::filesystem::path(dir) / name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  auto found = on_path(name);
+  if (found.empty()) {
+    throw std::runtime_error(name + " not found on PATH (tools/install-deps.sh installs it)");
   }
-  throw std::runtime_error(name + " not found on PATH (tools/install-deps.sh installs it)");
+  return found;
 }
 
 // Where child processes write their output: one directory for the run.
@@ -63,6 +59,18 @@ std::string tail(const std::string& text, std::size_t max_chars = 1500) {
 }
 
 }  // namespace
+
+std::string on_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    if (dir.empty()) continue;
+    const auto candidate = std::filesystem::path(dir) / name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return {};
+}
 
 std::string ffmpeg_binary() {
   static const std::string path = find_on_path("ffmpeg");

@@ -12,6 +12,9 @@
 
 namespace souk_it {
 
+// `name` as found on PATH, or "" when it is not there.
+std::string on_path(const std::string& name);
+
 // ffmpeg and ffprobe as found on PATH, rtmp-publish as CMake built it
 // ($<TARGET_FILE:rtmp-publish>). Each throws std::runtime_error when missing.
 std::string ffmpeg_binary();
