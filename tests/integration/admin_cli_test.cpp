@@ -5,6 +5,7 @@
 // with a publisher as POST /end does.
 #include "api_client.hpp"
 #include "media_fixtures.hpp"
+#include "publishers.hpp"
 #include "server_process.hpp"
 
 #include <doctest/doctest.h>
@@ -14,7 +15,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <functional>
 #include <thread>
 
 using namespace souk_it;
@@ -51,21 +51,6 @@ void check_one_error_line(const RunResult& r, const std::string& needle) {
   CHECK(r.err.rfind("souk-live: ", 0) == 0);
   CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
   CHECK(r.err.find(needle) != std::string::npos);
-}
-
-json details(ApiClient& client, const std::string& id) {
-  const auto r = client.get(api_path("/streams/" + id));
-  return r.status == 200 ? r.body["data"] : json();
-}
-
-json wait_details(ApiClient& client, const std::string& id, const std::function<bool(const json&)>& done,
-                  std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (true) {
-    auto d = details(client, id);
-    if ((d.is_object() && done(d)) || Clock::now() >= deadline) return d;
-    std::this_thread::sleep_for(100ms);
-  }
 }
 
 // The schema version recorded in a database file (sqlite3 directly, as an
@@ -117,11 +102,6 @@ std::int64_t count_rows(const std::filesystem::path& db, const char* table) {
   sqlite3_finalize(st);
   sqlite3_close(h);
   return n;
-}
-
-std::vector<std::string> ffmpeg_publish(const std::string& url) {
-  return {ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-stream_loop", "-1",
-          "-i",           media_fixtures().flv.string(), "-c", "copy", "-f", "flv", url};
 }
 
 }  // namespace
@@ -273,9 +253,9 @@ TEST_CASE("admin cli: stream end on a live stream with a publisher, through the 
   ApiClient client(server.http_port());
   const auto seller = client.register_user("seller");
   const auto live = client.go_live(seller);
-  ChildProcess publisher(ffmpeg_publish(live.publish_url));
-  REQUIRE(wait_details(client, live.id, [](const json& d) { return d["ingest"]["state"] == "receiving"; }, 8s)
-              ["ingest"]["state"] == "receiving");
+  ChildProcess publisher(ffmpeg_publish(live.publish_url, {.loop_forever = true}));
+  const auto receiving = client.wait_stream_details(live.id, ingest_state_is("receiving"), 8s);
+  REQUIRE(receiving["ingest"]["state"] == "receiving");
   std::this_thread::sleep_for(2500ms);  // a segment or two, and a recording
 
   const auto listed = admin(server.data_dir(), {"stream", "list", "--status", "live", "--json"});
@@ -295,7 +275,7 @@ TEST_CASE("admin cli: stream end on a live stream with a publisher, through the 
   // the figures are stored.
   const auto exited = publisher.wait(5s);
   CHECK_FALSE(exited.timed_out);
-  const auto d = wait_details(client, live.id, [](const json& x) { return x["vodUrl"].is_string(); }, 15s);
+  const auto d = client.wait_stream_details(live.id, vod_ready, 15s);
   CHECK(d["status"] == "ended");
   CHECK(d["vodUrl"] == "http://127.0.0.1:" + std::to_string(server.http_port()) + "/vod/" + live.id + ".mp4");
   CHECK(client.get("/hls/" + live.id + "/index.m3u8").raw.find("#EXT-X-ENDLIST") != std::string::npos);
@@ -326,7 +306,7 @@ TEST_CASE("admin cli: stream end while the server is down is finished by the nex
   server.restart();
   ApiClient after(server.http_port());
   // Ended during start-up, before the server answered its first request.
-  CHECK(details(after, live.id)["status"] == "ended");
+  CHECK(after.stream_details(live.id)["status"] == "ended");
 }
 
 TEST_CASE("admin cli: migrate on an old and on a newer database") {

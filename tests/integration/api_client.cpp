@@ -14,6 +14,7 @@
 #include <regex>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace souk_it {
 namespace {
@@ -153,7 +154,7 @@ Account ApiClient::register_user(const std::string& role, json extra_fields) {
   return a;
 }
 
-Live ApiClient::go_live(const Account& seller) {
+std::string ApiClient::create_stream(const Account& seller) {
   const auto product = post(api_path("/products"),
                             json{{"title", "Tea set"}, {"price_cents", 3000}, {"currency", "MAD"}},
                             seller.token);
@@ -162,13 +163,57 @@ Live ApiClient::go_live(const Account& seller) {
                            json{{"title", "Live"}, {"product_ids", {product.body["data"]["id"]}}},
                            seller.token);
   REQUIRE_STATUS(stream, 201);
-  const std::string id = stream.body["data"]["streamId"];
-  const auto live = post(api_path("/streams/" + id + "/go-live"),
+  return stream.body["data"]["streamId"].get<std::string>();
+}
+
+Live ApiClient::go_live(const Account& seller, const std::string& stream_id) {
+  const auto live = post(api_path("/streams/" + stream_id + "/go-live"),
                          json{{"camera_ready", true}, {"checklist_complete", true}}, seller.token);
   REQUIRE_STATUS(live, 200);
   const auto& d = live.body["data"];
-  return {id, seller.token, d["rtmpUrl"].get<std::string>() + "/" + d["streamKey"].get<std::string>(),
-          d["hlsUrl"].get<std::string>()};
+  Live out;
+  out.id = stream_id;
+  out.token = seller.token;
+  out.rtmp_url = d["rtmpUrl"].get<std::string>();
+  out.stream_key = d["streamKey"].get<std::string>();
+  out.publish_url = out.rtmp_url + "/" + out.stream_key;
+  out.hls_url = d["hlsUrl"].get<std::string>();
+  return out;
+}
+
+Live ApiClient::go_live(const Account& seller) { return go_live(seller, create_stream(seller)); }
+
+Response ApiClient::end_stream(const Live& live) {
+  return post(api_path("/streams/" + live.id + "/end"), json::object(), live.token);
+}
+
+json ApiClient::stream_details(const std::string& id) {
+  const auto r = get(api_path("/streams/" + id));
+  REQUIRE_STATUS(r, 200);
+  return r.body["data"];
+}
+
+json ApiClient::wait_stream_details(const std::string& id,
+                                    const std::function<bool(const json&)>& done,
+                                    std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  json d = stream_details(id);
+  while (!done(d) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    d = stream_details(id);
+  }
+  return d;
+}
+
+std::function<bool(const json&)> ingest_state_is(std::string state) {
+  return [state = std::move(state)](const json& d) {
+    const json::json_pointer p("/ingest/state");
+    return d.is_object() && d.contains(p) && d.at(p) == state;
+  };
+}
+
+bool vod_ready(const json& details) {
+  return details.is_object() && details.contains("vodUrl") && details["vodUrl"].is_string();
 }
 
 Response ApiClient::login(const std::string& username, const std::string& password) {

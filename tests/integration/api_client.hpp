@@ -5,7 +5,9 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,6 +60,8 @@ struct Account {
 struct Live {
   std::string id;
   std::string token;        // the seller's
+  std::string rtmp_url;     // rtmpUrl: rtmp://host:port/live
+  std::string stream_key;   // streamKey
   std::string publish_url;  // rtmpUrl + "/" + streamKey
   std::string hls_url;
 };
@@ -87,15 +91,34 @@ class ApiClient {
   Account register_user(const std::string& role, json extra_fields = json::object());
   Response login(const std::string& username, const std::string& password);
 
-  // Creates a product and a stream with it for `seller`, and goes live
+  // Creates a product and a scheduled stream with it for `seller`; the stream's id
   // (REQUIREs every step).
+  std::string create_stream(const Account& seller);
+  // Takes the seller's scheduled stream live (REQUIREs 200).
+  Live go_live(const Account& seller, const std::string& stream_id);
+  // Both: a new stream, live.
   Live go_live(const Account& seller);
+  // POST /streams/{id}/end as the stream's seller.
+  Response end_stream(const Live& live);
+
+  // GET /streams/{id}'s data (REQUIREs 200).
+  json stream_details(const std::string& id);
+  // stream_details every 100 ms until `done` holds or `timeout` passes; the last
+  // details seen.
+  json wait_stream_details(const std::string& id, const std::function<bool(const json&)>& done,
+                           std::chrono::milliseconds timeout);
 
   httplib::Client& http() { return client_; }
 
  private:
   httplib::Client client_;
 };
+
+// For wait_stream_details: the publisher's state ("waiting", "receiving",
+// "interrupted", "finished") is `state`.
+std::function<bool(const json&)> ingest_state_is(std::string state);
+// For wait_stream_details: the recording is ready to download (vodUrl is set).
+bool vod_ready(const json& details);
 
 // "/api/v1" + suffix ("/users/me").
 std::string api_path(std::string_view suffix);

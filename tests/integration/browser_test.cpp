@@ -4,6 +4,7 @@
 // about:blank (so over CORS) until video.currentTime has advanced by 2 s.
 #include "api_client.hpp"
 #include "media_fixtures.hpp"
+#include "publishers.hpp"
 #include "server_process.hpp"
 
 #include <doctest/doctest.h>
@@ -11,7 +12,6 @@
 #include <unistd.h>
 #include <chrono>
 #include <csignal>
-#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -40,19 +40,6 @@ std::filesystem::path source_dir() {
   // tests/integration/browser_test.cpp -> the repository root.
   return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
 #endif
-}
-
-// `name` on PATH, or "" when it is not there.
-std::string on_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::istringstream dirs(path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin");
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    if (dir.empty()) continue;
-    const auto candidate = std::filesystem::path(dir) / name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return {};
 }
 
 // "http://127.0.0.1:8080/hls/x/index.m3u8" -> "/hls/x/index.m3u8".
@@ -97,68 +84,16 @@ TEST_CASE("browser: hls.js in headless Chromium plays the live stream and curren
   ServerProcess server;
   ApiClient client(server.http_port());
 
-  const Account seller = client.register_user("seller");
-  const auto product = client.post(
-      api_path("/products"),
-      json{{"title", "Sneakers"}, {"price_cents", 4999}, {"currency", "USD"}}, seller.token);
-  REQUIRE_STATUS(product, 201);
-  const std::string product_id = product.body["data"]["id"];
-  const auto stream = client.post(
-      api_path("/streams"), json{{"title", "Flash Sale"}, {"product_ids", {product_id}}},
-      seller.token);
-  REQUIRE_STATUS(stream, 201);
-  const std::string stream_id = stream.body["data"]["streamId"];
-  const auto live =
-      client.post(api_path("/streams/" + stream_id + "/go-live"),
-                  json{{"camera_ready", true}, {"checklist_complete", true}}, seller.token);
-  REQUIRE_STATUS(live, 200);
-  const std::string publish_url =
-      live.body["data"]["rtmpUrl"].get<std::string>() + "/" +
-      live.body["data"]["streamKey"].get<std::string>();
-  const std::string hls_url = live.body["data"]["hlsUrl"];
+  const Live live = client.go_live(client.register_user("seller"));
+  const std::string& hls_url = live.hls_url;
   INFO("hlsUrl: " << hls_url);
 
-  ChildProcess publisher({ffmpeg_binary(),
-                          "-hide_banner",
-                          "-nostdin",
-                          "-loglevel",
-                          "warning",
-                          "-re",
-                          "-f",
-                          "lavfi",
-                          "-i",
-                          "testsrc2=size=640x360:rate=30",
-                          "-f",
-                          "lavfi",
-                          "-i",
-                          "sine=frequency=440:sample_rate=48000",
-                          "-t",
-                          "30",
-                          "-c:v",
-                          "libx264",
-                          "-preset",
-                          "ultrafast",
-                          "-tune",
-                          "zerolatency",
-                          "-g",
-                          "60",
-                          "-keyint_min",
-                          "60",
-                          "-pix_fmt",
-                          "yuv420p",
-                          "-profile:v",
-                          "baseline",
-                          "-c:a",
-                          "aac",
-                          "-b:a",
-                          "64k",
-                          "-ar",
-                          "48000",
-                          "-ac",
-                          "2",
-                          "-f",
-                          "flv",
-                          publish_url});
+  // 30 s of a live encode: baseline profile, a keyframe exactly every 60 frames (2 s).
+  TestPatternEncode encode;
+  encode.seconds = 30;
+  encode.video_options = {"-tune", "zerolatency", "-keyint_min", "60", "-profile:v", "baseline"};
+  encode.log_level = "warning";
+  ChildProcess publisher(ffmpeg_encode_test_pattern(live.publish_url, encode));
 
   // The playlist exists and lists at least 2 segments.
   const std::string playlist_path = path_of(hls_url);

@@ -4,6 +4,7 @@
 // and the server keeps serving everyone else.
 #include "api_client.hpp"
 #include "media_fixtures.hpp"
+#include "publishers.hpp"
 #include "server_process.hpp"
 
 #include <doctest/doctest.h>
@@ -32,35 +33,6 @@ using namespace std::chrono_literals;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-json details(ApiClient& client, const std::string& id) {
-  const auto r = client.get(api_path("/streams/" + id));
-  REQUIRE_STATUS(r, 200);
-  return r.body["data"];
-}
-
-// Polls the stream's details until `done` holds; returns the last details seen.
-template <class Pred>
-json wait_details(ApiClient& client, const std::string& id, Pred done, std::chrono::milliseconds limit) {
-  const auto deadline = Clock::now() + limit;
-  json d = details(client, id);
-  while (!done(d) && Clock::now() < deadline) {
-    std::this_thread::sleep_for(100ms);
-    d = details(client, id);
-  }
-  return d;
-}
-
-auto ingest_is(const char* state) {
-  return [state](const json& d) { return d["ingest"]["state"] == state; };
-}
-
-std::vector<std::string> ffmpeg_publish_args(const std::string& url, const std::string& input, bool loop) {
-  std::vector<std::string> args = {ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-re"};
-  if (loop) args.insert(args.end(), {"-stream_loop", "-1"});
-  args.insert(args.end(), {"-i", input, "-c", "copy", "-f", "flv", url});
-  return args;
-}
 
 // ffmpeg reads every segment the playlist lists, from the server, as a player
 // would (a copy of the playlist with ENDLIST, so a live one is read once, not
@@ -117,9 +89,9 @@ std::vector<double> segment_durations(const std::string& playlist) {
 // Ends the stream as its owner and returns the VOD's duration in seconds, after
 // decoding all of it without an error.
 double end_and_check_vod(ApiClient& client, const std::filesystem::path& data_dir, const Live& s) {
-  const auto ended = client.post(api_path("/streams/" + s.id + "/end"), Body(), s.token);
+  const auto ended = client.end_stream(s);
   REQUIRE_STATUS(ended, 200);
-  const auto d = wait_details(client, s.id, [](const json& x) { return x["vodUrl"].is_string(); }, 10s);
+  const auto d = client.wait_stream_details(s.id, vod_ready, 10s);
   REQUIRE(d["vodUrl"].is_string());
   const auto vod = (data_dir / "vod" / (s.id + ".mp4")).string();
   const auto decode = run_process({ffmpeg_binary(), "-hide_banner", "-nostdin", "-v", "error", "-i", vod, "-f",
@@ -240,19 +212,20 @@ TEST_CASE("faults: a publisher killed in the middle of a GOP leaves a playable p
   const auto s = client.go_live(client.register_user("seller"));
   const auto& fixture = media_fixtures();  // keyframes every 2 s
 
-  ChildProcess publisher(ffmpeg_publish_args(s.publish_url, fixture.flv.string(), false));
-  REQUIRE(wait_details(client, s.id, ingest_is("receiving"), 5s)["ingest"]["state"] == "receiving");
+  ChildProcess publisher(ffmpeg_publish(s.publish_url));
+  REQUIRE(client.wait_stream_details(s.id, ingest_state_is("receiving"), 5s)["ingest"]["state"] ==
+          "receiving");
   std::this_thread::sleep_for(3100ms);  // about 3 s of media: half-way into the second GOP
   publisher.send_signal(SIGKILL);
   publisher.wait(5s);
 
-  const auto after = wait_details(client, s.id, ingest_is("interrupted"), 5s);
+  const auto after = client.wait_stream_details(s.id, ingest_state_is("interrupted"), 5s);
   CHECK(after["ingest"]["state"] == "interrupted");
   CHECK(after["status"] == "live");
   check_playlist_plays(server, s.id);
 
   // The seller's encoder comes back and sends the whole file.
-  const auto again = run_process(ffmpeg_publish_args(s.publish_url, fixture.flv.string(), false), 30s);
+  const auto again = run_process(ffmpeg_publish(s.publish_url), 30s);
   INFO(again.describe());
   REQUIRE(again.exit_code == 0);
   check_playlist_plays(server, s.id);
@@ -270,23 +243,26 @@ TEST_CASE("faults: a publisher that stops sending without closing is dropped; th
   ApiClient client(server.http_port());
   const auto s = client.go_live(client.register_user("seller"));
 
-  ChildProcess publisher(ffmpeg_publish_args(s.publish_url, media_fixtures().flv.string(), true));
-  REQUIRE(wait_details(client, s.id, ingest_is("receiving"), 5s)["ingest"]["state"] == "receiving");
+  ChildProcess publisher(ffmpeg_publish(s.publish_url, {.loop_forever = true}));
+  REQUIRE(client.wait_stream_details(s.id, ingest_state_is("receiving"), 5s)["ingest"]["state"] ==
+          "receiving");
   std::this_thread::sleep_for(3s);
   publisher.send_signal(SIGSTOP);  // the connection stays open; nothing more arrives
   const auto stalled = Clock::now();
 
   // The RTMP idle timeout drops it (interrupted), then the stream's idle timeout
   // ends the stream as /end would: ENDLIST, and a VOD of what arrived.
-  CHECK(wait_details(client, s.id, ingest_is("interrupted"), 6s)["ingest"]["state"] == "interrupted");
+  CHECK(client.wait_stream_details(s.id, ingest_state_is("interrupted"), 6s)["ingest"]["state"] ==
+        "interrupted");
   CHECK(Clock::now() - stalled >= 1500ms);
-  const auto ended = wait_details(client, s.id, [](const json& d) { return d["status"] == "ended"; }, 10s);
+  const auto ended = client.wait_stream_details(
+      s.id, [](const json& d) { return d["status"] == "ended"; }, 10s);
   CHECK(ended["status"] == "ended");
   CHECK(server.log_text().find("no media within the idle timeout") != std::string::npos);
   const auto playlist = client.get("/hls/" + s.id + "/index.m3u8");
   CHECK(playlist.raw.find("#EXT-X-ENDLIST") != std::string::npos);
   check_playlist_plays(server, s.id);
-  const auto d = wait_details(client, s.id, [](const json& x) { return x["vodUrl"].is_string(); }, 10s);
+  const auto d = client.wait_stream_details(s.id, vod_ready, 10s);
   CHECK(d["vodUrl"].is_string());
   publisher.send_signal(SIGCONT);
   publisher.send_signal(SIGKILL);
@@ -317,10 +293,11 @@ TEST_CASE("faults: timestamps that jump by hours or back to zero do not break th
     const auto flv = tmp.path() / "retimed.flv";
     retime_flv(fixture.flv, flv, c.retime);
     // As fast as the server reads: a paced sender would sleep through the jump.
-    const auto sent = run_process({rtmp_publish_binary(), flv.string(), s.publish_url}, 30s);
+    const auto sent = run_process(rtmp_publish(s.publish_url, {.input = flv}), 30s);
     INFO(sent.describe());
     REQUIRE(sent.exit_code == 0);
-    REQUIRE(wait_details(client, s.id, ingest_is("interrupted"), 5s)["ingest"]["state"] == "interrupted");
+    const auto sent_all = client.wait_stream_details(s.id, ingest_state_is("interrupted"), 5s);
+    REQUIRE(sent_all["ingest"]["state"] == "interrupted");
 
     const auto durations = segment_durations(settled_playlist(client, s.id));
     double total = 0;
@@ -361,8 +338,9 @@ TEST_CASE("faults: a thousand idle connections on each port; limits hold and ser
   CHECK_STATUS(client.get("/healthz"), 200);
   CHECK_STATUS(client.get(api_path("/streams/" + s.id)), 200);
   CHECK(Clock::now() - started < 1s);
-  ChildProcess publisher(ffmpeg_publish_args(s.publish_url, media_fixtures().flv.string(), true));
-  CHECK(wait_details(client, s.id, ingest_is("receiving"), 8s)["ingest"]["state"] == "receiving");
+  ChildProcess publisher(ffmpeg_publish(s.publish_url, {.loop_forever = true}));
+  CHECK(client.wait_stream_details(s.id, ingest_state_is("receiving"), 8s)["ingest"]["state"] ==
+        "receiving");
 
   // Past the RTMP limit, more connections are closed at once.
   IdleConnections over(server.rtmp_port(), 200);
@@ -374,7 +352,7 @@ TEST_CASE("faults: a thousand idle connections on each port; limits hold and ser
   CHECK(http_idle.wait_closed_at_least(idle_per_port, 8s) == idle_per_port);
   CHECK(rtmp_idle.wait_closed_at_least(idle_per_port, 15s) == idle_per_port);
   CHECK(publisher.running());
-  CHECK(details(client, s.id)["ingest"]["state"] == "receiving");
+  CHECK(client.stream_details(s.id)["ingest"]["state"] == "receiving");
   CHECK_STATUS(client.get("/healthz"), 200);
   CHECK(server.running());
 }
@@ -467,12 +445,13 @@ TEST_CASE("faults: a full disk pauses HLS and stops the recording cleanly; every
   const auto filler = disk.path() / "filler";
 
   // Some media first, so the recording has whole fragments before the disk fills.
-  const auto first = run_process({rtmp_publish_binary(), fixture.flv.string(), a.publish_url}, 30s);
+  const auto first = run_process(rtmp_publish(a.publish_url), 30s);
   REQUIRE(first.exit_code == 0);
-  REQUIRE(wait_details(client, a.id, ingest_is("interrupted"), 5s)["ingest"]["state"] == "interrupted");
+  REQUIRE(client.wait_stream_details(a.id, ingest_state_is("interrupted"), 5s)["ingest"]["state"] ==
+          "interrupted");
   settled_playlist(client, a.id);
   fill_disk(filler, 512 * 1024);
-  const auto flood = run_process({rtmp_publish_binary(), "--loop", "6", fixture.flv.string(), a.publish_url}, 60s);
+  const auto flood = run_process(rtmp_publish(a.publish_url, {.loop = 6}), 60s);
   INFO(flood.describe());
   CHECK(flood.exit_code == 0);  // the server keeps reading a publisher it cannot store
 
@@ -499,13 +478,13 @@ TEST_CASE("faults: a full disk pauses HLS and stops the recording cleanly; every
 
   // Room again: HLS resumes after a discontinuity, and the other stream publishes.
   std::filesystem::remove(filler);
-  const auto again = run_process({rtmp_publish_binary(), fixture.flv.string(), a.publish_url}, 30s);
+  const auto again = run_process(rtmp_publish(a.publish_url), 30s);
   CHECK(again.exit_code == 0);
   CHECK(server.wait_for_log("packager: HLS resumed", 5s));
   const auto playlist = client.get("/hls/" + a.id + "/index.m3u8");
   CHECK(playlist.raw.find("#EXT-X-DISCONTINUITY") != std::string::npos);
   check_playlist_plays(server, a.id);
-  const auto other = run_process({rtmp_publish_binary(), fixture.flv.string(), b.publish_url}, 30s);
+  const auto other = run_process(rtmp_publish(b.publish_url), 30s);
   CHECK(other.exit_code == 0);
   settled_playlist(client, b.id);
   check_playlist_plays(server, b.id);

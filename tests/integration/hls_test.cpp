@@ -2,6 +2,7 @@
 // what the server packaged, and the playlist is checked against RFC 8216.
 #include "api_client.hpp"
 #include "media_fixtures.hpp"
+#include "publishers.hpp"
 #include "server_process.hpp"
 
 #include <doctest/doctest.h>
@@ -18,15 +19,8 @@ namespace {
 
 Live go_live(ApiClient& client) { return client.go_live(client.register_user("seller")); }
 
-std::vector<std::string> publish_args(const std::string& url, bool loop = false) {
-  std::vector<std::string> a = {ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-re"};
-  if (loop) a.insert(a.end(), {"-stream_loop", "-1"});
-  a.insert(a.end(), {"-i", media_fixtures().flv.string(), "-c", "copy", "-f", "flv", url});
-  return a;
-}
-
 void publish_whole_fixture(const std::string& url) {
-  const auto r = run_process(publish_args(url), 30s);
+  const auto r = run_process(ffmpeg_publish(url), 30s);
   INFO(r.describe());
   REQUIRE(r.exit_code == 0);
 }
@@ -117,24 +111,18 @@ std::pair<double, std::string> probe(const std::string& target) {
 }
 
 json wait_for_vod(ApiClient& client, const std::string& id) {
-  for (int i = 0; i < 100; ++i) {
-    const auto r = client.get(api_path("/streams/" + id));
-    if (r.status == 200 && r.body["data"]["vodUrl"].is_string()) return r.body["data"];
-    std::this_thread::sleep_for(100ms);
-  }
-  FAIL("the VOD did not become ready within 10 s");
-  return {};
+  const auto d = client.wait_stream_details(id, vod_ready, 10s);
+  if (!vod_ready(d)) FAIL("the VOD did not become ready within 10 s");
+  return d;
 }
 
 // Waits until ingest says the publisher's media arrives (a publisher takes a
 // while to start on a busy machine).
 void wait_receiving(ApiClient& client, const std::string& id) {
-  for (int i = 0; i < 100; ++i) {
-    const auto r = client.get(api_path("/streams/" + id));
-    if (r.status == 200 && r.body["data"]["ingest"]["state"] == "receiving") return;
-    std::this_thread::sleep_for(100ms);
+  const auto receiving = ingest_state_is("receiving");
+  if (!receiving(client.wait_stream_details(id, receiving, 10s))) {
+    FAIL("the publisher's media did not arrive within 10 s");
   }
-  FAIL("the publisher's media did not arrive within 10 s");
 }
 
 }  // namespace
@@ -145,7 +133,7 @@ TEST_CASE("hls: live segments and playlist, playback, ENDLIST and a seekable VOD
   const auto live = go_live(client);
   const auto hls_path = live.hls_url.substr(live.hls_url.find("/hls/"));
 
-  ChildProcess publisher(publish_args(live.publish_url));
+  ChildProcess publisher(ffmpeg_publish(live.publish_url));
   // While publishing, the playlist appears and fills.
   bool seen = false;
   for (int i = 0; i < 100 && !seen; ++i) {
@@ -183,7 +171,7 @@ TEST_CASE("hls: live segments and playlist, playback, ENDLIST and a seekable VOD
     }
   }
   // End: ENDLIST, and the recording becomes a faststart MP4 of the same length.
-  const auto ended = client.post(api_path("/streams/" + live.id + "/end"), Body(), live.token);
+  const auto ended = client.end_stream(live);
   REQUIRE_STATUS(ended, 200);
   const std::string vod_url = ended.body["data"]["vodUrl"];
   CHECK(vod_url == "http://127.0.0.1:" + std::to_string(server.http_port()) + "/vod/" + live.id + ".mp4");
@@ -224,7 +212,7 @@ TEST_CASE("hls: a publisher reconnect continues the playlist with a DISCONTINUIT
   CHECK(discontinuities == 1);
   CHECK_FALSE(playlist.entries.front().discontinuity);
 
-  REQUIRE_STATUS(client.post(api_path("/streams/" + live.id + "/end"), Body(), live.token), 200);
+  REQUIRE_STATUS(client.end_stream(live), 200);
   const auto details = wait_for_vod(client, live.id);
   const auto [duration, codecs] = probe(details["vodUrl"]);
   CHECK(codecs == "h264,aac");
@@ -236,7 +224,7 @@ TEST_CASE("hls: after SIGKILL mid-recording, the restart finalizes what was reco
   ServerProcess server;
   ApiClient client(server.http_port());
   const auto live = go_live(client);
-  ChildProcess publisher(publish_args(live.publish_url, /*loop=*/true));
+  ChildProcess publisher(ffmpeg_publish(live.publish_url, {.loop_forever = true}));
   wait_receiving(client, live.id);
   std::this_thread::sleep_for(5s);
   REQUIRE(::kill(server.pid(), SIGKILL) == 0);

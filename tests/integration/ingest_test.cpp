@@ -6,6 +6,7 @@
 // never reaches the log.
 #include "api_client.hpp"
 #include "media_fixtures.hpp"
+#include "publishers.hpp"
 #include "server_process.hpp"
 
 #include <doctest/doctest.h>
@@ -19,7 +20,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <functional>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -42,59 +42,12 @@ constexpr auto end_disconnect_limit = 3500ms;
 constexpr auto publish_timeout = 20s;
 constexpr auto refusal_timeout = 10s;
 
-struct Seller {
-  Account account;
-  std::string product_id;
-};
-
-struct LiveStream {
-  std::string id;
-  std::string rtmp_url;
-  std::string key;
-  std::string publish_url() const { return rtmp_url + "/" + key; }
-};
-
-Seller new_seller(ApiClient& client) {
-  Seller s;
-  s.account = client.register_user("seller");
-  const auto r = client.post(
-      api_path("/products"),
-      json{{"title", "Sneakers"}, {"price_cents", 4999}, {"currency", "USD"}}, s.account.token);
-  REQUIRE_STATUS(r, 201);
-  s.product_id = r.body["data"]["id"];
-  return s;
-}
-
-std::string create_stream(ApiClient& client, const Seller& seller) {
-  const auto r = client.post(api_path("/streams"),
-                             json{{"title", "Flash Sale"}, {"product_ids", {seller.product_id}}},
-                             seller.account.token);
-  REQUIRE_STATUS(r, 201);
-  return r.body["data"]["streamId"];
-}
-
-LiveStream go_live(ApiClient& client, const Seller& seller, const std::string& id,
-                   const ServerProcess& server) {
-  const auto r =
-      client.post(api_path("/streams/" + id + "/go-live"),
-                  json{{"camera_ready", true}, {"checklist_complete", true}}, seller.account.token);
-  REQUIRE_STATUS(r, 200);
-  LiveStream s;
-  s.id = id;
-  s.rtmp_url = r.body["data"]["rtmpUrl"];
-  s.key = r.body["data"]["streamKey"];
-  CHECK(s.rtmp_url == "rtmp://127.0.0.1:" + std::to_string(server.rtmp_port()) + "/live");
-  REQUIRE_FALSE(s.key.empty());
-  return s;
-}
-
-LiveStream new_live_stream(ApiClient& client, const Seller& seller, const ServerProcess& server) {
-  return go_live(client, seller, create_stream(client, seller), server);
-}
-
-void end_stream(ApiClient& client, const Seller& seller, const std::string& id) {
-  CHECK_STATUS(
-      client.post(api_path("/streams/" + id + "/end"), json::object(), seller.account.token), 200);
+// A stream taken live by `seller`, published to on this server's RTMP port.
+Live new_live_stream(ApiClient& client, const Account& seller, const ServerProcess& server) {
+  Live live = client.go_live(seller);
+  CHECK(live.rtmp_url == "rtmp://127.0.0.1:" + std::to_string(server.rtmp_port()) + "/live");
+  REQUIRE_FALSE(live.stream_key.empty());
+  return live;
 }
 
 // ---- stream details -----------------------------------------------------------
@@ -103,26 +56,6 @@ void end_stream(ApiClient& client, const Seller& seller, const std::string& id) 
 json field(const json& d, const std::string& pointer) {
   const json::json_pointer p(pointer);
   return d.is_object() && d.contains(p) ? d.at(p) : json();
-}
-
-json stream_details(ApiClient& client, const std::string& id) {
-  const auto r = client.get(api_path("/streams/" + id));
-  return r.status == 200 && r.body.is_object() && r.body.contains("data") ? r.body["data"] : json();
-}
-
-// Polls GET /streams/{id} until `done` holds or `timeout` passes; the last details.
-json poll_stream(ApiClient& client, const std::string& id,
-                 const std::function<bool(const json&)>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (true) {
-    json d = stream_details(client, id);
-    if (done(d) || Clock::now() >= deadline) return d;
-    std::this_thread::sleep_for(100ms);
-  }
-}
-
-std::function<bool(const json&)> state_is(const std::string& state) {
-  return [state](const json& d) { return field(d, "/ingest/state") == state; };
 }
 
 // What the publisher sends, as stream details should report it (from onMetaData
@@ -171,13 +104,13 @@ void check_ingest(const json& d, const ExpectedIngest& e) {
 
 // Polls until the stream reports the expected ingest, then checks each field.
 void check_receiving(ApiClient& client, const std::string& id, const ExpectedIngest& e = {}) {
-  const json d = poll_stream(
-      client, id, [&e](const json& x) { return ingest_matches(x, e); }, ingest_report_timeout);
+  const json d = client.wait_stream_details(
+      id, [&e](const json& x) { return ingest_matches(x, e); }, ingest_report_timeout);
   check_ingest(d, e);
 }
 
 void check_interrupted(ApiClient& client, const std::string& id) {
-  const json d = poll_stream(client, id, state_is("interrupted"), settle_timeout);
+  const json d = client.wait_stream_details(id, ingest_state_is("interrupted"), settle_timeout);
   INFO("stream details: " << d.dump());
   CHECK(field(d, "/ingest/state") == "interrupted");
   CHECK(field(d, "/status") == "live");
@@ -230,21 +163,19 @@ void check_log_has_no_keys(const ServerProcess& server, const std::vector<std::s
 
 // ---- publishers ---------------------------------------------------------------
 
-// ffmpeg remuxing the fixture at its own pace (-re), as a file-fed encoder would.
-std::vector<std::string> ffmpeg_publish(const std::string& url, bool loop_forever = false) {
-  std::vector<std::string> args{ffmpeg_binary(), "-hide_banner", "-nostdin",
-                                "-loglevel",     "warning",      "-re"};
-  if (loop_forever) args.insert(args.end(), {"-stream_loop", "-1"});
-  args.insert(args.end(), {"-i", media_fixtures().flv.string(), "-c", "copy", "-f", "flv", url});
-  return args;
+// ffmpeg sending the fixture at its own pace; warnings kept for failure messages.
+std::vector<std::string> ffmpeg_publish_fixture(const std::string& url, bool loop_forever = false) {
+  FfmpegPublish options;
+  options.loop_forever = loop_forever;
+  options.log_level = "warning";
+  return ffmpeg_publish(url, options);
 }
 
-std::vector<std::string> rtmp_publish(const std::string& url,
-                                      std::vector<std::string> options = {}) {
-  std::vector<std::string> args{rtmp_publish_binary(), "--timeout-ms", "5000"};
-  args.insert(args.end(), options.begin(), options.end());
-  args.insert(args.end(), {media_fixtures().flv.string(), url});
-  return args;
+// rtmp-publish with a 5 s answer timeout (so a refusal is reported well within
+// refusal_timeout) and `options`.
+std::vector<std::string> librtmp_publish(const std::string& url, RtmpPublish options = {}) {
+  options.timeout_ms = 5000;
+  return rtmp_publish(url, options);
 }
 
 // ---- raw TCP, for bytes no real client sends -----------------------------------
@@ -339,12 +270,12 @@ TEST_CASE("ingest: ffmpeg publishes an FLV file; details show what arrives, then
   ApiClient client(server.http_port());
   const auto& media = media_fixtures();
   CHECK(media.seconds == doctest::Approx(6.0).epsilon(0.05));
-  const Seller seller = new_seller(client);
-  const LiveStream live = new_live_stream(client, seller, server);
-  CHECK(field(stream_details(client, live.id), "/ingest/state") == "waiting");
+  const Account seller = client.register_user("seller");
+  const Live live = new_live_stream(client, seller, server);
+  CHECK(field(client.stream_details(live.id), "/ingest/state") == "waiting");
 
   const auto log_mark = server.log_text().size();
-  ChildProcess publisher(ffmpeg_publish(live.publish_url()));
+  ChildProcess publisher(ffmpeg_publish_fixture(live.publish_url));
   check_receiving(client, live.id);
   check_publish_logged(server, live.id, log_mark);
 
@@ -352,46 +283,23 @@ TEST_CASE("ingest: ffmpeg publishes an FLV file; details show what arrives, then
   INFO("publisher: " << result.describe());
   CHECK(result.exit_code == 0);
   check_interrupted(client, live.id);
-  check_log_has_no_keys(server, {live.key});
+  check_log_has_no_keys(server, {live.stream_key});
 }
 
 TEST_CASE("ingest: ffmpeg encoding live publishes") {
   auto& server = test_case_server();
   ApiClient client(server.http_port());
-  const Seller seller = new_seller(client);
-  const LiveStream live = new_live_stream(client, seller, server);
+  const Account seller = client.register_user("seller");
+  const Live live = new_live_stream(client, seller, server);
 
-  // The issue's command; sine's defaults are 44.1 kHz mono, which the details
-  // should say (so nothing is taken for granted from the fixture).
-  ChildProcess publisher({ffmpeg_binary(),
-                          "-hide_banner",
-                          "-nostdin",
-                          "-loglevel",
-                          "warning",
-                          "-re",
-                          "-f",
-                          "lavfi",
-                          "-i",
-                          "testsrc2=size=640x360:rate=30",
-                          "-f",
-                          "lavfi",
-                          "-i",
-                          "sine",
-                          "-t",
-                          "4",
-                          "-c:v",
-                          "libx264",
-                          "-preset",
-                          "ultrafast",
-                          "-g",
-                          "60",
-                          "-pix_fmt",
-                          "yuv420p",
-                          "-c:a",
-                          "aac",
-                          "-f",
-                          "flv",
-                          live.publish_url()});
+  // The issue's command: no zerolatency tune, AAC at ffmpeg's defaults, and sine's
+  // defaults, 44.1 kHz mono, which the details should say (so nothing is taken for
+  // granted from the fixture).
+  ChildProcess publisher(ffmpeg_encode_test_pattern(live.publish_url, {.seconds = 4,
+                                                                       .audio_source = "sine",
+                                                                       .video_options = {},
+                                                                       .audio_options = {},
+                                                                       .log_level = "warning"}));
   ExpectedIngest expected;
   expected.sample_rate = 44100;
   expected.channels = 1;
@@ -401,19 +309,19 @@ TEST_CASE("ingest: ffmpeg encoding live publishes") {
   INFO("publisher: " << result.describe());
   CHECK(result.exit_code == 0);
   check_interrupted(client, live.id);
-  check_log_has_no_keys(server, {live.key});
+  check_log_has_no_keys(server, {live.stream_key});
 }
 
 TEST_CASE("ingest: rtmp-publish (librtmp, as OBS) publishes paced and unpaced on one key") {
   auto& server = test_case_server();
   ApiClient client(server.http_port());
-  const Seller seller = new_seller(client);
-  const LiveStream live = new_live_stream(client, seller, server);
+  const Account seller = client.register_user("seller");
+  const Live live = new_live_stream(client, seller, server);
 
   // Paced like a live encoder, with librtmp's 128-byte chunks and RTMP_Write's
   // framing (@setDataFrame, type 1 headers on one chunk stream).
   const auto log_mark = server.log_text().size();
-  ChildProcess paced(rtmp_publish(live.publish_url(), {"--realtime"}));
+  ChildProcess paced(librtmp_publish(live.publish_url, {.realtime = true}));
   check_receiving(client, live.id);
   check_publish_logged(server, live.id, log_mark);
   const auto paced_result = paced.wait(publish_timeout);
@@ -425,47 +333,47 @@ TEST_CASE("ingest: rtmp-publish (librtmp, as OBS) publishes paced and unpaced on
 
   // The publisher left cleanly, so the key takes a new one at once; this one sends
   // the whole file as fast as the server reads it, in 4096-byte chunks.
-  const auto burst = run_process(rtmp_publish(live.publish_url(), {"--chunk-size", "4096"}), 15s);
+  const auto burst = run_process(librtmp_publish(live.publish_url, {.chunk_size = 4096}), 15s);
   {
     INFO("rtmp-publish: " << burst.describe());
     CHECK(burst.exit_code == 0);
   }
   check_interrupted(client, live.id);
   check_healthy(server, client);
-  check_log_has_no_keys(server, {live.key});
+  check_log_has_no_keys(server, {live.stream_key});
 }
 
 TEST_CASE("ingest: a wrong key, an ended stream's key and a scheduled stream are refused") {
   auto& server = test_case_server();
   ApiClient client(server.http_port());
-  const Seller seller = new_seller(client);
-  const LiveStream live = new_live_stream(client, seller, server);
+  const Account seller = client.register_user("seller");
+  const Live live = new_live_stream(client, seller, server);
 
   // A wrong key as close to the live one as can be: its last character changed.
-  std::string wrong = live.key;
+  std::string wrong = live.stream_key;
   wrong.back() = wrong.back() == 'A' ? 'B' : 'A';
-  const LiveStream ended = new_live_stream(client, seller, server);
-  end_stream(client, seller, ended.id);
+  const Live ended = new_live_stream(client, seller, server);
+  CHECK_STATUS(client.end_stream(ended), 200);
   // A scheduled stream has no key yet: its id is the only name a client could try.
-  const std::string scheduled_id = create_stream(client, seller);
+  const std::string scheduled_id = client.create_stream(seller);
 
   struct Attempt {
     const char* what;
     std::string key;
   };
   const std::vector<Attempt> attempts = {{"wrong key", wrong},
-                                         {"key of an ended stream", ended.key},
+                                         {"key of an ended stream", ended.stream_key},
                                          {"id of a scheduled stream", scheduled_id}};
   for (const auto& a : attempts) {
     INFO(a.what);
     const std::string url = live.rtmp_url + "/" + a.key;
-    const auto ffmpeg = run_process(ffmpeg_publish(url), refusal_timeout);
+    const auto ffmpeg = run_process(ffmpeg_publish_fixture(url), refusal_timeout);
     {
       INFO("ffmpeg: " << ffmpeg.describe());
       CHECK_FALSE(ffmpeg.timed_out);
       CHECK(ffmpeg.exit_code != 0);
     }
-    const auto librtmp = run_process(rtmp_publish(url), refusal_timeout);
+    const auto librtmp = run_process(librtmp_publish(url), refusal_timeout);
     {
       INFO("rtmp-publish: " << librtmp.describe());
       CHECK(librtmp.exit_code == 3);
@@ -475,37 +383,37 @@ TEST_CASE("ingest: a wrong key, an ended stream's key and a scheduled stream are
   }
 
   // Nothing reached the streams.
-  const json l = stream_details(client, live.id);
+  const json l = client.stream_details(live.id);
   CHECK(field(l, "/status") == "live");
   CHECK(field(l, "/ingest/state") == "waiting");
-  CHECK(field(stream_details(client, ended.id), "/status") == "ended");
-  CHECK(field(stream_details(client, scheduled_id), "/status") == "scheduled");
-  check_log_has_no_keys(server, {live.key, wrong, ended.key});
+  CHECK(field(client.stream_details(ended.id), "/status") == "ended");
+  CHECK(field(client.stream_details(scheduled_id), "/status") == "scheduled");
+  check_log_has_no_keys(server, {live.stream_key, wrong, ended.stream_key});
 }
 
 TEST_CASE("ingest: a second publisher on a key in use is refused; the first carries on") {
   auto& server = test_case_server();
   ApiClient client(server.http_port());
-  const Seller seller = new_seller(client);
-  const LiveStream live = new_live_stream(client, seller, server);
+  const Account seller = client.register_user("seller");
+  const Live live = new_live_stream(client, seller, server);
 
-  ChildProcess first(ffmpeg_publish(live.publish_url()));
+  ChildProcess first(ffmpeg_publish_fixture(live.publish_url));
   check_receiving(client, live.id);
 
-  const auto second = run_process(ffmpeg_publish(live.publish_url()), refusal_timeout);
+  const auto second = run_process(ffmpeg_publish_fixture(live.publish_url), refusal_timeout);
   {
     INFO("second ffmpeg: " << second.describe());
     CHECK_FALSE(second.timed_out);
     CHECK(second.exit_code != 0);
   }
-  const auto third = run_process(rtmp_publish(live.publish_url()), refusal_timeout);
+  const auto third = run_process(librtmp_publish(live.publish_url), refusal_timeout);
   {
     INFO("rtmp-publish: " << third.describe());
     CHECK(third.exit_code == 3);
     CHECK(third.err.find("NetStream.Publish.BadName") != std::string::npos);
   }
   CHECK(first.running());
-  const json d = stream_details(client, live.id);
+  const json d = client.stream_details(live.id);
   {
     INFO("stream details: " << d.dump());
     CHECK(field(d, "/ingest/state") == "receiving");
@@ -515,16 +423,16 @@ TEST_CASE("ingest: a second publisher on a key in use is refused; the first carr
   INFO("first ffmpeg: " << result.describe());
   CHECK(result.exit_code == 0);
   check_healthy(server, client);
-  check_log_has_no_keys(server, {live.key});
+  check_log_has_no_keys(server, {live.stream_key});
 }
 
 TEST_CASE("ingest: hostile bytes on the RTMP port get closed; the live publisher carries on") {
   auto& server = test_case_server();
   ApiClient client(server.http_port());
-  const Seller seller = new_seller(client);
-  const LiveStream live = new_live_stream(client, seller, server);
+  const Account seller = client.register_user("seller");
+  const Live live = new_live_stream(client, seller, server);
 
-  ChildProcess publisher(ffmpeg_publish(live.publish_url()));
+  ChildProcess publisher(ffmpeg_publish_fixture(live.publish_url));
   check_receiving(client, live.id);
 
   {
@@ -569,7 +477,7 @@ TEST_CASE("ingest: hostile bytes on the RTMP port get closed; the live publisher
 
   check_healthy(server, client);
   if (publisher.running()) {
-    const json d = stream_details(client, live.id);
+    const json d = client.stream_details(live.id);
     INFO("stream details: " << d.dump());
     CHECK(field(d, "/ingest/state") == "receiving");
   }
@@ -577,29 +485,30 @@ TEST_CASE("ingest: hostile bytes on the RTMP port get closed; the live publisher
   INFO("ffmpeg: " << result.describe());
   CHECK(result.exit_code == 0);
   check_healthy(server, client);
-  check_log_has_no_keys(server, {live.key});
+  check_log_has_no_keys(server, {live.stream_key});
 }
 
 TEST_CASE("ingest: ending the stream disconnects its publisher") {
   auto& server = test_case_server();
   ApiClient client(server.http_port());
-  const Seller seller = new_seller(client);
-  const LiveStream a = new_live_stream(client, seller, server);
-  const LiveStream b = new_live_stream(client, seller, server);
+  const Account seller = client.register_user("seller");
+  const Live a = new_live_stream(client, seller, server);
+  const Live b = new_live_stream(client, seller, server);
 
   // Publishers that would go on for ever: ffmpeg looping the file, and librtmp.
-  ChildProcess ffmpeg(ffmpeg_publish(a.publish_url(), /*loop_forever=*/true));
-  ChildProcess librtmp(rtmp_publish(b.publish_url(), {"--realtime", "--loop", "0"}));
+  ChildProcess ffmpeg(ffmpeg_publish_fixture(a.publish_url, /*loop_forever=*/true));
+  ChildProcess librtmp(librtmp_publish(b.publish_url, {.realtime = true, .loop = 0}));
   for (const auto* s : {&a, &b}) {
-    const json d = poll_stream(client, s->id, state_is("receiving"), ingest_report_timeout);
+    const json d =
+        client.wait_stream_details(s->id, ingest_state_is("receiving"), ingest_report_timeout);
     INFO("stream details: " << d.dump());
     CHECK(field(d, "/ingest/state") == "receiving");
   }
 
   const auto end_a = Clock::now();
-  end_stream(client, seller, a.id);
+  CHECK_STATUS(client.end_stream(a), 200);
   const auto end_b = Clock::now();
-  end_stream(client, seller, b.id);
+  CHECK_STATUS(client.end_stream(b), 200);
 
   const auto ra = ffmpeg.wait(10s);
   {
@@ -614,5 +523,5 @@ TEST_CASE("ingest: ending the stream disconnects its publisher") {
     CHECK(rb.ended - end_b <= end_disconnect_limit);
   }
   check_healthy(server, client);
-  check_log_has_no_keys(server, {a.key, b.key});
+  check_log_has_no_keys(server, {a.stream_key, b.stream_key});
 }

@@ -4,6 +4,7 @@
 // which replaces them as it writes, so a GET is never older than the file.
 #include "api_client.hpp"
 #include "media_fixtures.hpp"
+#include "publishers.hpp"
 #include "raw_http.hpp"
 #include "server_process.hpp"
 
@@ -279,9 +280,7 @@ TEST_CASE("media cache: the packager's playlists and segments, from memory, as f
 
   // While the packager writes, a GET is never older than the file was just before
   // it, and it is a version that was on disk.
-  ChildProcess publisher({ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-re", "-i",
-                          media_fixtures().flv.string(), "-c", "copy", "-f", "flv",
-                          live.publish_url});
+  ChildProcess publisher(ffmpeg_publish(live.publish_url));
   std::set<std::string> seen;
   std::size_t checked = 0;
   while (publisher.running()) {

@@ -2,6 +2,7 @@
 // FLV fixture that ffmpeg makes once per run.
 #include "media_fixtures.hpp"
 
+#include "publishers.hpp"
 #include "server_process.hpp"
 
 #include <nlohmann/json.hpp>
@@ -31,15 +32,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 std::string find_on_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::istringstream dirs(path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin");
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    if (dir.empty()) continue;
-    const auto candidate = std::filesystem::path(dir) / name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  auto found = on_path(name);
+  if (found.empty()) {
+    throw std::runtime_error(name + " not found on PATH (tools/install-deps.sh installs it)");
   }
-  throw std::runtime_error(name + " not found on PATH (tools/install-deps.sh installs it)");
+  return found;
 }
 
 // Where child processes write their output: one directory for the run.
@@ -62,6 +59,18 @@ std::string tail(const std::string& text, std::size_t max_chars = 1500) {
 }
 
 }  // namespace
+
+std::string on_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    if (dir.empty()) continue;
+    const auto candidate = std::filesystem::path(dir) / name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return {};
+}
 
 std::string ffmpeg_binary() {
   static const std::string path = find_on_path("ffmpeg");
@@ -212,44 +221,9 @@ MediaFixtures make_fixtures() {
   static const TempDir dir;
   MediaFixtures m;
   m.flv = dir.path() / "testsrc2-640x360-30fps-h264-aac48k-6s.flv";
-  // The command of the ingest issue, verbatim but for the file name.
-  const auto made = run_process({ffmpeg_binary(),
-                                 "-hide_banner",
-                                 "-nostdin",
-                                 "-loglevel",
-                                 "error",
-                                 "-y",
-                                 "-f",
-                                 "lavfi",
-                                 "-i",
-                                 "testsrc2=size=640x360:rate=30",
-                                 "-f",
-                                 "lavfi",
-                                 "-i",
-                                 "sine=frequency=440:sample_rate=48000",
-                                 "-t",
-                                 "6",
-                                 "-c:v",
-                                 "libx264",
-                                 "-preset",
-                                 "ultrafast",
-                                 "-tune",
-                                 "zerolatency",
-                                 "-g",
-                                 "60",
-                                 "-pix_fmt",
-                                 "yuv420p",
-                                 "-c:a",
-                                 "aac",
-                                 "-b:a",
-                                 "64k",
-                                 "-ar",
-                                 "48000",
-                                 "-ac",
-                                 "2",
-                                 "-f",
-                                 "flv",
-                                 m.flv.string()},
+  // The command of the ingest issue (publishers.hpp's defaults), as fast as the CPU
+  // goes, into a file.
+  const auto made = run_process(ffmpeg_encode_test_pattern(m.flv.string(), {.realtime = false}),
                                 std::chrono::seconds(60));
   if (made.exit_code != 0) throw std::runtime_error("making the FLV fixture: " + made.describe());
 

@@ -1,6 +1,7 @@
 // Media for the ingest tests: an H.264 + AAC FLV file made once per run with
 // ffmpeg, and the real clients (ffmpeg, ffprobe, rtmp-publish) run as child
-// processes with a timeout, their exit status and output captured.
+// processes with a timeout, their exit status and output captured. The
+// publishers' command lines are in publishers.hpp.
 #pragma once
 
 #include <sys/types.h>
@@ -10,6 +11,9 @@
 #include <vector>
 
 namespace souk_it {
+
+// `name` as found on PATH, or "" when it is not there.
+std::string on_path(const std::string& name);
 
 // ffmpeg and ffprobe as found on PATH, rtmp-publish as CMake built it
 // ($<TARGET_FILE:rtmp-publish>). Each throws std::runtime_error when missing.

@@ -2,6 +2,7 @@
 // reads move the numbers they should, and promtool accepts every scrape.
 #include "api_client.hpp"
 #include "media_fixtures.hpp"
+#include "publishers.hpp"
 #include "server_process.hpp"
 
 #include <doctest/doctest.h>
@@ -151,8 +152,7 @@ TEST_CASE("metrics: requests by route template, ingest, HLS, recordings, DB; pro
 
   // One publisher while ffmpeg sends, none after; segments written and listed.
   const auto hls_path = live.hls_url.substr(live.hls_url.find("/hls/"));
-  ChildProcess publisher({ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-re", "-i",
-                          media_fixtures().flv.string(), "-c", "copy", "-f", "flv", live.publish_url});
+  ChildProcess publisher(ffmpeg_publish(live.publish_url));
   const auto publishing = scrape_until(client, [](const Scrape& s) {
     return s["souk_ingest_publishers"] == 1 && s["souk_hls_segments_written_total"] >= 1;
   });

@@ -6,6 +6,7 @@
 // the log, nor any response but the one that issued it.
 #include "api_client.hpp"
 #include "media_fixtures.hpp"
+#include "publishers.hpp"
 #include "raw_http.hpp"
 #include "server_process.hpp"
 
@@ -771,9 +772,8 @@ void run_session_and_grep(const std::string& log_format) {
   REQUIRE(stream_key.size() >= 22);  // ≥128 bits, whatever the encoding
 
   // The seller publishes for a few seconds.
-  ChildProcess publisher({ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-re", "-t", "3",
-                          "-i", media_fixtures().flv.string(), "-c", "copy", "-f", "flv",
-                          rtmp_url + "/" + stream_key});
+  ChildProcess publisher(
+      ffmpeg_publish(rtmp_url + "/" + stream_key, {.input_options = {"-t", "3"}}));
   bool receiving = false;
   for (int i = 0; i < 50 && !receiving; ++i) {
     const auto d = http.call("GET", api_path("/streams/" + stream_id), {}, seller_token);
@@ -818,10 +818,10 @@ void run_session_and_grep(const std::string& log_format) {
   CHECK_STATUS(http.call("GET", api_path("/streams/" + stream_id), {}, seller_token), 200);
   CHECK_STATUS(http.call("GET", api_path("/streams/" + stream_id + "/analytics"), {}, seller_token),
                200);
-  const auto refused = run_process(
-      {ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-t", "1", "-i",
-       media_fixtures().flv.string(), "-c", "copy", "-f", "flv", rtmp_url + "/" + stream_key},
-      10s);
+  const auto refused =
+      run_process(ffmpeg_publish(rtmp_url + "/" + stream_key,
+                                 {.realtime = false, .input_options = {"-t", "1"}}),
+                  10s);
   CHECK(refused.exit_code != 0);
   CHECK_STATUS(http.call("POST", api_path("/auth/logout"), json::object(), buyer_token_1), 200);
   CHECK_STATUS(http.call("POST", api_path("/auth/logout"), json::object(), seller_token_1), 200);

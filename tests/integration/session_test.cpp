@@ -2,6 +2,7 @@
 // whose publisher is gone (or never came) as /end would.
 #include "api_client.hpp"
 #include "media_fixtures.hpp"
+#include "publishers.hpp"
 #include "server_process.hpp"
 
 #include <doctest/doctest.h>
@@ -16,17 +17,11 @@ namespace {
 
 Live go_live(ApiClient& client, const Account& seller) { return client.go_live(seller); }
 
-json details(ApiClient& client, const std::string& id) {
-  const auto r = client.get(api_path("/streams/" + id));
-  REQUIRE_STATUS(r, 200);
-  return r.body["data"];
-}
-
 // Polls until the stream has ended; returns the seconds it took.
 double wait_ended(ApiClient& client, const std::string& id, std::chrono::seconds limit) {
   const auto start = std::chrono::steady_clock::now();
   while (std::chrono::steady_clock::now() - start < limit) {
-    if (details(client, id)["status"] == "ended") {
+    if (client.stream_details(id)["status"] == "ended") {
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
     std::this_thread::sleep_for(100ms);
@@ -61,30 +56,25 @@ TEST_CASE("session: the idle timeout ends a stream whose publisher never came or
     const auto s = go_live(client, seller);
     const auto took = wait_ended(client, s.id, 8s);
     CHECK(took >= 1.0);  // not before the timeout (2 s after go-live)
-    const auto d = details(client, s.id);
+    const auto d = client.stream_details(s.id);
     CHECK(d["ingest"]["state"] == "finished");
     CHECK(d["durationSeconds"].get<int>() >= 2);
     // The owner's /end now finds it ended.
-    CHECK_ERROR(client.post(api_path("/streams/" + s.id + "/end"), Body(), s.token), 409, "stream_not_live");
+    CHECK_ERROR(client.end_stream(s), 409, "stream_not_live");
   }
 
   SUBCASE("a publisher keeps it live; once it leaves, the timeout ends it with ENDLIST and the VOD") {
     const auto s = go_live(client, seller);
-    ChildProcess publisher({ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-re", "-i",
-                            media_fixtures().flv.string(), "-c", "copy", "-f", "flv", s.publish_url});
+    ChildProcess publisher(ffmpeg_publish(s.publish_url));
     std::this_thread::sleep_for(4s);  // longer than the timeout, but media flows
-    CHECK(details(client, s.id)["status"] == "live");
+    CHECK(client.stream_details(s.id)["status"] == "live");
     const auto done = publisher.wait(20s);
     INFO(done.describe());
     REQUIRE(done.exit_code == 0);
     CHECK(wait_ended(client, s.id, 8s) > 0);
 
     CHECK(ended_playlist(client, s.id).find("#EXT-X-ENDLIST") != std::string::npos);
-    bool vod = false;
-    for (int i = 0; i < 50 && !vod; ++i) {
-      vod = details(client, s.id)["vodUrl"].is_string();
-      if (!vod) std::this_thread::sleep_for(100ms);
-    }
+    const bool vod = vod_ready(client.wait_stream_details(s.id, vod_ready, 5s));
     CHECK(vod);
     CHECK(server.log_text().find("no publisher within the idle timeout") != std::string::npos);
   }
@@ -95,28 +85,22 @@ TEST_CASE("session: killed while live, the restarted server continues the playli
   ApiClient client(server.http_port());
   const auto seller = client.register_user("seller");
   const auto s = go_live(client, seller);
-  const auto publish = [&](bool loop) {
-    std::vector<std::string> args = {ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-re"};
-    if (loop) args.insert(args.end(), {"-stream_loop", "-1"});
-    args.insert(args.end(), {"-i", media_fixtures().flv.string(), "-c", "copy", "-f", "flv", s.publish_url});
-    return args;
-  };
   {
-    ChildProcess publisher(publish(true));
+    ChildProcess publisher(ffmpeg_publish(s.publish_url, {.loop_forever = true}));
     std::this_thread::sleep_for(5s);
     REQUIRE(::kill(server.pid(), SIGKILL) == 0);
     publisher.wait(10s);
   }
   server.restart();
   ApiClient again(server.http_port());
-  CHECK(details(again, s.id)["status"] == "live");
-  CHECK(details(again, s.id)["ingest"]["state"] == "interrupted");
+  CHECK(again.stream_details(s.id)["status"] == "live");
+  CHECK(again.stream_details(s.id)["ingest"]["state"] == "interrupted");
 
   // The same key publishes again after the restart.
-  const auto second = run_process(publish(false), 30s);
+  const auto second = run_process(ffmpeg_publish(s.publish_url), 30s);
   INFO(second.describe());
   REQUIRE(second.exit_code == 0);
-  const auto ended = again.post(api_path("/streams/" + s.id + "/end"), Body(), s.token);
+  const auto ended = again.end_stream(s);
   REQUIRE_STATUS(ended, 200);
   CHECK(ended.body["data"]["vodUrl"].is_string());
 
@@ -128,11 +112,7 @@ TEST_CASE("session: killed while live, the restarted server continues the playli
   CHECK(text.find("seg-000000.ts") < text.find("#EXT-X-DISCONTINUITY\n"));
 
   // One recording: about 5 s (less at most a fragment) plus 6 s.
-  bool ready = false;
-  for (int i = 0; i < 100 && !ready; ++i) {
-    ready = details(again, s.id)["vodUrl"].is_string();
-    if (!ready) std::this_thread::sleep_for(100ms);
-  }
+  const bool ready = vod_ready(again.wait_stream_details(s.id, vod_ready, 10s));
   REQUIRE(ready);
   const auto probe = run_process({ffprobe_binary(), "-v", "error", "-show_entries", "format=duration",
                                   "-of", "csv=p=0", (server.data_dir() / "vod" / (s.id + ".mp4")).string()},
@@ -148,22 +128,17 @@ TEST_CASE("session: /end racing the publisher's own disconnect ends cleanly, onc
   ApiClient client(server.http_port());
   const auto seller = client.register_user("seller");
   const auto s = go_live(client, seller);
-  ChildProcess publisher({ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-re", "-stream_loop",
-                          "-1", "-i", media_fixtures().flv.string(), "-c", "copy", "-f", "flv", s.publish_url});
+  ChildProcess publisher(ffmpeg_publish(s.publish_url, {.loop_forever = true}));
   std::this_thread::sleep_for(3s);
   // The publisher vanishes at the moment the owner ends the stream.
   publisher.send_signal(SIGKILL);
-  const auto ended = client.post(api_path("/streams/" + s.id + "/end"), Body(), s.token);
+  const auto ended = client.end_stream(s);
   REQUIRE_STATUS(ended, 200);
-  CHECK_ERROR(client.post(api_path("/streams/" + s.id + "/end"), Body(), s.token), 409, "stream_not_live");
+  CHECK_ERROR(client.end_stream(s), 409, "stream_not_live");
 
-  bool ready = false;
-  for (int i = 0; i < 100 && !ready; ++i) {
-    ready = details(client, s.id)["vodUrl"].is_string();
-    if (!ready) std::this_thread::sleep_for(100ms);
-  }
+  const bool ready = vod_ready(client.wait_stream_details(s.id, vod_ready, 10s));
   CHECK(ready);
-  const auto d = details(client, s.id);
+  const auto d = client.stream_details(s.id);
   CHECK(d["status"] == "ended");
   CHECK(d["ingest"]["state"] == "finished");
   CHECK(ended_playlist(client, s.id).find("#EXT-X-ENDLIST") != std::string::npos);
@@ -178,9 +153,7 @@ TEST_CASE("session: a restart past the idle timeout ends the stream as /end woul
   const auto seller = client.register_user("seller");
   const auto s = go_live(client, seller);
   const auto started = std::chrono::steady_clock::now();
-  const auto published = run_process({ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-re", "-i",
-                                       media_fixtures().flv.string(), "-c", "copy", "-f", "flv", s.publish_url},
-                                      30s);
+  const auto published = run_process(ffmpeg_publish(s.publish_url), 30s);
   REQUIRE(published.exit_code == 0);
   // Down before the timeout ran out, up again after it did.
   REQUIRE(::kill(server.pid(), SIGKILL) == 0);
@@ -189,16 +162,12 @@ TEST_CASE("session: a restart past the idle timeout ends the stream as /end woul
   ApiClient again(server.http_port());
   CHECK(wait_ended(again, s.id, 8s) >= 0);
   const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  const auto d = details(again, s.id);
+  const auto d = again.stream_details(s.id);
   CHECK(d["status"] == "ended");
   CHECK(d["durationSeconds"].get<double>() <= elapsed + 1);
   CHECK(d["durationSeconds"].get<double>() >= 6.0 + 3.0);  // at least the media and the timeout
   CHECK(d["peakViewers"] == 0);
-  bool vod = false;
-  for (int i = 0; i < 100 && !vod; ++i) {
-    vod = details(again, s.id)["vodUrl"].is_string();
-    if (!vod) std::this_thread::sleep_for(100ms);
-  }
+  const bool vod = vod_ready(again.wait_stream_details(s.id, vod_ready, 10s));
   CHECK(vod);
   CHECK(ended_playlist(again, s.id).find("#EXT-X-ENDLIST") != std::string::npos);
 }

@@ -4,6 +4,7 @@
 // pending when the server stops (SIGTERM or SIGKILL) arrives after the restart.
 #include "api_client.hpp"
 #include "media_fixtures.hpp"
+#include "publishers.hpp"
 #include "server_process.hpp"
 
 #include <doctest/doctest.h>
@@ -176,10 +177,6 @@ json wait_deliveries(ApiClient& client, const Live& live,
   return list;
 }
 
-std::string stream_key(const Live& live) {
-  return live.publish_url.substr(live.publish_url.rfind('/') + 1);
-}
-
 }  // namespace
 
 TEST_CASE("webhooks: stream.live, stream.ended and recording.ready arrive signed") {
@@ -200,13 +197,11 @@ TEST_CASE("webhooks: stream.live, stream.ended and recording.ready arrive signed
   CHECK(went_live.parsed["data"]["title"] == details.body["data"]["title"]);
   CHECK(went_live.parsed["data"]["seller"] == details.body["data"]["seller"]);
   CHECK(went_live.parsed["data"]["products"] == details.body["data"]["products"]);
-  CHECK(went_live.body.find(stream_key(live)) == std::string::npos);
+  CHECK(went_live.body.find(live.stream_key) == std::string::npos);
   CHECK(went_live.body.find("streamKey") == std::string::npos);
 
   // Media, so that the end has a recording.
-  const auto published = run_process({rtmp_publish_binary(), "--timeout-ms", "5000",
-                                      media_fixtures().flv.string(), live.publish_url},
-                                     20s);
+  const auto published = run_process(rtmp_publish(live.publish_url, {.timeout_ms = 5000}), 20s);
   INFO("publisher: " << published.describe());
   REQUIRE(published.exit_code == 0);
 
