@@ -96,6 +96,15 @@ bool closed_by_server(tcp::socket& client, Fixture& f) {
   });
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+// UBSan checks a vptr in libfmt by probing memory through a pipe(2), which cannot
+// be opened while no descriptor is free: logging would abort the child. The log
+// lines are counted in the plain build; the accept count is checked in both.
+constexpr bool count_log_lines = false;
+#else
+constexpr bool count_log_lines = true;
+#endif
+
 }  // namespace
 
 TEST_CASE("listener: accepts connections and counts them until they are destroyed") {
@@ -161,10 +170,12 @@ TEST_CASE("listener: an accept error (EMFILE) pauses accepting; the log says so 
   if (child == 0) {
     ::close(report[0]);
     std::ostringstream log_text;
-    souk::log::init(spdlog::level::info, souk::log::Format::text);
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text);
-    sink->set_formatter(souk::log::make_formatter(souk::log::Format::text));
-    spdlog::default_logger()->sinks() = {sink};
+    if (count_log_lines) {
+      souk::log::init(spdlog::level::info, souk::log::Format::text);
+      auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text);
+      sink->set_formatter(souk::log::make_formatter(souk::log::Format::text));
+      spdlog::default_logger()->sinks() = {sink};
+    }
 
     souk::ListenerOptions options;
     options.name = "test";
@@ -216,5 +227,5 @@ TEST_CASE("listener: an accept error (EMFILE) pauses accepting; the log says so 
   CHECK(failures <= 10);
   CHECK(open_while_short == 0);
   CHECK(accepted_after == 1);  // with descriptors again, the waiting connection is served
-  CHECK(failure_lines == 1);   // one line for the run of failures, not one per try
+  if (count_log_lines) CHECK(failure_lines == 1);  // one line for the run of failures, not one per try
 }
