@@ -5,14 +5,17 @@
 //   -> publish(key) -> authorize (storage, off the network thread)
 //        accepted: Stream Begin + onStatus NetStream.Publish.Start, media flows
 //        refused:  onStatus NetStream.Publish.BadName, then close
-#include "souk/ingest/rtmp_server.hpp"
+//
+// publish is answered by onStatus with transaction id 0, as nginx-rtmp sends it
+// (ngx_rtmp_create_status): a notification, not publish's _result. librtmp, which
+// OBS and ffmpeg use, matches onStatus by its code, so publish's id is not kept.
+#include "rtmp_session.hpp"
 
 #include "souk/ingest/flv.hpp"
 #include "souk/ingest/handshake.hpp"
 #include "souk/ingest/proxy_protocol.hpp"
 #include "souk/ingest/rtmp_command.hpp"
 #include "souk/ingest/stream_hub.hpp"
-#include "souk/listen.hpp"
 #include "souk/log.hpp"
 #include "souk/metrics.hpp"
 
@@ -20,13 +23,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <sodium.h>
 
 #include <deque>
-#include <mutex>
-#include <unordered_map>
 
 namespace souk::ingest {
 
@@ -34,38 +34,18 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
 
-class RtmpSession;
-
-struct RtmpServer::State : std::enable_shared_from_this<RtmpServer::State> {
-  State(net::io_context& i, RtmpOptions o, StreamHub& h, PublishAuthorizer& a)
-      : ioc(i), options(std::move(o)), hub(h), authorizer(a), acceptor(net::make_strand(i)) {}
-
-  void do_accept();
-
-  net::io_context& ioc;
-  RtmpOptions options;
-  StreamHub& hub;
-  PublishAuthorizer& authorizer;
-  tcp::acceptor acceptor;
-
-  mutable std::mutex mutex;
-  bool stopping = false;
-  std::unordered_map<RtmpSession*, std::weak_ptr<RtmpSession>> sessions;
-};
-
 namespace {
 
+// Chunk stream ids the server writes on (as FMS and nginx-rtmp use them).
 // Chunk stream ids the server writes on (as FMS and nginx-rtmp use them).
 constexpr std::uint32_t csid_control = 2;
 constexpr std::uint32_t csid_command = 3;
 constexpr std::uint32_t csid_status = 5;
 constexpr std::uint32_t publish_stream_id = 1;  // the one message stream we create
 
-}  // namespace
-
-class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSession> {
+class RtmpSession : public Publisher, public Connection, public std::enable_shared_from_this<RtmpSession> {
  public:
-  RtmpSession(tcp::socket&& socket, std::shared_ptr<RtmpServer::State> server)
+  RtmpSession(tcp::socket&& socket, std::shared_ptr<const RtmpSessionContext> server)
       : socket_(std::move(socket)),
         timer_(socket_.get_executor()),
         server_(std::move(server)),
@@ -80,11 +60,9 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
 
   ~RtmpSession() override {
     if (publishing_) server_->hub.release(stream_id_, this);
-    std::lock_guard lock(server_->mutex);
-    server_->sessions.erase(this);
   }
 
-  void start() {
+  void start() override {
     net::dispatch(socket_.get_executor(), [self = shared_from_this()] {
       // A trusted proxy may put a PROXY protocol header first (nginx's stream
       // module with proxy_protocol on); from anyone else one is an RTMP error.
@@ -96,6 +74,9 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
       }
     });
   }
+
+  // From RtmpServer::shutdown.
+  void stop() override { kick("server shutting down"); }
 
   void kick(const char* reason) override {
     net::post(socket_.get_executor(), [self = shared_from_this(), reason] {
@@ -335,7 +316,6 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
     const std::string* name = cmd.args.empty() ? nullptr : cmd.args[0].as_string();
     if (!name) return protocol_error("publish without a stream name");
     authorizing_ = true;
-    publish_txn_ = cmd.transaction_id;
     // The key is checked against storage off the network threads; the answer
     // comes back to this session's strand.
     server_->authorizer.authorize(
@@ -528,7 +508,7 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
 
   tcp::socket socket_;
   net::steady_timer timer_;
-  std::shared_ptr<RtmpServer::State> server_;
+  std::shared_ptr<const RtmpSessionContext> server_;
   boost::asio::ip::address peer_;
   std::string remote_;  // the client, IP:port (behind a trusted proxy, from its PROXY header)
   std::vector<std::uint8_t> in_;
@@ -550,7 +530,6 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
   std::uint64_t last_ack_ = 0;
   std::uint32_t peer_window_ = 0;
   std::uint64_t clamps_ = 0;
-  double publish_txn_ = 0;
   bool connected_ = false;
   bool authorizing_ = false;
   bool publishing_ = false;
@@ -558,72 +537,11 @@ class RtmpSession : public Publisher, public std::enable_shared_from_this<RtmpSe
   bool close_when_written_ = false;
 };
 
-void RtmpServer::State::do_accept() {
-  acceptor.async_accept(net::make_strand(ioc), [self = shared_from_this()](error_code ec, tcp::socket socket) {
-    if (ec == net::error::operation_aborted) return;
-    if (ec) {
-      // Out of descriptors (EMFILE) and the like: accepting again at once would
-      // spin; pause, and let connections close meanwhile.
-      log::warn("rtmp accept failed; pausing 100 ms", {{"error", ec.message()}});
-      auto pause = std::make_shared<net::steady_timer>(self->acceptor.get_executor(), std::chrono::milliseconds(100));
-      return pause->async_wait([self, pause](error_code) { self->do_accept(); });
-    } else {
-      error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);  // replies go out whole, not after Nagle's 40 ms
-      std::shared_ptr<RtmpSession> session;
-      {
-        std::lock_guard lock(self->mutex);
-        if (self->stopping) return;
-        if (self->sessions.size() < self->options.max_connections) {
-          session = std::make_shared<RtmpSession>(std::move(socket), self);
-          self->sessions.emplace(session.get(), session);
-        }
-      }
-      if (session) {
-        session->start();
-      } else {
-        log::warn("rtmp connection refused: too many connections",
-                  {{"max", static_cast<std::uint64_t>(self->options.max_connections)}});
-        error_code ignore_close;
-        socket.close(ignore_close);
-      }
-    }
-    self->do_accept();
-  });
-}
+}  // namespace
 
-RtmpServer::RtmpServer(net::io_context& ioc, RtmpOptions options, StreamHub& hub,
-                       PublishAuthorizer& authorizer)
-    : state_(std::make_shared<State>(ioc, std::move(options), hub, authorizer)) {}
-
-RtmpServer::~RtmpServer() = default;
-
-void RtmpServer::listen(const tcp::endpoint& endpoint) {
-  listen_on(state_->acceptor, endpoint);
-  state_->do_accept();
-}
-
-tcp::endpoint RtmpServer::local_endpoint() const { return state_->acceptor.local_endpoint(); }
-
-void RtmpServer::shutdown() {
-  std::vector<std::shared_ptr<RtmpSession>> live;
-  {
-    std::lock_guard lock(state_->mutex);
-    state_->stopping = true;
-    for (auto& [ptr, weak] : state_->sessions) {
-      if (auto s = weak.lock()) live.push_back(std::move(s));
-    }
-  }
-  net::post(state_->acceptor.get_executor(), [state = state_] {
-    error_code ec;
-    state->acceptor.close(ec);
-  });
-  for (auto& s : live) s->kick("server shutting down");
-}
-
-std::size_t RtmpServer::connection_count() const {
-  std::lock_guard lock(state_->mutex);
-  return state_->sessions.size();
+std::shared_ptr<Connection> make_rtmp_session(tcp::socket&& socket,
+                                              std::shared_ptr<const RtmpSessionContext> context) {
+  return std::make_shared<RtmpSession>(std::move(socket), std::move(context));
 }
 
 }  // namespace souk::ingest

@@ -1,5 +1,6 @@
-// The RTMP listener: accepts publishers on the shared io_context and runs one
-// RtmpSession per connection (rtmp_session.cpp). Sockets live only there.
+// The RTMP server: accepts publishers on the shared io_context (the common
+// listener, rtmp_server.cpp) and runs one RtmpSession per connection
+// (rtmp_session.cpp). Sockets live only there.
 #pragma once
 
 #include "souk/ingest/chunk_stream.hpp"
@@ -44,9 +45,8 @@ class RtmpServer {
   void shutdown();
   std::size_t connection_count() const;
 
-  struct State;  // shared with the sessions
-
  private:
+  struct State;
   std::shared_ptr<State> state_;
 };
 

@@ -1,9 +1,9 @@
-// The HTTP/1.1 server on Boost.Beast: accepts connections on the shared
-// io_context, reads requests (keep-alive, body limit, timeouts), hands each to a
+// The HTTP/1.1 server: accepts connections on the shared io_context (the common
+// listener), reads requests (keep-alive, body limit, timeouts), hands each to a
 // handler on the blocking-work pool (or, for hot HLS files, answers on the network
 // thread), writes the response back on the connection's strand, and logs one
-// access line per request. The only translation unit that includes Beast's HTTP
-// headers.
+// access line per request. Beast stays in src/http/ (http_session.cpp,
+// ws_session.cpp, response_head.cpp), out of this header.
 #pragma once
 
 #include "souk/api/http/http_metrics.hpp"
@@ -64,9 +64,8 @@ class HttpServer {
   // Connections still open.
   std::size_t connection_count() const;
 
-  struct State;  // implementation detail, shared with the sessions
-
  private:
+  struct State;
   std::shared_ptr<State> state_;
 };
 

@@ -1,0 +1,102 @@
+// One TCP listener for every server (HTTP, RTMP): accepts each connection onto a
+// strand of its own, keeps a weak registry of the connections (to count them and
+// to stop them at shutdown), caps how many are open, and pauses after an accept
+// error (out of descriptors) instead of accepting again in a busy loop. Asio only.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace souk {
+
+class Listener;
+
+// A connection a Listener accepted: a session that owns its socket. It counts as
+// open from its registration until its destructor runs, which leaves the registry.
+class Connection {
+ public:
+  Connection() = default;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  virtual ~Connection();
+
+  // Called once, after registration, on the accepting thread: begin reading.
+  virtual void start() = 0;
+  // Shutdown asks the connection to end (at once, or after the work in flight).
+  // Called from any thread: post to the connection's strand.
+  virtual void stop() = 0;
+
+ private:
+  friend class Listener;
+  std::weak_ptr<Listener> listener_;
+};
+
+struct ListenerOptions {
+  std::string name = "tcp";  // starts its log lines: "http", "rtmp"
+  // Connections open at once; one more is closed as soon as it is accepted.
+  std::size_t max_connections = std::numeric_limits<std::size_t>::max();
+  // After a failed accept (EMFILE, ENFILE, ENOBUFS): the pending connection is
+  // still in the backlog, so accepting again at once fails again, at once.
+  std::chrono::milliseconds accept_error_pause{100};
+  // While accepting keeps failing, one log line per this long, with the count.
+  std::chrono::seconds accept_error_log_interval{10};
+};
+
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  // Makes the session for an accepted socket (whose executor is its new strand).
+  using Factory = std::function<std::shared_ptr<Connection>(boost::asio::ip::tcp::socket&&)>;
+
+  Listener(boost::asio::io_context& ioc, ListenerOptions options, Factory make_connection);
+
+  // Binds and starts accepting; throws std::system_error if the address is unusable.
+  void listen(const boost::asio::ip::tcp::endpoint& endpoint);
+  boost::asio::ip::tcp::endpoint local_endpoint() const;
+
+  // Stops accepting and calls stop() on every connection still open. Thread-safe.
+  void shutdown();
+
+  // Connections registered and not yet destroyed.
+  std::size_t connection_count() const;
+  // Accepts that failed (not counting the ones shutdown cancelled).
+  std::uint64_t accept_failures() const;
+
+ private:
+  friend class Connection;
+
+  void do_accept();
+  void on_accept(const boost::system::error_code& ec, boost::asio::ip::tcp::socket socket);
+  void pause_after(const boost::system::error_code& ec);
+  void accept(boost::asio::ip::tcp::socket socket);
+  void forget(Connection* connection);
+
+  boost::asio::io_context& ioc_;
+  const ListenerOptions options_;
+  const Factory make_connection_;
+  boost::asio::ip::tcp::acceptor acceptor_;  // on its own strand, with pause_timer_
+  boost::asio::steady_timer pause_timer_;
+
+  // On the acceptor's strand: the current run of failed accepts.
+  std::uint64_t failures_in_a_row_ = 0;
+  std::optional<std::chrono::steady_clock::time_point> last_failure_log_;
+  std::atomic<std::uint64_t> accept_failures_{0};
+
+  mutable std::mutex mutex_;  // guards the two below; held only to add, drop or copy
+  bool stopping_ = false;
+  std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
+};
+
+}  // namespace souk
