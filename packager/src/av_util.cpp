@@ -1,9 +1,12 @@
 // FFmpeg RAII helpers (the shape of doc/examples/remux.c, with owners instead of goto).
 #include "souk/packager/av_util.hpp"
 
+#include "souk/ingest/frame.hpp"
 #include "souk/log.hpp"
 
+#include <algorithm>
 #include <cstdarg>
+#include <cstring>
 #include <string>
 
 namespace souk::packager {
@@ -84,6 +87,17 @@ void OutputFile::finish() {
   finished_ = true;
   check_av(av_write_trailer(ctx_), "write trailer");
   check_av(avio_closep(&ctx_->pb), "close output");
+}
+
+PacketPtr packet_of(const ingest::Frame& f, std::int64_t offset_ms) {
+  PacketPtr pkt(av_packet_alloc());
+  const auto data = f.data();
+  check_av(av_new_packet(pkt.get(), static_cast<int>(data.size())), "allocate packet");
+  std::memcpy(pkt->data, data.data(), data.size());
+  pkt->dts = f.dts_ms + offset_ms;
+  pkt->pts = std::max(f.pts_ms, f.dts_ms) + offset_ms;
+  if (f.keyframe) pkt->flags |= AV_PKT_FLAG_KEY;
+  return pkt;
 }
 
 }  // namespace souk::packager

@@ -3,6 +3,8 @@
 
 #include "souk/log.hpp"
 #include "souk/metrics.hpp"
+#include "souk/packager/atomic_file.hpp"
+#include "souk/packager/recording_finalizer.hpp"
 #include "souk/time.hpp"
 
 #include <boost/asio/post.hpp>

@@ -1,5 +1,8 @@
+// StreamPackager: the codecs' wait, the hand-off to the HLS writer and the
+// recorder, and segment files as a publisher sees them end to end.
 #include "souk/packager/stream_packager.hpp"
 
+#include "packager_fixtures.hpp"
 #include "souk/file_cache.hpp"
 
 #include <doctest/doctest.h>
@@ -9,63 +12,15 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <vector>
 
 using namespace souk;
 using namespace souk::packager;
+using namespace souk::packager::test;
 namespace fs = std::filesystem;
-using Bytes = std::vector<std::uint8_t>;
 
 namespace {
-
-std::string contents(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-ino_t inode(const fs::path& path) {
-  struct stat st {};
-  REQUIRE(::stat(path.c_str(), &st) == 0);
-  return st.st_ino;
-}
-
-fs::path fresh_dir(const std::string& name) {
-  const auto dir = fs::temp_directory_path() / (name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-// An avcC record x264 wrote (Constrained Baseline 640x360).
-const Bytes avcc = {0x01, 0x42, 0xc0, 0x1e, 0xff, 0xe1, 0x00, 0x19, 0x67, 0x42, 0xc0, 0x1e, 0xda, 0x02,
-                    0x80, 0xbf, 0xe5, 0xc0, 0x44, 0x00, 0x00, 0x03, 0x00, 0x04, 0x00, 0x00, 0x03, 0x00,
-                    0xf2, 0x3c, 0x58, 0xba, 0x80, 0x01, 0x00, 0x04, 0x68, 0xce, 0x0f, 0xc8};
-
-ingest::Frame video(std::int64_t dts, bool keyframe, Bytes payload, bool sequence_header = false) {
-  ingest::Frame f;
-  f.stream_id = "s";
-  f.kind = ingest::MediaKind::video;
-  f.codec_id = ingest::codec_avc;
-  f.dts_ms = f.pts_ms = dts;
-  f.keyframe = keyframe;
-  f.sequence_header = sequence_header;
-  f.buffer = std::make_shared<const Bytes>(std::move(payload));
-  return f;
-}
-
-// One NAL unit of `bytes` (an IDR picture or another slice), length-prefixed.
-Bytes picture(bool idr, std::size_t bytes) {
-  Bytes out = {static_cast<std::uint8_t>(bytes >> 24), static_cast<std::uint8_t>(bytes >> 16),
-               static_cast<std::uint8_t>(bytes >> 8), static_cast<std::uint8_t>(bytes)};
-  out.push_back(idr ? 0x65 : 0x41);
-  out.resize(4 + bytes, 0x5a);
-  return out;
-}
 
 // Video only, 30 fps with a keyframe every 2 s, into a packager with a 2 s
 // target and a window of 3.
@@ -112,33 +67,6 @@ struct RawReader {
 };
 
 }  // namespace
-
-TEST_CASE("write_file_atomically: each version replaces the last whole, in the same two inodes") {
-  const auto dir = fresh_dir("souk-atomic");
-  const auto path = dir / "index.m3u8";
-  const auto tmp = dir / "index.m3u8.tmp";
-
-  write_file_atomically(path, "one");
-  CHECK(contents(path) == "one");
-  write_file_atomically(path, "two, longer");
-  CHECK(contents(path) == "two, longer");
-  CHECK(contents(tmp) == "one");  // kept, to be written over next
-
-  // From here on the versions take turns in the two files the names already
-  // have: a live playlist costs the file system no inode per segment.
-  const std::set<ino_t> inodes{inode(path), inode(tmp)};
-  fs::path seen_by_before_rename;
-  write_file_atomically(path, "3", [&](const fs::path& written) {
-    seen_by_before_rename = written;
-    CHECK(contents(written) == "3");  // shorter than what the file held: truncated
-    CHECK(contents(path) == "two, longer");
-  });
-  CHECK(seen_by_before_rename == tmp);
-  CHECK(contents(path) == "3");
-  CHECK(contents(tmp) == "two, longer");
-  CHECK(std::set<ino_t>{inode(path), inode(tmp)} == inodes);
-  fs::remove_all(dir);
-}
 
 TEST_CASE("segments: a retired segment's file becomes a later segment, which reads whole") {
   const auto data = fresh_dir("souk-spare");
@@ -231,5 +159,105 @@ TEST_CASE("segments: after a restart, the files the last run kept for late reade
     CHECK_FALSE(fs::exists(dir / gone));
   }
   CHECK(fs::exists(dir / "seg-000006.ts"));
+  fs::remove_all(data);
+}
+
+namespace {
+
+PackagerOptions options_in(const fs::path& data) {
+  PackagerOptions o;
+  o.data_dir = data;
+  o.segment_seconds = 2;
+  o.playlist_window = 3;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("stream packager: frames wait for both codecs, then reach the writer in order") {
+  const auto data = fresh_dir("souk-sp-wait");
+  const auto options = options_in(data);
+  StreamPackager packager("s", options, false);
+  CHECK_FALSE(packager.recording());
+  packager.publish_started();
+  packager.frame(video(0, true, avcc, true), 0);
+  for (int i = 0; i < 15; ++i) packager.frame(video(i * 40, i == 0, picture(i == 0, 300)), 0);
+  // The audio's sequence header has not come, nor has a second passed.
+  CHECK_FALSE(fs::exists(hls_dir(options, "s") / "seg-000000.ts"));
+  packager.frame(audio(600, aac_config, true), 0);
+  packager.frame(audio(600, Bytes(50, 0x21)), 0);
+  CHECK(fs::exists(hls_dir(options, "s") / "seg-000000.ts"));
+  for (int i = 15; i < 60; ++i) packager.frame(video(i * 40, i % 50 == 0, picture(i % 50 == 0, 300)), 0);
+  CHECK_FALSE(packager.end());  // not recorded: no VOD
+  // The held frames were written: the segment starts at the first one.
+  REQUIRE(packager.playlist().segments().size() == 2);
+  CHECK(packager.playlist().segments()[0].duration == doctest::Approx(2.0));
+  fs::remove_all(data);
+}
+
+TEST_CASE("stream packager: a stream with one kind of media starts after a second's wait for the other") {
+  const auto data = fresh_dir("souk-sp-one-track");
+  const auto options = options_in(data);
+  StreamPackager packager("s", options, false);
+  packager.publish_started();
+  packager.frame(video(0, true, avcc, true), 0);
+  for (int i = 0; i < 25; ++i) packager.frame(video(i * 40, i == 0, picture(i == 0, 300)), 0);
+  CHECK_FALSE(fs::exists(hls_dir(options, "s") / "seg-000000.ts"));  // 960 ms waited
+  packager.frame(video(1000, false, picture(false, 300)), 0);
+  CHECK(fs::exists(hls_dir(options, "s") / "seg-000000.ts"));
+  packager.end();
+  REQUIRE(packager.playlist().segments().size() == 1);
+  CHECK(packager.playlist().segments()[0].duration == doctest::Approx(1.001));  // from 0 to the last frame's end
+  fs::remove_all(data);
+}
+
+TEST_CASE("stream packager: only H.264 and AAC are packaged; an unusable sequence header is skipped") {
+  const auto data = fresh_dir("souk-sp-codecs");
+  const auto options = options_in(data);
+  StreamPackager packager("s", options, false);
+  packager.publish_started();
+  packager.frame(video(0, true, {0x01, 0x42}, true), 0);  // cut short: no codec known
+  packager.frame(video(0, true, avcc, true), 0);
+  for (int i = 0; i < 100; ++i) {
+    auto f = video(i * 40, i % 25 == 0, picture(i % 25 == 0, 300));
+    f.codec_id = 2;  // Sorenson H.263: never written, never held
+    packager.frame(f, 0);
+  }
+  auto mp3 = audio(0, Bytes(100, 0));
+  mp3.codec_id = 2;
+  packager.frame(mp3, 0);
+  CHECK_FALSE(fs::exists(hls_dir(options, "s") / "seg-000000.ts"));
+  packager.end();
+  CHECK(packager.playlist().segments().empty());
+  fs::remove_all(data);
+}
+
+TEST_CASE("stream packager: a recorded stream ends as a playlist with ENDLIST and a VOD") {
+  const auto data = fresh_dir("souk-sp-record");
+  const auto options = options_in(data);
+  StreamPackager packager("s", options, true);
+  CHECK(packager.recording());
+  for (int publisher = 0; publisher < 2; ++publisher) {
+    packager.publish_started();
+    packager.frame(video(0, true, avcc, true), 0);
+    packager.frame(audio(0, aac_config, true), 0);
+    for (int i = 0; i < 75; ++i) {
+      packager.frame(video(i * 40, i % 50 == 0, picture(i % 50 == 0, 300)), 0);
+      packager.frame(audio(i * 40, Bytes(50, 0x21)), 0);
+    }
+    packager.publish_stopped();
+  }
+  const auto vod = packager.end();
+  REQUIRE(vod);
+  CHECK(*vod == vod_path(options, "s"));
+  CHECK_FALSE(fs::exists(recording_path(options, "s")));
+  std::size_t video_packets = 0;
+  for (const auto& p : read_packets(*vod)) video_packets += p.type == AVMEDIA_TYPE_VIDEO ? 1 : 0;
+  CHECK(video_packets == 150);
+  CHECK(contents(hls_dir(options, "s") / "index.m3u8").ends_with("#EXT-X-ENDLIST\n"));
+  const auto& segments = packager.playlist().segments();
+  REQUIRE(segments.size() == 3);
+  CHECK(segments[1].uri == "seg-000002.ts");
+  CHECK(segments[1].discontinuity);  // the second publisher's first
   fs::remove_all(data);
 }

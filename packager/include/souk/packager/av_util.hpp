@@ -6,9 +6,14 @@ extern "C" {
 #include <libavformat/avformat.h>
 }
 
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
+
+namespace souk::ingest {
+struct Frame;
+}
 
 namespace souk::packager {
 
@@ -38,6 +43,10 @@ struct PacketDeleter {
   void operator()(AVPacket* p) const { av_packet_free(&p); }
 };
 using PacketPtr = std::unique_ptr<AVPacket, PacketDeleter>;
+
+// The frame's payload, copied, as a packet in milliseconds: dts shifted by
+// `offset_ms`, pts likewise but never before dts; flagged key for a keyframe.
+PacketPtr packet_of(const ingest::Frame& f, std::int64_t offset_ms = 0);
 
 // An output file: muxer context and its AVIO, closed (trailer written) by finish()
 // or abandoned by the destructor.
