@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
   auto* config_opt = serve->add_option(
       "--config", config_path, "TOML file with the same keys (e.g. http_listen = \"0.0.0.0:8080\") [env SOUK_CONFIG]");
 
-  // The admin commands (README.md, "Admin CLI").
+  // The admin commands (docs/operations.md, "Admin CLI").
   Location where;
   auto* user = app.add_subcommand("user", "Manage accounts");
   user->require_subcommand(1);

@@ -1,7 +1,7 @@
-// The authorization matrix: every REST endpoint of API.md (as README's endpoint
+// The authorization matrix: every REST endpoint of docs/api.md (as its endpoint
 // table lists it, plus HLS and VOD serving) called as anonymous, a buyer, another
 // seller and the resource's owner, and also with a garbage token and the owner's
-// revoked token, against the status API.md gives. One table drives every call.
+// revoked token, against the status docs/api.md gives. One table drives every call.
 #include "api_client.hpp"
 #include "server_process.hpp"
 
@@ -78,7 +78,7 @@ struct Row {
 
 const json checklist = json{{"camera_ready", true}, {"checklist_complete", true}};
 
-// The table. Statuses from API.md: "user" is any valid token (else 401), "seller"
+// The table. Statuses from docs/api.md: "user" is any valid token (else 401), "seller"
 // is 403 for a buyer, "owner" is 403 for anyone else who is signed in, "anyone" is
 // public. Owners' calls succeed, so each 2xx is a real state change.
 // clang-format off
@@ -86,7 +86,7 @@ const Row rows[] = {
     // Operations.
     {"GET", "/healthz", Fixture::none, nullptr, {200}, {200}, {200}, {200}},
     {"GET", "/readyz", Fixture::none, nullptr, {200}, {200}, {200}, {200}},
-    // Public by design: operators restrict it at the proxy (README, Metrics).
+    // Public by design: operators restrict it at the proxy (docs/operations.md, "Metrics").
     {"GET", "/metrics", Fixture::none, nullptr, {200}, {200}, {200}, {200}},
 
     // Accounts: anyone registers and logs in; logout and /users/me need a user.
@@ -105,7 +105,7 @@ const Row rows[] = {
      {401}, {200}, {200}, {200}, /*fresh_login=*/true},
     {"GET", "/api/v1/users/me", Fixture::none, nullptr, {401}, {200}, {200}, {200}},
 
-    // Follows: any user follows a seller; the seller cannot follow themself (README:
+    // Follows: any user follows a seller; the seller cannot follow themself (docs/api.md:
     // "Only sellers can be followed, and not by themselves"); unfollow is idempotent.
     {"POST", "/api/v1/users/{owner}/follow", Fixture::none,
      [](const Target&) { return json::object(); },
@@ -120,7 +120,7 @@ const Row rows[] = {
      {401}, {403}, {201}, {201}},
     {"GET", "/api/v1/products/{product}", Fixture::product, nullptr, {200}, {200}, {200}, {200}},
 
-    // Streams (API.md #1): sellers create, with their own products only.
+    // Streams (docs/api.md #1): sellers create, with their own products only.
     {"POST", "/api/v1/streams", Fixture::none,
      [](const Target&) { return json{{"title", "Souk tour"}}; }, {401}, {403}, {201}, {201}},
     {"POST", "/api/v1/streams", Fixture::product,
@@ -159,7 +159,7 @@ const Row rows[] = {
      {401}, {201}, {201}, {201}},
 
     // Who may call is decided before the body or the state is judged: others get 401
-    // or 403 whatever they send (README's go-live order: ownership, state, checklist);
+    // or 403 whatever they send (docs/api.md: go-live checks ownership, state, checklist);
     // only the owner hears about the body or the state.
     {"POST", "/api/v1/products", Fixture::none, [](const Target&) { return json::object(); },
      {401}, {403}, {400, "missing_field"}, {400, "missing_field"}},
@@ -211,7 +211,7 @@ const Row rows[] = {
      [](const Target&) { return json::object(); },
      {401}, {404, "stream_not_found"}, {404, "stream_not_found"}, {404, "stream_not_found"}},
 
-    // HLS and VOD: public files (README "Serving HLS and VOD").
+    // HLS and VOD: public files (docs/api.md, "HLS and VOD").
     {"GET", "/hls/{stream}/index.m3u8", Fixture::media_files, nullptr, {200}, {200}, {200}, {200}},
     {"HEAD", "/hls/{stream}/index.m3u8", Fixture::media_files, nullptr, {200}, {200}, {200}, {200}},
     {"GET", "/hls/{stream}/seg-000000.ts", Fixture::media_files, nullptr,

@@ -53,8 +53,9 @@ TEST_CASE("config: precedence is command line > environment > config file > defa
   ServerProcess server(opts);  // throws with the log tail unless `chosen` answers
   CHECK(answers_on(chosen));
   CHECK_FALSE(answers_on(other));
-  // The startup summary names the address actually used.
-  CHECK(server.log_text().find(listen_on(chosen)) != std::string::npos);
+  // The startup summary names the address actually used. It is logged after both
+  // listeners are bound, so a request can be answered before it is written.
+  CHECK(server.wait_for_log(listen_on(chosen)));
   const auto stopped = server.stop();
   CHECK(stopped.exited);
   CHECK(stopped.exit_code == 0);

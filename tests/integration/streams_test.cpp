@@ -1,5 +1,5 @@
 // The stream lifecycle over HTTP against the real binary: every REST item of the
-// source document's manual testing checklist, and each error rule of API.md.
+// source document's manual testing checklist, and each error rule of docs/api.md.
 #include "api_client.hpp"
 #include "server_process.hpp"
 
@@ -83,7 +83,7 @@ std::int64_t db_count(const ServerProcess& server, const std::string& sql, const
   return n;
 }
 
-// The six reactions of API.md.
+// The six reactions of docs/api.md.
 const std::vector<std::string> emojis = {"\u2764\ufe0f", "\U0001F525", "\U0001F44F",
                                          "\U0001F602", "\U0001F62E",   "\U0001F48E"};
 

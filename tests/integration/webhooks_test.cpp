@@ -107,7 +107,7 @@ std::string hmac_sha256_hex(const std::string& key, const std::string& message) 
   return hex;
 }
 
-// What a receiver does (README, "Webhooks"): t within 5 minutes of its clock, and
+// What a receiver does (docs/operations.md, "Webhooks"): t within 5 minutes of its clock, and
 // v1 = HMAC-SHA256(secret, "<t>.<raw body>").
 void check_signature(const Received& r) {
   INFO("X-Souk-Signature: " << r.signature);

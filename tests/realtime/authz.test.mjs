@@ -1,4 +1,4 @@
-// The realtime authorization matrix: every client→server Socket.IO event of API.md
+// The realtime authorization matrix: every client→server Socket.IO event of docs/api.md
 // (stream:join, stream:leave, stream:chat, stream:reaction, stream:prepare) ×
 // {anonymous, buyer, another seller, owner}, generated from one table, each cell
 // both with an ack and without one (a refusal then comes as an `error` event).
@@ -13,7 +13,7 @@ import { emitWithAck, join, received, scenario, waitFor } from './harness.mjs';
 const OK = 'ok';
 const PRINCIPALS = ['anonymous', 'buyer', 'another seller', 'owner'];
 
-// API.md: "Anonymous sockets may join and watch; chatting and reacting need a valid
+// docs/api.md: "Anonymous sockets may join and watch; chatting and reacting need a valid
 // token"; stream:prepare is the owner's. Whoever may not send an event is told so
 // before anything about the payload or the stream is judged.
 const everyone = { anonymous: OK, buyer: OK, 'another seller': OK, owner: OK };

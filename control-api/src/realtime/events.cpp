@@ -1,4 +1,4 @@
-// The Socket.IO events of API.md: decoding, dispatch, acks and errors, and each
+// The Socket.IO events of docs/api.md: decoding, dispatch, acks and errors, and each
 // event's rules (see events.hpp).
 #include "souk/api/realtime/events.hpp"
 

@@ -19,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ChatLoad } from './chat-load.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const CHAT_PER_MINUTE = 10; // Souk Live's limit per user per rolling minute (API.md)
+const CHAT_PER_MINUTE = 10; // Souk Live's limit per user per rolling minute (docs/api.md)
 const RATE_LIMIT_REST_MS = 65_000; // a sender user rests this long before it is used again
 
 const OPTIONS = {

@@ -1,4 +1,4 @@
-// API failures and the response envelope of API.md:
+// API failures and the response envelope of docs/api.md:
 //   success {"data": ...}; failure {"error": {"code", "message", "field"?}}.
 // Handlers throw ApiError; the dispatcher turns it into the JSON response.
 #pragma once

@@ -12,7 +12,7 @@ namespace souk::api {
 class IngestStatusSource {
  public:
   virtual ~IngestStatusSource() = default;
-  // For a stream being published now: {video, audio, bitrateKbps} as API.md
+  // For a stream being published now: {video, audio, bitrateKbps} as docs/api.md
   // names them (null where unknown). nullopt when nobody publishes it.
   virtual std::optional<nlohmann::json> publishing(const std::string& stream_id) = 0;
   // Whether the stream was recorded, so that ending it will produce a VOD.

@@ -21,7 +21,7 @@ nlohmann::json self_json(const storage::User& u);
 nlohmann::json public_user_json(const storage::User& u);
 nlohmann::json product_json(const storage::Product& p);
 
-// The six reactions of API.md, in its order.
+// The six reactions of docs/api.md, in its order.
 const std::vector<std::string>& reaction_emojis();
 
 // A product as attached to a stream: the product, its tag and its counters.

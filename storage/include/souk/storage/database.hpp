@@ -1,7 +1,7 @@
 // The database: one writer connection (writes are serialized, each in a
 // BEGIN IMMEDIATE transaction) and a small pool of reader connections that run
 // in parallel thanks to WAL. Callers are blocking-work threads, never network
-// threads (see README.md, "How database work is scheduled").
+// threads (docs/architecture.md, "Threads": storage access).
 #pragma once
 
 #include "souk/storage/sqlite.hpp"

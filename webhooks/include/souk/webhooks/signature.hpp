@@ -1,7 +1,7 @@
 // Signing webhook bodies: X-Souk-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>
 // over "<t>.<body>" with the shared secret. A receiver recomputes it over the raw
 // body it read and compares in constant time, and refuses a t too far from its
-// clock (README, "Webhooks"), so a captured request cannot be replayed later.
+// clock (docs/operations.md, "Webhooks"), so a captured request cannot be replayed later.
 #pragma once
 
 #include <chrono>

@@ -1,4 +1,4 @@
-// The Socket.IO events of API.md: CONNECT (with an optional token), stream:join,
+// The Socket.IO events of docs/api.md: CONNECT (with an optional token), stream:join,
 // stream:leave, stream:chat, stream:reaction, stream:prepare, their acks and
 // errors, and what the server announces (viewer counts, notifications). No
 // socket, no SQL: sockets come as RealtimeSocket, data through RealtimeStore,

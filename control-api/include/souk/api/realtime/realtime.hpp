@@ -1,6 +1,6 @@
 // The realtime plane: a Socket.IO (protocol 5) server over Engine.IO 4, with
 // HTTP long-polling and WebSocket transports, and the rooms, chat, reactions and
-// viewer counting of API.md. Sockets live in http_server.cpp; this class sees
+// viewer counting of docs/api.md. Sockets live in http_server.cpp; this class sees
 // them only as RealtimeEndpoint calls and WsConnection handles.
 //
 // This is the facade that wires the parts, each in its file:
