@@ -136,7 +136,7 @@ std::string read_password(bool from_stdin, Io& io) {
     if (!line) usage("no password entered");
     return *line;
   };
-  const auto first = ask("Password: ");
+  auto first = ask("Password: ");
   if (ask("Repeat password: ") != first) fail("the two passwords differ");
   return first;
 }

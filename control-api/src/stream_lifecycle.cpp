@@ -52,7 +52,7 @@ StreamLifecycle::StreamLifecycle(storage::Database& db, LifecycleOptions options
 
 GoLiveResult StreamLifecycle::go_live(const std::string& stream_id, const storage::User& owner,
                                       const std::function<GoLiveChecklist()>& checklist) {
-  const auto out = db_.write([&](Connection& c) {
+  auto out = db_.write([&](Connection& c) {
     const auto s = load_owned(c, stream_id, owner.id);
     if (s.status == StreamStatus::live) {
       throw LifecycleError(LifecycleErrc::already_live, "the stream is already live", s.status);
@@ -93,7 +93,7 @@ GoLiveResult StreamLifecycle::go_live(const std::string& stream_id, const storag
 nlohmann::json StreamLifecycle::end(const std::string& stream_id,
                                     const std::optional<std::string>& owner_id,
                                     std::string_view reason) {
-  const auto summary = db_.write([&](Connection& c) {
+  auto summary = db_.write([&](Connection& c) {
     const auto s = owner_id ? load_owned(c, stream_id, *owner_id) : load(c, stream_id);
     require_status(s, StreamStatus::live, "only a live stream can be ended");
     const auto ended_at = std::max(now_millis(), *s.started_at);

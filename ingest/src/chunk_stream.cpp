@@ -26,7 +26,7 @@ void put_be(std::vector<std::uint8_t>& out, std::uint32_t v, int n) {
 
 void put_basic_header(std::vector<std::uint8_t>& out, std::uint8_t fmt, std::uint32_t csid) {
   if (csid < 64) {
-    out.push_back(static_cast<std::uint8_t>((fmt << 6) | csid));
+    out.push_back(static_cast<std::uint8_t>((std::uint32_t{fmt} << 6) | csid));
   } else if (csid < 64 + 256) {
     out.push_back(static_cast<std::uint8_t>(fmt << 6));
     out.push_back(static_cast<std::uint8_t>(csid - 64));

@@ -173,7 +173,7 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
     // C2 echoes S1; nothing in it changes what we do.
     last_activity_ = std::chrono::steady_clock::now();
     arm_idle_check();
-    in_.resize(64 * 1024);
+    in_.resize(std::size_t{64} * 1024);
     if (!pending_.empty()) {
       // Chunks that came with the PROXY header's read, before C2 was asked for.
       const auto n = pending_.size();
@@ -522,7 +522,7 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
           .counter("souk_ingest_received_bytes_total", "Bytes read from RTMP connections.")
           .get();
   std::size_t queued_bytes_ = 0;
-  static constexpr std::size_t max_queued_bytes = 4 * 1024 * 1024;
+  static constexpr std::size_t max_queued_bytes = std::size_t{4} * 1024 * 1024;
   TimestampRepair repair_;
   std::optional<amf0::Value> pending_metadata_;
   std::string stream_id_;

@@ -52,8 +52,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     });
     resolver_.async_resolve(host_, port_,
                             [self = shared_from_this()](boost::system::error_code ec,
-                                                        tcp::resolver::results_type results) {
-                              self->on_resolve(ec, std::move(results));
+                                                        const tcp::resolver::results_type& results) {
+                              self->on_resolve(ec, results);
                             });
   }
 

@@ -402,7 +402,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     beast::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_send, ec);
     set_deadline(std::chrono::seconds(2));
-    linger_buffer_.resize(16 * 1024);
+    linger_buffer_.resize(std::size_t{16} * 1024);
     linger_read();
   }
 
@@ -471,7 +471,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     FileSlice slice;
     std::uint64_t sent = 0;
     std::ifstream in;
-    std::array<char, 256 * 1024> chunk;
+    std::array<char, std::size_t{256} * 1024> chunk;
     http::response<http::buffer_body> response;
     std::optional<http::response_serializer<http::buffer_body>> serializer;
   };

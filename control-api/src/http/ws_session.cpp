@@ -70,7 +70,7 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
     if (send_fd_ >= 0) ::close(send_fd_);
   }
 
-  void run(http::request<http::string_body> upgrade, HttpRequest request) {
+  void run(const http::request<http::string_body>& upgrade, HttpRequest request) {
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws_.read_message_max(limits_.max_message_bytes);
     ws_.async_accept(upgrade, [self = shared_from_this(), request = std::move(request)](
@@ -221,7 +221,7 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
     buffers_.clear();
     for (std::size_t i = 0; i < in_flight_.size(); ++i) {
       headers_[i] = ws_text_frame_header(in_flight_[i]->size());
-      buffers_.push_back(net::buffer(headers_[i].bytes.data(), headers_[i].size));
+      buffers_.emplace_back(headers_[i].bytes.data(), headers_[i].size);
       buffers_.push_back(net::buffer(*in_flight_[i]));
     }
     // The first frame's bytes the socket already took.

@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <utility>
+
 namespace souk::api {
 
 namespace net = boost::asio;
@@ -414,7 +416,8 @@ std::shared_ptr<WsHandler> EngineIoServer::websocket(const HttpRequest& request,
   if (!q->sid.empty()) {
     auto c = find(q->sid);
     if (!c) return nullptr;
-    return std::make_shared<EngineWsHandler>(shared_from_this(), c, connection, /*probing=*/true);
+    return std::make_shared<EngineWsHandler>(shared_from_this(), c, std::move(connection),
+                                             /*probing=*/true);
   }
   // WebSocket from the start: the open packet is the first message.
   auto c = create_client(true);
@@ -428,7 +431,8 @@ std::shared_ptr<WsHandler> EngineIoServer::websocket(const HttpRequest& request,
       engineio::open_packet(c->sid, false, static_cast<int>(options_.ping_interval.count()),
                             static_cast<int>(options_.ping_timeout.count()),
                             options_.max_payload))));
-  return std::make_shared<EngineWsHandler>(shared_from_this(), c, connection, /*probing=*/false);
+  return std::make_shared<EngineWsHandler>(shared_from_this(), c, std::move(connection),
+                                           /*probing=*/false);
 }
 
 }  // namespace souk::api

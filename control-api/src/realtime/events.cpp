@@ -303,7 +303,7 @@ json RealtimeEvents::prepare(const std::shared_ptr<RealtimeSocket>& s,
   const auto stream = is_uuid(stream_id) ? store_.find_stream(stream_id) : std::nullopt;
   if (!stream) no_such_stream();
   if (stream->seller_id != me.id) throw ApiError::forbidden("this stream is not yours");
-  const json ready = {{"streamId", stream_id},
+  json ready = {{"streamId", stream_id},
                       {"estimatedLatencySeconds", options_.estimated_latency_seconds}};
   s->send(event_packet("stream:ready", ready));
   return ready;

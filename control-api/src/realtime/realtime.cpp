@@ -62,7 +62,7 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
 };
 
 Realtime::Realtime(net::io_context& ioc, net::thread_pool& blocking, RealtimeStore& store,
-                   RealtimeOptions options)
+                   const RealtimeOptions& options)
     : impl_(std::make_shared<Impl>(ioc, blocking, store, options)) {}
 
 Realtime::~Realtime() = default;

@@ -24,8 +24,8 @@
 namespace souk::api {
 
 struct HttpServerOptions {
-  std::size_t max_body_bytes = 1024 * 1024;
-  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_body_bytes = std::size_t{1024} * 1024;
+  std::size_t max_header_bytes = std::size_t{16} * 1024;
   std::chrono::seconds request_timeout{30};  // to read one request, idle time included
   std::size_t max_ws_message_bytes = 1000000;  // Engine.IO's maxPayload
   std::size_t max_ws_queue = 1024;             // messages waiting for a slow WebSocket reader

@@ -38,7 +38,7 @@ class Realtime final : public RealtimeEndpoint, public StreamObserver {
  public:
   // `store` must outlive the blocking pool's work (like the database it wraps).
   Realtime(boost::asio::io_context& ioc, boost::asio::thread_pool& blocking, RealtimeStore& store,
-           RealtimeOptions options);
+           const RealtimeOptions& options);
   ~Realtime() override;
 
   void start();  // the viewer-count timer
