@@ -296,11 +296,11 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
 
 }  // namespace
 
-void start_ws_session(tcp::socket&& socket, http::request<http::string_body> upgrade,
+void start_ws_session(tcp::socket&& socket, const http::request<http::string_body>& upgrade,
                       HttpRequest request, RealtimeEndpoint& realtime, WsLimits limits,
                       std::string remote) {
   std::make_shared<WsSession>(std::move(socket), realtime, limits, std::move(remote))
-      ->run(std::move(upgrade), std::move(request));
+      ->run(upgrade, std::move(request));
 }
 
 }  // namespace souk::api

@@ -22,7 +22,7 @@ struct WsLimits {
 // Takes over an upgraded connection's socket: answers the upgrade, then hands
 // messages to the realtime endpoint's handler. The session keeps itself alive.
 void start_ws_session(boost::asio::ip::tcp::socket&& socket,
-                      boost::beast::http::request<boost::beast::http::string_body> upgrade,
+                      const boost::beast::http::request<boost::beast::http::string_body>& upgrade,
                       HttpRequest request, RealtimeEndpoint& realtime, WsLimits limits,
                       std::string remote);
 
