@@ -3,6 +3,8 @@
 // cases over real HTTP against the binary.
 #include "souk/api/api.hpp"
 
+#include "api_test_client.hpp"
+
 #include "souk/random.hpp"
 #include "souk/storage/database.hpp"
 #include "souk/storage/streams.hpp"
@@ -25,31 +27,16 @@ struct Fixture {
             return o;
           }()};
 
-  struct Reply {
-    int status;
-    json body;
-    HttpResponse raw;
-  };
+  using Reply = test::ApiReply;
 
   Reply call(const std::string& method, const std::string& target, const std::string& body = "",
              const std::string& token = "") {
-    HttpRequest req;
-    req.method = method;
-    req.target = target;
-    split_target(target, req.path, req.query);
-    req.body = body;
-    if (!token.empty()) req.headers["authorization"] = "Bearer " + token;
-    auto res = api.handle(req);
-    json j = res.body.empty() ? json() : json::parse(res.body);
-    return {res.status, j, res};
+    return test::call_api(api, method, target, body, token);
   }
 
   // Registers and returns {user id, token}.
   std::pair<std::string, std::string> user(const std::string& name, const std::string& role) {
-    const auto r = call("POST", "/api/v1/auth/register",
-                        json{{"username", name}, {"password", "password1"}, {"role", role}}.dump());
-    REQUIRE(r.status == 201);
-    return {r.body["data"]["user"]["id"], r.body["data"]["token"]};
+    return test::register_user(api, name, role);
   }
 };
 

@@ -3,6 +3,8 @@
 // and field the API gave before the service existed, and the checks keep their order.
 #include "souk/api/api.hpp"
 
+#include "../api_test_client.hpp"
+
 #include "souk/storage/database.hpp"
 
 #include <doctest/doctest.h>
@@ -23,29 +25,16 @@ struct Fixture {
             return o;
           }()};
 
-  struct Reply {
-    int status;
-    json body;
-  };
+  using Reply = test::ApiReply;
 
   Reply call(const std::string& method, const std::string& target, const std::string& body = "",
              const std::string& token = "") {
-    HttpRequest req;
-    req.method = method;
-    req.target = target;
-    split_target(target, req.path, req.query);
-    req.body = body;
-    if (!token.empty()) req.headers["authorization"] = "Bearer " + token;
-    const auto res = api.handle(req);
-    return {res.status, res.body.empty() ? json() : json::parse(res.body)};
+    return test::call_api(api, method, target, body, token);
   }
 
   // Registers and returns the token.
   std::string user(const std::string& name, const std::string& role) {
-    const auto r = call("POST", "/api/v1/auth/register",
-                        json{{"username", name}, {"password", "password1"}, {"role", role}}.dump());
-    REQUIRE(r.status == 201);
-    return r.body["data"]["token"];
+    return test::register_user(api, name, role).second;
   }
 
   // A scheduled stream of `token`'s seller with one product attached.
