@@ -111,6 +111,26 @@ std::uint16_t free_port() {
   return ntohs(addr.sin_port);
 }
 
+double time_scale() {
+  static const double scale = [] {
+    const char* text = std::getenv("SOUK_TEST_TIME_SCALE");
+    if (text == nullptr || *text == '\0') return 1.0;
+    char* end = nullptr;
+    const double value = std::strtod(text, &end);
+    if (end == text || *end != '\0' || !(value >= 1.0) || value > 100.0) {
+      throw std::runtime_error(std::string("SOUK_TEST_TIME_SCALE=") + text +
+                               ": expected a number from 1 to 100");
+    }
+    return value;
+  }();
+  return scale;
+}
+
+std::chrono::milliseconds scaled(std::chrono::milliseconds bound) {
+  return std::chrono::milliseconds(
+      static_cast<std::chrono::milliseconds::rep>(static_cast<double>(bound.count()) * time_scale()));
+}
+
 TempDir::TempDir() {
   std::string tmpl = "/tmp/souk-it-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) fail_errno("mkdtemp");
@@ -277,7 +297,8 @@ bool ServerProcess::running() {
 }
 
 void ServerProcess::wait_ready() {
-  const auto deadline = Clock::now() + options_.ready_timeout;
+  const auto ready_timeout = scaled(options_.ready_timeout);
+  const auto deadline = Clock::now() + ready_timeout;
   httplib::Client client("127.0.0.1", http_port_);
   client.set_connection_timeout(std::chrono::milliseconds(200));
   client.set_read_timeout(std::chrono::seconds(2));
@@ -289,10 +310,9 @@ void ServerProcess::wait_ready() {
     }
     if (auto res = client.Get("/healthz"); res && res->status == 200) return;
     if (Clock::now() >= deadline) {
-      const auto secs =
-          std::chrono::duration_cast<std::chrono::milliseconds>(options_.ready_timeout).count();
       throw std::runtime_error("souk-live did not answer 200 on GET /healthz at " + http_address() +
-                               " within " + std::to_string(secs) + " ms; log tail:\n" + log_tail());
+                               " within " + std::to_string(ready_timeout.count()) +
+                               " ms; log tail:\n" + log_tail());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -350,7 +370,7 @@ std::string ServerProcess::log_tail(std::size_t lines) const {
 
 bool ServerProcess::wait_for_log(const std::string& needle,
                                  std::chrono::milliseconds timeout) const {
-  const auto deadline = Clock::now() + timeout;
+  const auto deadline = Clock::now() + scaled(timeout);
   while (true) {
     if (log_text().find(needle) != std::string::npos) return true;
     if (Clock::now() >= deadline) return false;

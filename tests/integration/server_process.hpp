@@ -26,6 +26,16 @@ std::string server_binary();
 // A free TCP port on 127.0.0.1 (bind port 0, read it, close).
 std::uint16_t free_port();
 
+// Wall-clock bounds on a loaded machine. Every bound a test puts on how long the
+// server may take (to report a state, to answer, to stop) is written as
+// scaled(the bound's default) and so grows with SOUK_TEST_TIME_SCALE (a number
+// >= 1 in the test's environment; default 1). The defaults are already generous
+// for a busy 2-core CI machine; the factor is for slower ones (sanitizers,
+// valgrind, an emulated CPU). Bounds that check a configured duration from
+// below (an idle timeout must not fire early) are not scaled.
+double time_scale();
+std::chrono::milliseconds scaled(std::chrono::milliseconds bound);
+
 // A directory made with mkdtemp under /tmp, removed recursively by the destructor
 // unless SOUK_IT_KEEP_TMP is set in the environment.
 class TempDir {
@@ -110,7 +120,7 @@ class ServerProcess {
   std::string log_text() const;
   std::string log_tail(std::size_t lines = 40) const;
   // Polls the log until it contains `needle` (the access log is written after the
-  // response, so a test may read it a moment early).
+  // response, so a test may read it a moment early). The timeout is scaled().
   bool wait_for_log(const std::string& needle,
                     std::chrono::milliseconds timeout = std::chrono::seconds(3)) const;
 

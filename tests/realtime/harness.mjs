@@ -18,6 +18,25 @@ export const MODES = ['default', 'websocket'];
 export const REACTION_EMOJIS = ['❤️', '🔥', '👏', '😂', '😮', '💎'];
 export const ISO_MS_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
+/**
+ * Wall-clock bounds on a loaded machine: every bound a test puts on how long the
+ * server may take is written as scaled(default ms), which grows with
+ * SOUK_TEST_TIME_SCALE (>= 1, default 1; the same variable the C++ integration
+ * tests read). Bounds that check a configured duration from below are not scaled.
+ */
+export const TIME_SCALE = (() => {
+  const text = process.env.SOUK_TEST_TIME_SCALE;
+  if (text === undefined || text === '') return 1;
+  const value = Number(text);
+  if (!(value >= 1 && value <= 100)) {
+    throw new Error(`SOUK_TEST_TIME_SCALE=${text}: expected a number from 1 to 100`);
+  }
+  return value;
+})();
+export function scaled(ms) {
+  return Math.round(ms * TIME_SCALE);
+}
+
 const START_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 10_000;
 
@@ -102,7 +121,7 @@ export async function startServer(extraArgs = [], { dir: reuseDir } = {}) {
     }
   };
 
-  const deadline = Date.now() + START_TIMEOUT_MS;
+  const deadline = Date.now() + scaled(START_TIMEOUT_MS);
   for (;;) {
     if (exited) {
       throw new Error(`souk-live exited during start-up (${JSON.stringify(exited)})\n${tail(log())}`);
@@ -142,7 +161,7 @@ export async function startServer(extraArgs = [], { dir: reuseDir } = {}) {
       if (!stopped) {
         stopped = true;
         if (!exited) child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+        const timer = setTimeout(() => child.kill('SIGKILL'), scaled(STOP_TIMEOUT_MS));
         await exitPromise;
         clearTimeout(timer);
       }
