@@ -1,5 +1,7 @@
 #include "souk/file_cache.hpp"
 
+#include "temp_dir.hpp"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -166,11 +168,11 @@ TEST_CASE("file cache: concurrent readers and writers keep it within bounds") {
   CHECK(cache.size_bytes() == cache.entries() * 64);
 }
 
-// A file of `content` in the temp directory, removed at scope exit.
+// A file of `content` in a directory of its own, removed at scope exit.
 struct TempFile {
+  souk::test::TempDir dir{"souk-file-cache"};
   std::filesystem::path path;
-  explicit TempFile(const std::string& name, const std::string& content)
-      : path(std::filesystem::temp_directory_path() / name) {
+  explicit TempFile(const std::string& name, const std::string& content) : path(dir / name) {
     std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
   }
   ~TempFile() {
@@ -218,14 +220,15 @@ TEST_CASE("pinned file: the file itself, held open, sized exactly") {
   CHECK_FALSE(souk::PinnedFile::open(path, content.size() - 1));
   CHECK_FALSE(souk::PinnedFile::open(path, content.size() + 1));
   // Not a regular file.
-  CHECK_FALSE(souk::PinnedFile::open(std::filesystem::temp_directory_path(), 0));
+  CHECK_FALSE(souk::PinnedFile::open(file->dir.path(), 0));
   file.reset();  // deleted
   CHECK_FALSE(souk::PinnedFile::open(path, content.size()));
   CHECK(pinned->read(299999) == content.substr(299999));  // outlives its name
 }
 
 TEST_CASE("file cache: load reads small files into bytes and holds large ones open") {
-  const auto path = std::filesystem::temp_directory_path() / "souk-file-cache-load-test.ts";
+  const souk::test::TempDir dir("souk-file-cache");
+  const auto path = dir / "load-test.ts";
   for (const std::size_t size :
        {std::size_t{0}, std::size_t{1000}, FileCache::pinned_file_min_bytes - 1,
         FileCache::pinned_file_min_bytes, std::size_t{1 << 20}}) {
@@ -255,7 +258,8 @@ TEST_CASE("file cache: load reads small files into bytes and holds large ones op
 }
 
 TEST_CASE("file_modified is the file's mtime, to the nanosecond") {
-  const auto path = std::filesystem::temp_directory_path() / "souk-file-cache-test.txt";
+  const souk::test::TempDir dir("souk-file-cache");
+  const auto path = dir / "mtime-test.txt";
   std::ofstream(path) << "x";
   const auto when = t1 + std::chrono::nanoseconds(123456789);
   std::filesystem::last_write_time(path, std::chrono::file_clock::from_sys(when));

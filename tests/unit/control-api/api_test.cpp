@@ -9,6 +9,8 @@
 #include "souk/storage/database.hpp"
 #include "souk/storage/streams.hpp"
 
+#include "temp_dir.hpp"
+
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
@@ -19,9 +21,10 @@ namespace {
 
 struct Fixture {
   souk::storage::Database db{":memory:"};
-  Api api{db, [] {
+  souk::test::TempDir data_dir{"souk-api-test"};
+  Api api{db, [this] {
             ApiOptions o;
-            o.data_dir = "/tmp";
+            o.data_dir = data_dir.path();
             o.password_cost = PasswordCost::minimum();
             o.login_max_failures = 2;
             return o;

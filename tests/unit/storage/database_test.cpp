@@ -1,5 +1,7 @@
 #include "souk/storage/database.hpp"
 
+#include "temp_dir.hpp"
+
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -8,15 +10,6 @@
 using namespace souk::storage;
 
 namespace {
-
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/souk-db-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 std::int64_t count_users(Connection& c) {
   auto q = c.query("SELECT COUNT(*) FROM users");
@@ -34,8 +27,8 @@ void insert_user(Connection& c, const char* id) {
 }  // namespace
 
 TEST_CASE("a file database uses WAL and foreign keys, and readers see commits") {
-  TempDir dir;
-  Database db((dir.path / "souk.db").string());
+  const souk::test::TempDir dir("souk-db-test");
+  Database db((dir / "souk.db").string());
   CHECK(db.schema_version() >= 1);
   db.write([](Connection& c) {
     auto q = c.query("PRAGMA journal_mode");
@@ -70,8 +63,8 @@ TEST_CASE("foreign keys are enforced") {
 }
 
 TEST_CASE("reopening keeps data and schema version") {
-  TempDir dir;
-  const auto path = (dir.path / "souk.db").string();
+  const souk::test::TempDir dir("souk-db-test");
+  const auto path = (dir / "souk.db").string();
   int version = 0;
   {
     Database db(path);
@@ -86,7 +79,7 @@ TEST_CASE("reopening keeps data and schema version") {
 TEST_CASE("ping answers true while the database is usable") {
   Database memory(":memory:");
   CHECK(memory.ping());
-  TempDir dir;
-  Database file((dir.path / "souk.db").string());
+  const souk::test::TempDir dir("souk-db-test");
+  Database file((dir / "souk.db").string());
   CHECK(file.ping());
 }

@@ -5,6 +5,8 @@
 #include "souk/storage/sqlite.hpp"
 #include "souk/storage/users.hpp"
 
+#include "temp_dir.hpp"
+
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -12,24 +14,6 @@
 #include <filesystem>
 
 using namespace souk::storage;
-
-namespace {
-
-// A directory under /tmp for database files, removed afterwards.
-struct TempDir {
-  TempDir() {
-    char name[] = "/tmp/souk-maint-XXXXXX";
-    REQUIRE(::mkdtemp(name) != nullptr);
-    path = name;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::filesystem::path path;
-};
-
-}  // namespace
 
 TEST_CASE("maintenance: a sound database has no problems; an orphan row is one") {
   Connection c(":memory:", Connection::Mode::read_write);
@@ -44,9 +28,9 @@ TEST_CASE("maintenance: a sound database has no problems; an orphan row is one")
 }
 
 TEST_CASE("maintenance: backup copies a WAL database into one self-contained file") {
-  TempDir dir;
-  const auto source = (dir.path / "souk.db").string();
-  const auto copy = (dir.path / "copy.db").string();
+  const souk::test::TempDir dir("souk-db-test");
+  const auto source = (dir / "souk.db").string();
+  const auto copy = (dir / "copy.db").string();
   Database db(source);
   db.write([](Connection& c) {
     users::insert(c, User{"u1", "amina", "h", "seller", "Amina", std::nullopt, std::nullopt,

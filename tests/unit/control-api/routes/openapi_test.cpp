@@ -6,6 +6,8 @@
 #include "souk/api/openapi.hpp"
 #include "souk/storage/database.hpp"
 
+#include "temp_dir.hpp"
+
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
@@ -68,9 +70,10 @@ std::string joined(const std::set<std::string>& items) {
 
 struct Fixture {
   souk::storage::Database db{":memory:"};
-  Api api{db, [] {
+  souk::test::TempDir data_dir{"souk-api-test"};
+  Api api{db, [this] {
             ApiOptions o;
-            o.data_dir = "/tmp";
+            o.data_dir = data_dir.path();
             o.password_cost = PasswordCost::minimum();
             return o;
           }()};

@@ -7,6 +7,8 @@
 
 #include "souk/storage/database.hpp"
 
+#include "temp_dir.hpp"
+
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
@@ -17,9 +19,10 @@ namespace {
 
 struct Fixture {
   souk::storage::Database db{":memory:"};
-  Api api{db, [] {
+  souk::test::TempDir data_dir{"souk-api-test"};
+  Api api{db, [this] {
             ApiOptions o;
-            o.data_dir = "/tmp";
+            o.data_dir = data_dir.path();
             o.public_http_url = "http://shop.test:8080";
             o.password_cost = PasswordCost::minimum();
             return o;
