@@ -47,15 +47,21 @@ js-deps: $(JS_STAMPS)
 run: build
 	$(BUILD_DIR)/release/app/souk-live serve
 
+# The ASan unit pass and the Release pass run the doctest cases in a random order
+# (SOUK_TEST_SEED, new each run; tests/doctest_main.hpp): `make test
+# SOUK_TEST_SEED=<n>` repeats a run's order. The TSan pass keeps the file order.
+ifndef SOUK_TEST_SEED
+SOUK_TEST_SEED := $(shell od -An -N3 -tu4 /dev/urandom | tr -d ' ')
+endif
 test: build build-asan build-tsan js-deps
-	@echo "== unit tests under ASan+UBSan"
+	@echo "== unit tests under ASan+UBSan (random order, SOUK_TEST_SEED=$(SOUK_TEST_SEED))"
 	@cd $(BUILD_DIR)/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --output-on-failure -L unit
+	  SOUK_TEST_SEED=$(SOUK_TEST_SEED) ctest --output-on-failure -L unit
 	@echo "== concurrency tests under ThreadSanitizer"
 	@cd $(BUILD_DIR)/tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 	  ctest --output-on-failure -L tsan
-	@echo "== unit and integration tests (Release)"
-	@cd $(BUILD_DIR)/release && ctest --output-on-failure
+	@echo "== unit and integration tests (Release; random order, SOUK_TEST_SEED=$(SOUK_TEST_SEED))"
+	@cd $(BUILD_DIR)/release && SOUK_TEST_SEED=$(SOUK_TEST_SEED) ctest --output-on-failure
 
 # clang-tidy (.clang-tidy) over every source file of our libraries, app and tools,
 # from the Release build's compile_commands.json; fails on any finding.

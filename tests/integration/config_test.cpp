@@ -76,3 +76,22 @@ TEST_CASE("config: TOML keys with underscores or dashes both configure the serve
                                Body::raw("{\"username\":\"" + std::string(200, 'a') + "\"}"));
   CHECK_ERROR(big, 413, "payload_too_large");
 }
+
+TEST_CASE("config: a port another program holds is named, and the server exits 1") {
+  HeldPort held;
+  for (const std::string option : {"--http-listen", "--rtmp-listen"}) {
+    CAPTURE(option);
+    TempDir dir;
+    const auto other = option == "--http-listen" ? "--rtmp-listen" : "--http-listen";
+    const auto result =
+        run_binary({"serve", "--data-dir", (dir.path() / "data").string(), option,
+                    listen_on(held.port()), other, listen_on(free_port())});
+    CHECK_FALSE(result.timed_out);
+    CHECK(result.signal == 0);  // not an abort
+    CHECK(result.exit_code == 1);
+    const auto log = result.out + result.err;
+    CHECK(log.find("cannot listen option=" + option.substr(2)) != std::string::npos);
+    CHECK(log.find("address=" + listen_on(held.port())) != std::string::npos);
+    CHECK(log.find("Address already in use") != std::string::npos);
+  }
+}

@@ -1,8 +1,10 @@
 // Entry point of the integration test binary (doctest's main).
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
 #include <csignal>
+
+#include "doctest_main.hpp"
 
 namespace {
 // A server closing a connection mid-write must fail the write, not kill the tests.
@@ -12,3 +14,7 @@ namespace {
   return true;
 }();
 }  // namespace
+
+int main(int argc, char** argv) {
+  return souk::test::run_doctest(argc, argv);
+}

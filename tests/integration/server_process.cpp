@@ -70,6 +70,12 @@ struct ExecArgs {
   ::_exit(127);
 }
 
+// The server exited at start-up because another process took one of its ports in
+// the moment between free_port() closing it and the server binding it.
+struct PortTaken : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
@@ -109,6 +115,31 @@ std::uint16_t free_port() {
   }
   ::close(fd);
   return ntohs(addr.sin_port);
+}
+
+HeldPort::HeldPort(std::uint16_t port) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) fail_errno("socket");
+  const int on = 1;
+  ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  socklen_t len = sizeof addr;
+  if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd_, 1) != 0 ||
+      ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    const int saved = errno;
+    ::close(fd_);
+    errno = saved;
+    fail_errno("listen on 127.0.0.1:" + std::to_string(port));
+  }
+  port_ = ntohs(addr.sin_port);
+}
+
+void HeldPort::release() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
 }
 
 double time_scale() {
@@ -227,11 +258,38 @@ RunResult run_binary(const std::vector<std::string>& args, const EnvVars& env,
 
 ServerProcess::ServerProcess(ServerOptions options)
     : options_(std::move(options)), dir_(std::make_unique<TempDir>()) {
+  pick_ports();
+  start(/*may_move=*/true);
+}
+
+void ServerProcess::pick_ports() {
   http_port_ = options_.http_port ? *options_.http_port : free_port();
   rtmp_port_ = options_.rtmp_port ? *options_.rtmp_port : free_port();
   while (rtmp_port_ == http_port_) rtmp_port_ = free_port();
-  spawn();
-  wait_ready();
+}
+
+// free_port() closes the port it found, so another process may bind it before
+// the server does (another test binary under `ctest -j`, an outgoing connection's
+// ephemeral port). The server then exits at once saying so; start it again, on
+// new ports where the test let the harness pick them, else on the same ones
+// once they are free (a restart keeps its ports: the clients know them).
+void ServerProcess::start(bool may_move) {
+  const auto deadline = Clock::now() + scaled(std::chrono::seconds(10));
+  for (int attempt = 1;; ++attempt) {
+    spawn();
+    try {
+      wait_ready();
+      return;
+    } catch (const PortTaken& e) {
+      if (Clock::now() >= deadline) throw std::runtime_error(e.what());
+      MESSAGE("souk-live start-up attempt " << attempt << ": a port was taken; trying again");
+    }
+    if (may_move) {
+      pick_ports();
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
 }
 
 ServerProcess::~ServerProcess() {
@@ -257,6 +315,9 @@ void ServerProcess::spawn() {
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   ExecArgs exec_args(args, options_.env);
 
+  std::error_code size_ec;
+  const auto log_size = std::filesystem::file_size(log_path(), size_ec);
+  log_offset_ = size_ec ? 0 : log_size;
   const int log_fd = ::open(log_path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) fail_errno("open " + log_path().string());
   const pid_t pid = ::fork();
@@ -304,9 +365,15 @@ void ServerProcess::wait_ready() {
   client.set_read_timeout(std::chrono::seconds(2));
   while (true) {
     if (auto status = try_reap(false)) {
-      throw std::runtime_error("souk-live " + describe_status(*status) +
-                               " before answering /healthz on " + http_address() + "; log tail:\n" +
-                               log_tail());
+      const std::string message = "souk-live " + describe_status(*status) +
+                                  " before answering /healthz on " + http_address() +
+                                  "; log tail:\n" + log_tail();
+      const std::string this_run = log_text().substr(std::min(log_offset_, log_text().size()));
+      if (this_run.find("cannot listen") != std::string::npos &&
+          this_run.find("Address already in use") != std::string::npos) {
+        throw PortTaken(message);
+      }
+      throw std::runtime_error(message);
     }
     if (auto res = client.Get("/healthz"); res && res->status == 200) return;
     if (Clock::now() >= deadline) {
@@ -346,13 +413,8 @@ StopResult ServerProcess::stop(std::chrono::milliseconds timeout) {
 
 void ServerProcess::restart(bool new_ports) {
   if (pid_ > 0) stop();
-  if (new_ports) {
-    http_port_ = free_port();
-    rtmp_port_ = free_port();
-    while (rtmp_port_ == http_port_) rtmp_port_ = free_port();
-  }
-  spawn();
-  wait_ready();
+  if (new_ports) pick_ports();
+  start(/*may_move=*/new_ports);
 }
 
 std::string ServerProcess::log_text() const { return read_whole_file(log_path()); }

@@ -26,6 +26,22 @@ std::string server_binary();
 // A free TCP port on 127.0.0.1 (bind port 0, read it, close).
 std::uint16_t free_port();
 
+// Listens on 127.0.0.1:port (port 0: one the kernel picks) as another program
+// holding the port would, until destroyed or release()d.
+class HeldPort {
+ public:
+  explicit HeldPort(std::uint16_t port = 0);
+  ~HeldPort() { release(); }
+  HeldPort(const HeldPort&) = delete;
+  HeldPort& operator=(const HeldPort&) = delete;
+  std::uint16_t port() const { return port_; }
+  void release();
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
+
 // Wall-clock bounds on a loaded machine. Every bound a test puts on how long the
 // server may take (to report a state, to answer, to stop) is written as
 // scaled(the bound's default) and so grows with SOUK_TEST_TIME_SCALE (a number
@@ -93,7 +109,8 @@ struct StopResult {
 
 class ServerProcess {
  public:
-  // Makes the temp dir, picks ports and starts the server, waiting for /healthz.
+  // Makes the temp dir, picks ports and starts the server, waiting for /healthz
+  // (started again on new ports if one was taken before the server bound it).
   // Throws std::runtime_error (with the log tail) if it does not become ready.
   explicit ServerProcess(ServerOptions options = {});
   ~ServerProcess();
@@ -125,6 +142,8 @@ class ServerProcess {
                     std::chrono::milliseconds timeout = std::chrono::seconds(3)) const;
 
  private:
+  void pick_ports();
+  void start(bool may_move);
   void spawn();
   void wait_ready();
   std::optional<int> try_reap(bool block);
@@ -134,6 +153,7 @@ class ServerProcess {
   std::uint16_t http_port_ = 0;
   std::uint16_t rtmp_port_ = 0;
   pid_t pid_ = -1;
+  std::size_t log_offset_ = 0;  // where this run's lines start in the log
 };
 
 // A server shared by all subcases of the running TEST_CASE: doctest re-enters the

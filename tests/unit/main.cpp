@@ -4,10 +4,10 @@
 
 #include "souk/log.hpp"
 #include "souk/random.hpp"
+#include "doctest_main.hpp"
 
 int main(int argc, char** argv) {
   souk::init_crypto();
   souk::log::init(spdlog::level::off, souk::log::Format::text);
-  doctest::Context context(argc, argv);
-  return context.run();
+  return souk::test::run_doctest(argc, argv);
 }
