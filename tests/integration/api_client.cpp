@@ -1,6 +1,8 @@
 // JSON API client and small checks shared by the test files.
 #include "api_client.hpp"
 
+#include "server_process.hpp"
+
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -196,7 +198,7 @@ json ApiClient::stream_details(const std::string& id) {
 json ApiClient::wait_stream_details(const std::string& id,
                                     const std::function<bool(const json&)>& done,
                                     std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
   json d = stream_details(id);
   while (!done(d) && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -103,8 +103,8 @@ class ApiClient {
 
   // GET /streams/{id}'s data (REQUIREs 200).
   json stream_details(const std::string& id);
-  // stream_details every 100 ms until `done` holds or `timeout` passes; the last
-  // details seen.
+  // stream_details every 100 ms until `done` holds or scaled(timeout) passes; the
+  // last details seen.
   json wait_stream_details(const std::string& id, const std::function<bool(const json&)>& done,
                            std::chrono::milliseconds timeout);
 

@@ -38,7 +38,11 @@ double seconds_since(Clock::time_point t) {
 constexpr int request_timeout_s = 2;
 // A closed connection is noticed within this of the timeout (2 s): a slow machine's
 // slack, and well short of what a per-byte timeout would allow (never).
-constexpr double close_slack_s = 2.0;
+const double close_slack_s = static_cast<double>(scaled(2000ms).count()) / 1000;
+// While slow clients hold connections, everybody else is served at once: within
+// this (a loaded 2-core machine answers /healthz in milliseconds; the bound only
+// has to tell "served" from "waited behind the slow ones", which takes seconds).
+const double served_at_once_s = static_cast<double>(scaled(1000ms).count()) / 1000;
 
 ServerOptions slow_server_options() {
   ServerOptions o;
@@ -49,7 +53,7 @@ ServerOptions slow_server_options() {
 // Sends a byte every `interval` until the server closes the connection or `limit`
 // passes; returns the seconds until the close, or -1 if it stayed open.
 double trickle_until_closed(RawConnection& conn, std::chrono::milliseconds interval,
-                            std::chrono::seconds limit, const std::function<void()>& between = {}) {
+                            std::chrono::milliseconds limit, const std::function<void()>& between = {}) {
   const auto start = Clock::now();
   while (Clock::now() - start < limit) {
     if (!conn.send("a")) return seconds_since(start);
@@ -64,7 +68,7 @@ double trickle_until_closed(RawConnection& conn, std::chrono::milliseconds inter
 // the server has closed the socket for good (our next byte draws a reset). The
 // seconds until then, or -1.
 double trickle_until_reset(RawConnection& conn, std::chrono::milliseconds interval,
-                           std::chrono::seconds limit) {
+                           std::chrono::milliseconds limit) {
   const auto start = Clock::now();
   while (Clock::now() - start < limit) {
     if (!conn.send("a")) return seconds_since(start);
@@ -94,7 +98,7 @@ std::vector<double> in_parallel(const std::vector<std::function<double()>>& jobs
 double timed_health(std::uint16_t port) {
   const auto start = Clock::now();
   const auto res =
-      raw_exchange(port, raw_request_text("GET", "/healthz", std::nullopt, {}, false), 3s);
+      raw_exchange(port, raw_request_text("GET", "/healthz", std::nullopt, {}, false), scaled(3s));
   if (!res || res->status != 200) return 1e9;
   return seconds_since(start);
 }
@@ -110,13 +114,13 @@ TEST_CASE("security: slow and idle HTTP clients are closed at --http-request-tim
     REQUIRE(conn.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "));
     std::vector<double> others;
     const double closed =
-        trickle_until_closed(conn, 1000ms, 10s, [&] { others.push_back(timed_health(port)); });
+        trickle_until_closed(conn, 1000ms, scaled(10s), [&] { others.push_back(timed_health(port)); });
     INFO("closed after " << closed << " s");
     CHECK(closed >= request_timeout_s - 0.5);
     CHECK(closed > 0);
     CHECK(closed <= request_timeout_s + close_slack_s);
     // Meanwhile everybody else was served at once.
-    for (double t : others) CHECK(t < 1.0);
+    for (double t : others) CHECK(t < served_at_once_s);
   }
 
   // The cases below wait on the server's clock, so each group runs at once, one
@@ -143,7 +147,7 @@ TEST_CASE("security: slow and idle HTTP clients are closed at --http-request-tim
                      "Content-Length: 1000\r\n\r\n{\"u")) {
         return -2.0;
       }
-      return trickle_until_closed(conn, 500ms, 10s);
+      return trickle_until_closed(conn, 500ms, scaled(10s));
     };
     const auto closed = in_parallel({silent, idle_after_response, body_trickle});
     const char* names[] = {"silent", "idle after a response", "body trickle"};
@@ -164,7 +168,7 @@ TEST_CASE("security: slow and idle HTTP clients are closed at --http-request-tim
         conn.send(request);
         const auto res = conn.read_response();
         if (!res || res->status != want) return -2.0;
-        return trickle_until_reset(conn, 500ms, 10s);
+        return trickle_until_reset(conn, 500ms, scaled(10s));
       };
     };
     const auto closed =
@@ -192,8 +196,8 @@ TEST_CASE("security: slow and idle HTTP clients are closed at --http-request-tim
     for (int i = 0; i < 10; ++i) {
       const auto t0 = Clock::now();
       CHECK_STATUS(client.get("/healthz"), 200);
-      CHECK(seconds_since(t0) < 1.0);
-      CHECK(timed_health(port) < 1.0);
+      CHECK(seconds_since(t0) < served_at_once_s);
+      CHECK(timed_health(port) < served_at_once_s);
       std::this_thread::sleep_for(50ms);
     }
     for (auto& c : slow) {
@@ -202,7 +206,7 @@ TEST_CASE("security: slow and idle HTTP clients are closed at --http-request-tim
           (Clock::now() - start));
       CHECK(c->wait_closed(std::max(left, std::chrono::milliseconds(1))));
     }
-    CHECK(timed_health(port) < 1.0);
+    CHECK(timed_health(port) < served_at_once_s);
   }
 }
 
@@ -230,8 +234,8 @@ void check_431_then_served(std::uint16_t port, const std::string& request) {
   REQUIRE(res);
   CHECK(res->status == 431);
   CHECK(res->json["error"]["code"] == "headers_too_large");
-  CHECK(conn.wait_closed(5s));
-  CHECK(timed_health(port) < 1.0);
+  CHECK(conn.wait_closed(scaled(5s)));
+  CHECK(timed_health(port) < served_at_once_s);
 }
 
 }  // namespace
@@ -272,8 +276,8 @@ TEST_CASE("security: request headers over 16 KiB are 431; the server keeps servi
     res = conn.read_response();
     REQUIRE(res);
     CHECK(res->status == 431);
-    CHECK(conn.wait_closed(5s));
-    CHECK(timed_health(port) < 1.0);
+    CHECK(conn.wait_closed(scaled(5s)));
+    CHECK(timed_health(port) < served_at_once_s);
   }
 }
 
@@ -775,7 +779,8 @@ void run_session_and_grep(const std::string& log_format) {
   ChildProcess publisher(
       ffmpeg_publish(rtmp_url + "/" + stream_key, {.input_options = {"-t", "3"}}));
   bool receiving = false;
-  for (int i = 0; i < 50 && !receiving; ++i) {
+  const auto receiving_deadline = Clock::now() + scaled(10s);
+  while (!receiving && Clock::now() < receiving_deadline) {
     const auto d = http.call("GET", api_path("/streams/" + stream_id), {}, seller_token);
     receiving = d.status == 200 && d.body["data"]["ingest"]["state"] == "receiving";
     if (!receiving) std::this_thread::sleep_for(100ms);
@@ -821,8 +826,10 @@ void run_session_and_grep(const std::string& log_format) {
   const auto refused =
       run_process(ffmpeg_publish(rtmp_url + "/" + stream_key,
                                  {.realtime = false, .input_options = {"-t", "1"}}),
-                  10s);
-  CHECK(refused.exit_code != 0);
+                  scaled(10s));
+  // Refused by the server: ffmpeg gives up by itself (not killed at the timeout).
+  CHECK_FALSE(refused.timed_out);
+  CHECK_MESSAGE(refused.exit_code > 0, refused.describe());
   CHECK_STATUS(http.call("POST", api_path("/auth/logout"), json::object(), buyer_token_1), 200);
   CHECK_STATUS(http.call("POST", api_path("/auth/logout"), json::object(), seller_token_1), 200);
   CHECK_STATUS(http.call("GET", api_path("/users/me"), {}, seller_token_1), 401);
