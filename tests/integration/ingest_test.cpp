@@ -35,11 +35,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Wall-clock bounds, each through scaled() (server_process.hpp). The ingest issue:
-// stream details show what arrives within ~3 s of the publisher starting (ffmpeg
-// itself takes a few hundred ms to open its input and connect, seconds on a
-// loaded machine); "interrupted" within 3 s of it leaving; /end drops the
-// publisher within ~3 s.
-std::chrono::milliseconds ingest_report_timeout() { return scaled(3500ms); }
+// stream details show what arrives within ~3 s of the publisher starting;
+// "interrupted" within 3 s of it leaving; /end drops the publisher within ~3 s.
+// The first counts the publisher's own start (ffmpeg opens its input and
+// connects), which the server does not control: 1.1 to 1.4 s measured with the
+// 2-core machine at a load average of 10, so 5 s.
+std::chrono::milliseconds ingest_report_timeout() { return scaled(5s); }
 std::chrono::milliseconds settle_timeout() { return scaled(3s); }
 std::chrono::milliseconds end_disconnect_limit() { return scaled(3500ms); }
 // A publish of the 6 s fixture in real time, with room for a slow machine.
