@@ -205,6 +205,10 @@ TEST_CASE("session: /end racing the publisher's own disconnect ends cleanly, onc
   const auto s = go_live(client, seller);
   ChildProcess publisher(ffmpeg_publish(s.publish_url, {.loop_forever = true}));
   REQUIRE(wait_receiving(client, s.id, scaled(10s)));
+  // Ingest says "receiving" from the publish command on, before any media: wait
+  // until some is recorded (a whole fragment), or there is no VOD to make.
+  const auto recording = server.data_dir() / "vod" / (s.id + ".rec.mp4");
+  REQUIRE(wait_recorded(recording, 2.0, scaled(10s)) >= 2.0);
   // The publisher vanishes at the moment the owner ends the stream.
   publisher.send_signal(SIGKILL);
   const auto ended = client.end_stream(s);
