@@ -265,3 +265,16 @@ bool header_list_contains(const std::string& value, const std::string& token) {
 }
 
 }  // namespace souk_it
+
+namespace souk_it {
+
+std::int64_t unix_millis(const std::string& iso) {
+  if (!is_iso_millis_utc(iso)) return -1;
+  std::tm tm{};
+  std::istringstream in(iso);
+  in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
+  if (in.fail()) return -1;
+  return static_cast<std::int64_t>(::timegm(&tm)) * 1000 + std::stoll(iso.substr(20, 3));
+}
+
+}  // namespace souk_it

@@ -188,3 +188,11 @@ bool header_list_contains(const std::string& value, const std::string& token);
     INFO("response: " << souk_rq_.describe()); \
     REQUIRE(souk_rq_.status == (want_status)); \
   } while (false)
+
+namespace souk_it {
+
+// Milliseconds since the Unix epoch of an ISO-8601 UTC time with milliseconds
+// (is_iso_millis_utc), -1 when it is not one.
+std::int64_t unix_millis(const std::string& iso);
+
+}  // namespace souk_it

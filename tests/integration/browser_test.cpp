@@ -97,7 +97,7 @@ TEST_CASE("browser: hls.js in headless Chromium plays the live stream and curren
 
   // The playlist exists and lists at least 2 segments.
   const std::string playlist_path = path_of(hls_url);
-  const auto deadline = Clock::now() + playlist_timeout;
+  const auto deadline = Clock::now() + scaled(playlist_timeout);
   Response playlist;
   int segments = 0;
   while (Clock::now() < deadline && publisher.running()) {
@@ -108,17 +108,18 @@ TEST_CASE("browser: hls.js in headless Chromium plays the live stream and curren
   }
   if (segments < 2) {
     publisher.send_signal(SIGKILL);
-    const auto ffmpeg = publisher.wait(5s);
+    const auto ffmpeg = publisher.wait(scaled(5s));
     FAIL("the playlist did not list 2 segments within "
-         << std::chrono::duration<double>(playlist_timeout).count()
+         << std::chrono::duration<double>(scaled(playlist_timeout)).count()
          << " s; last answer: " << playlist.describe() << "\nffmpeg: " << ffmpeg.describe()
          << "\nserver log:\n"
          << server.log_tail());
   }
 
   const auto played = run_process(
-      {node, script.string(), hls_url, "--timeout-ms", std::to_string(script_timeout_ms)},
-      script_kill_timeout);
+      {node, script.string(), hls_url, "--timeout-ms",
+       std::to_string(scaled(std::chrono::milliseconds(script_timeout_ms)).count())},
+      scaled(script_kill_timeout));
   {
     std::ostringstream status;
     if (played.timed_out) {
@@ -137,7 +138,7 @@ TEST_CASE("browser: hls.js in headless Chromium plays the live stream and curren
   // ffmpeg was still publishing throughout (it runs 30 s).
   CHECK(publisher.running());
   publisher.send_signal(SIGKILL);
-  publisher.wait(5s);
+  publisher.wait(scaled(5s));
   const auto stopped = server.stop();
   CHECK(stopped.exited);
 }

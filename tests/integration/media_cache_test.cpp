@@ -50,7 +50,7 @@ std::string fetch_raw(std::uint16_t port, const std::string& request, bool head_
   const bool http10 = request.find("HTTP/1.0\r\n") != std::string::npos;
   const bool until_close = request.find("Connection: close") != std::string::npos ||
                            (http10 && request.find("Connection: keep-alive") == std::string::npos);
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  const auto deadline = std::chrono::steady_clock::now() + scaled(10s);
   while (std::chrono::steady_clock::now() < deadline) {
     if (!until_close) {
       const auto end = out.find("\r\n\r\n");
@@ -302,7 +302,7 @@ TEST_CASE("media cache: the packager's playlists and segments, from memory, as f
     ++checked;
     std::this_thread::sleep_for(10ms);
   }
-  const auto published = publisher.wait(30s);
+  const auto published = publisher.wait(scaled(30s));
   INFO(published.describe());
   REQUIRE(published.exit_code == 0);
   CHECK(seen.size() >= 2);  // it was replaced while we read it (2 s segments, 6 s)
@@ -311,7 +311,9 @@ TEST_CASE("media cache: the packager's playlists and segments, from memory, as f
   // /end replaces the cached playlist with one that ends.
   REQUIRE_STATUS(client.post(api_path("/streams/" + live.id + "/end"), Body(), live.token), 200);
   std::string ended;
-  for (int i = 0; i < 100 && ended.find("#EXT-X-ENDLIST") == std::string::npos; ++i) {
+  const auto ended_deadline = std::chrono::steady_clock::now() + scaled(5s);
+  while (ended.find("#EXT-X-ENDLIST") == std::string::npos &&
+         std::chrono::steady_clock::now() < ended_deadline) {
     std::this_thread::sleep_for(50ms);
     const auto res = fetch_raw(server.http_port(), raw_request_text("GET", playlist_path));
     ended = res.substr(res.find("\r\n\r\n") + 4);

@@ -215,6 +215,27 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::mil
   return child.wait(timeout);
 }
 
+double probed_duration(const std::string& target) {
+  const auto r = run_process({ffprobe_binary(), "-v", "error", "-show_entries", "format=duration",
+                              "-of", "csv=p=0", target},
+                             std::chrono::seconds(20));
+  if (r.exit_code != 0) return -1;
+  char* end = nullptr;
+  const double d = std::strtod(r.out.c_str(), &end);
+  return end == r.out.c_str() ? -1 : d;
+}
+
+double wait_recorded(const std::filesystem::path& recording, double seconds,
+                     std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  double d = probed_duration(recording.string());
+  while (d < seconds && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    d = probed_duration(recording.string());
+  }
+  return d;
+}
+
 namespace {
 
 MediaFixtures make_fixtures() {

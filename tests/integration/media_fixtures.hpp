@@ -73,6 +73,16 @@ class ChildProcess {
 ProcessResult run_process(const std::vector<std::string>& argv,
                           std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
+// ffprobe's format duration of a file or URL in seconds; -1 when ffprobe fails or
+// reports none.
+double probed_duration(const std::string& target);
+
+// Polls ffprobe on a recording being written (fragmented MP4, of which only
+// whole fragments count) until it holds at least `seconds`, at most `timeout`;
+// the last duration seen (-1 while it cannot be read).
+double wait_recorded(const std::filesystem::path& recording, double seconds,
+                     std::chrono::milliseconds timeout);
+
 struct MediaFixtures {
   // 6 s of testsrc2 640x360 at 30 fps, H.264 (libx264 ultrafast, zerolatency, GOP 60,
   // yuv420p) and a 440 Hz sine, AAC 48 kHz stereo 64 kb/s, in FLV.

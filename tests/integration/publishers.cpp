@@ -35,10 +35,18 @@ std::vector<std::string> ffmpeg_encode_test_pattern(const std::string& output,
   if (options.realtime) args.emplace_back("-re");
   append(args, {"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i",
                 options.audio_source, "-t", std::to_string(options.seconds)});
-  append(args, {"-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p"});
-  append(args, options.video_options);
-  append(args, {"-c:a", "aac"});
-  append(args, options.audio_options);
+  if (options.video) {
+    append(args, {"-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p"});
+    append(args, options.video_options);
+  } else {
+    args.emplace_back("-vn");
+  }
+  if (options.audio) {
+    append(args, {"-c:a", "aac"});
+    append(args, options.audio_options);
+  } else {
+    args.emplace_back("-an");
+  }
   append(args, {"-f", "flv", output});
   return args;
 }

@@ -31,6 +31,8 @@ struct TestPatternEncode {
   std::vector<std::string> audio_options{"-b:a", "64k", "-ar", "48000", "-ac", "2"};
   bool realtime = true;  // -re: as fast as a camera, not as fast as the CPU
   std::string log_level = "error";
+  bool video = true;  // false: -vn, an audio-only stream
+  bool audio = true;  // false: -an, a video-only stream
 };
 std::vector<std::string> ffmpeg_encode_test_pattern(const std::string& output,
                                                     const TestPatternEncode& options = {});
