@@ -94,6 +94,10 @@ class Receiver {
     server_.Get("/hooks", handler);
     const int port = server_.bind_to_any_port("127.0.0.1");
     REQUIRE(port > 0);
+    // httplib listens with a backlog of 5: of 16 connections made at once, some
+    // would see their SYN dropped and retry a second or more later. Linux lets a
+    // listening socket's backlog be raised by calling listen() again.
+    REQUIRE(::listen(server_.socket(), 64) == 0);
     port_ = static_cast<std::uint16_t>(port);
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     // stop() before the accept loop runs would not stop it.
@@ -180,7 +184,12 @@ class Receiver {
     res.set_content("{}", "application/json");
   }
 
-  httplib::Server server_;
+  // httplib's server with its listening socket exposed.
+  struct Server : httplib::Server {
+    int socket() const { return svr_sock_; }
+  };
+
+  Server server_;
   Policy policy_;
   std::uint16_t port_ = 0;
   std::thread thread_;
