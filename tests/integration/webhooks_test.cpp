@@ -101,7 +101,15 @@ class Receiver {
     port_ = static_cast<std::uint16_t>(port);
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     // stop() before the accept loop runs would not stop it.
-    while (!server_.is_running()) std::this_thread::sleep_for(1ms);
+    const auto deadline = std::chrono::steady_clock::now() + scaled(5s);
+    while (!server_.is_running() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(1ms);
+    }
+    if (!server_.is_running()) {
+      server_.stop();
+      thread_.join();
+      FAIL("the test's webhook receiver did not start listening");
+    }
   }
   ~Receiver() {
     {
