@@ -144,8 +144,9 @@ class Receiver {
                 std::chrono::milliseconds timeout = 10s) {
     std::unique_lock lock(mutex_);
     return changed_.wait_for(lock, scaled(timeout), [&] {
-      return static_cast<std::size_t>(std::count_if(received_.begin(), received_.end(),
-                                                     [&](const Received& r) { return r.event == type; })) >= count;
+      return static_cast<std::size_t>(
+                 std::count_if(received_.begin(), received_.end(),
+                               [&](const Received& r) { return r.event == type; })) >= count;
     });
   }
   // Waits until `count` requests are open at once (arrived, not answered). The
@@ -174,9 +175,14 @@ class Receiver {
 
  private:
   void on_request(const httplib::Request& req, httplib::Response& res) {
-    Received r{req.get_header_value("X-Souk-Event"), req.get_header_value("X-Souk-Delivery"),
-               req.get_header_value("X-Souk-Signature"), req.get_header_value("Content-Type"),
-               req.target, req.method, req.body, json::parse(req.body, nullptr, false)};
+    Received r{req.get_header_value("X-Souk-Event"),
+               req.get_header_value("X-Souk-Delivery"),
+               req.get_header_value("X-Souk-Signature"),
+               req.get_header_value("Content-Type"),
+               req.target,
+               req.method,
+               req.body,
+               json::parse(req.body, nullptr, false)};
     std::unique_lock lock(mutex_);
     const auto reply = policy_(r, static_cast<int>(received_.size()) + 1);
     r.answered = reply.status;
@@ -213,7 +219,8 @@ class Receiver {
 std::string hmac_sha256_hex(const std::string& key, const std::string& message) {
   REQUIRE(sodium_init() >= 0);
   crypto_auth_hmacsha256_state state;
-  crypto_auth_hmacsha256_init(&state, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+  crypto_auth_hmacsha256_init(&state, reinterpret_cast<const unsigned char*>(key.data()),
+                              key.size());
   crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(message.data()),
                                 message.size());
   unsigned char mac[crypto_auth_hmacsha256_BYTES];
@@ -257,9 +264,11 @@ void check_event(const Received& r, const std::string& type, const std::string& 
 }
 
 // A server posting to `urls` (comma-separated), signing with `secret`.
-ServerOptions webhook_server(const std::string& urls, int max_attempts = 12, int retry_base_ms = 100) {
+ServerOptions webhook_server(const std::string& urls, int max_attempts = 12,
+                             int retry_base_ms = 100) {
   ServerOptions opts;
-  opts.extra_args = {"--webhook-urls", urls, "--webhook-max-attempts", std::to_string(max_attempts),
+  opts.extra_args = {"--webhook-urls",          urls,
+                     "--webhook-max-attempts",  std::to_string(max_attempts),
                      "--webhook-retry-base-ms", std::to_string(retry_base_ms)};
   opts.env = {{"SOUK_WEBHOOK_SECRET", secret}};
   return opts;
@@ -316,8 +325,8 @@ auto type_attempted(std::string type, std::int64_t n) {
 
 // How many of `requests` were answered `status`.
 std::size_t answered(const std::vector<Received>& requests, int status) {
-  return static_cast<std::size_t>(std::count_if(requests.begin(), requests.end(),
-                                                 [&](const Received& r) { return r.answered == status; }));
+  return static_cast<std::size_t>(std::count_if(
+      requests.begin(), requests.end(), [&](const Received& r) { return r.answered == status; }));
 }
 
 // A port on 127.0.0.1 bound by the test and not listening: a connection to it is
@@ -374,7 +383,8 @@ TEST_CASE("webhooks: stream.live, stream.ended and recording.ready arrive signed
   INFO("publisher: " << published.describe());
   REQUIRE(published.exit_code == 0);
 
-  const auto ended = client.post(api_path("/streams/" + live.id + "/end"), json::object(), live.token);
+  const auto ended =
+      client.post(api_path("/streams/" + live.id + "/end"), json::object(), live.token);
   REQUIRE_STATUS(ended, 200);
   const auto& summary = ended.body["data"];
   REQUIRE(summary["vodUrl"].is_string());
@@ -531,9 +541,8 @@ TEST_CASE("webhooks: redirects are not followed; a 3xx is a failed attempt") {
   // Every redirect status there is, each pointing at a second receiver.
   Receiver behind;
   const int redirect_status[] = {301, 302, 303, 307, 308};
-  Receiver redirecting([&](const Received&, int n) {
-    return redirect(redirect_status[(n - 1) % 5], behind.url());
-  });
+  Receiver redirecting(
+      [&](const Received&, int n) { return redirect(redirect_status[(n - 1) % 5], behind.url()); });
   ServerProcess server(webhook_server(redirecting.url(), /*max_attempts=*/5));
   ApiClient client(server.http_port());
   const auto seller = client.register_user("seller");
@@ -553,7 +562,9 @@ TEST_CASE("webhooks: redirects are not followed; a 3xx is a failed attempt") {
   CHECK(behind.received().empty());
 }
 
-TEST_CASE("webhooks: a receiver that never answers: the attempt ends at the 10 s deadline and is retried") {
+TEST_CASE(
+    "webhooks: a receiver that never answers: the attempt ends at the 10 s deadline and is "
+    "retried") {
   // The first request is held for as long as the test runs; the next is answered.
   Receiver receiver([](const Received&, int n) { return n == 1 ? held() : answer(200); });
   ServerProcess server(webhook_server(receiver.url()));
@@ -691,7 +702,8 @@ TEST_CASE("webhooks: a delivery pending across SIGTERM and SIGKILL is delivered 
   CHECK(receiver.of_type("stream.live").size() == refused + 1);
 }
 
-TEST_CASE("webhooks: SIGTERM does not wait for a request in flight; it is sent again after the restart") {
+TEST_CASE(
+    "webhooks: SIGTERM does not wait for a request in flight; it is sent again after the restart") {
   // The receiver holds every request until released: the first one's arrival
   // means it is in flight.
   Receiver receiver([](const Received&, int) { return held(); });

@@ -142,7 +142,8 @@ TEST_CASE("webhook client: a 3xx is the outcome and its Location is not followed
       const auto c = receiver.accept();
       if (c.get() < 0) return;
       request = read_request(c.get());
-      write_all(c.get(), "HTTP/1.1 " + std::to_string(status) + " Moved\r\nLocation: http://127.0.0.1:" +
+      write_all(c.get(), "HTTP/1.1 " + std::to_string(status) +
+                             " Moved\r\nLocation: http://127.0.0.1:" +
                              std::to_string(behind.port()) + "/hooks\r\nContent-Length: 0\r\n\r\n");
       wait_closed(c.get());
     });
@@ -210,7 +211,8 @@ TEST_CASE("webhook client: the requests of one post_all are all open at once") {
     for (const auto& c : connections) wait_closed(c.get());
   });
   HttpPoster poster;
-  const auto outcomes = poster.post_all(std::vector<PostRequest>(count, request_to(receiver.port())), 30s);
+  const auto outcomes =
+      poster.post_all(std::vector<PostRequest>(count, request_to(receiver.port())), 30s);
   peer.join();
   CHECK(held == count);
   REQUIRE(outcomes.size() == count);
