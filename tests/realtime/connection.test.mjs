@@ -124,7 +124,7 @@ test('upgrade: the poll in flight is answered once the probe is, then 5 moves th
 
     // The poll in flight, as the client always has one open.
     const started = Date.now();
-    const inFlight = fetch(`${base}&sid=${sid}`, { signal: AbortSignal.timeout(20_000) }).then(async (r) => ({
+    const inFlight = fetch(`${base}&sid=${sid}`, { signal: AbortSignal.timeout(scaled(20_000)) }).then(async (r) => ({
       status: r.status,
       body: await r.text(),
       after: Date.now() - started,
@@ -159,9 +159,9 @@ test('upgrade: the poll in flight is answered once the probe is, then 5 moves th
     // Without 5 yet: the poll in flight must come back (the reference server sends a noop).
     const poll = await Promise.race([
       inFlight,
-      new Promise((resolve) => setTimeout(() => resolve(null), 3000)),
+      new Promise((resolve) => setTimeout(() => resolve(null), scaled(3000))),
     ]);
-    assert.ok(poll, 'the GET in flight was not answered within 3 s of the probe (engine.io-client waits for it before sending 5)');
+    assert.ok(poll, `the GET in flight was not answered within ${scaled(3000)} ms of the probe (engine.io-client waits for it before sending 5)`);
     assert.equal(poll.status, 200);
     assert.match(poll.body, /6/, `a noop packet ends the poll: ${JSON.stringify(poll.body)}`);
 
