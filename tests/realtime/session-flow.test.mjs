@@ -181,15 +181,15 @@ test('the room hears stream:live, stream:interrupted and stream:resumed as media
     await join(viewer, streamId);
     const url = `${live.rtmpUrl}/${live.streamKey}`;
 
-    const started = waitFor(viewer, 'stream:live', (p) => p.streamId === streamId, 10_000);
+    const started = waitFor(viewer, 'stream:live', (p) => p.streamId === streamId, scaled(10_000));
     let ffmpeg = publish(url);
     try {
       await started;
-      const interrupted = waitFor(viewer, 'stream:interrupted', (p) => p.streamId === streamId, 10_000);
+      const interrupted = waitFor(viewer, 'stream:interrupted', (p) => p.streamId === streamId, scaled(10_000));
       ffmpeg.kill('SIGKILL');  // a phone losing its network
       await interrupted;
       // The same key again: the room hears the media return, not a second start.
-      const resumed = waitFor(viewer, 'stream:resumed', (p) => p.streamId === streamId, 10_000);
+      const resumed = waitFor(viewer, 'stream:resumed', (p) => p.streamId === streamId, scaled(10_000));
       ffmpeg = publish(url);
       await resumed;
       assert.equal(viewer.received.filter((r) => r.event === 'stream:live').length, 1);
