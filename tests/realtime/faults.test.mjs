@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { connect, emitWithAck, join, received, scenario, startServer, waitFor, scaled } from './harness.mjs';
+import { connect, emitWithAck, join, received, scaled, scenario, startServer, waitFor, waitUntil } from './harness.mjs';
 
 // The publisher's encode: a keyframe every GOP_FRAMES frames at FPS. The recording
 // is cut into a fragment at each keyframe, so a kill loses at most the fragment
@@ -34,16 +34,6 @@ function publish(url) {
   );
   child.on('error', () => {});
   return child;
-}
-
-async function waitUntil(what, fn, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 function sql(db, query) {
