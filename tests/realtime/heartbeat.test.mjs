@@ -9,8 +9,10 @@ import { test } from 'node:test';
 import WebSocket from 'ws';
 import { join, scaled, scenario, waitFor, waitUntil } from './harness.mjs';
 
-const INTERVAL_MS = 400;
-const TIMEOUT_MS = 600;
+// Short enough for the test, long enough that a loaded machine answers in time
+// (the timeout is what a pong may take, so it grows with SOUK_TEST_TIME_SCALE).
+const INTERVAL_MS = 500;
+const TIMEOUT_MS = scaled(1500);
 const HEARTBEAT_ARGS = ['--socketio-ping-interval-ms', String(INTERVAL_MS), '--socketio-ping-timeout-ms', String(TIMEOUT_MS)];
 
 /** The open packet's JSON from Engine.IO's first polling request. */
