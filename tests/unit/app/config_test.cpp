@@ -120,7 +120,9 @@ TEST_CASE("config: rtmp-idle-timeout defaults to 30 s, within 1..3600") {
   }
 }
 
-TEST_CASE("config: socketio ping interval and timeout default to 25000 and 20000 ms, within 100..300000") {
+TEST_CASE(
+    "config: socketio ping interval and timeout default to 25000 and 20000 ms, within "
+    "100..300000") {
   const auto d = resolve_config({}, env_of({}));
   CHECK(d.socketio_ping_interval == std::chrono::milliseconds(25000));
   CHECK(d.socketio_ping_timeout == std::chrono::milliseconds(20000));
@@ -128,8 +130,8 @@ TEST_CASE("config: socketio ping interval and timeout default to 25000 and 20000
                                 env_of({{"SOUK_SOCKETIO_PING_TIMEOUT_MS", "400"}}));
   CHECK(c.socketio_ping_interval == std::chrono::milliseconds(300));
   CHECK(c.socketio_ping_timeout == std::chrono::milliseconds(400));
-  const auto f = resolve_config({}, env_of({}),
-                                "socketio_ping_interval_ms = 100\nsocketio-ping-timeout-ms = 300000\n");
+  const auto f = resolve_config(
+      {}, env_of({}), "socketio_ping_interval_ms = 100\nsocketio-ping-timeout-ms = 300000\n");
   CHECK(f.socketio_ping_interval == std::chrono::milliseconds(100));
   CHECK(f.socketio_ping_timeout == std::chrono::milliseconds(300000));
   for (const char* bad : {"99", "300001", "-1", "1.5", "", "25s"}) {
@@ -145,15 +147,18 @@ TEST_CASE("config: socketio ping interval and timeout default to 25000 and 20000
 
 TEST_CASE("config: token-ttl-seconds defaults to 30 days, within 1..31536000") {
   CHECK(resolve_config({}, env_of({})).token_ttl == std::chrono::seconds(30 * 86400));
-  CHECK(resolve_config({{"token-ttl-seconds", "3"}}, env_of({})).token_ttl == std::chrono::seconds(3));
+  CHECK(resolve_config({{"token-ttl-seconds", "3"}}, env_of({})).token_ttl ==
+        std::chrono::seconds(3));
   CHECK(resolve_config({}, env_of({{"SOUK_TOKEN_TTL_SECONDS", "31536000"}})).token_ttl ==
         std::chrono::seconds(31536000));
-  CHECK(resolve_config({}, env_of({}), "token_ttl_seconds = 60\n").token_ttl == std::chrono::seconds(60));
+  CHECK(resolve_config({}, env_of({}), "token_ttl_seconds = 60\n").token_ttl ==
+        std::chrono::seconds(60));
   for (const char* bad : {"0", "31536001", "-5", "x", "1h"}) {
     CAPTURE(bad);
     CHECK(error_of({{"token-ttl-seconds", bad}}, env_of({})).starts_with("--token-ttl-seconds: "));
   }
-  CHECK(error_of({}, env_of({{"SOUK_TOKEN_TTL_SECONDS", "0"}})).starts_with("SOUK_TOKEN_TTL_SECONDS: "));
+  CHECK(error_of({}, env_of({{"SOUK_TOKEN_TTL_SECONDS", "0"}}))
+            .starts_with("SOUK_TOKEN_TTL_SECONDS: "));
 }
 
 TEST_CASE("config: hls-cache-mb defaults to 256, 0 turns it off, within 0..65536") {

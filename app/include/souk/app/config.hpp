@@ -37,7 +37,8 @@ struct ServerConfig {
   std::vector<std::string> cors_origins{"*"};
   int login_max_failures = 5;
   std::chrono::seconds login_window{15 * 60};
-  std::chrono::seconds token_ttl{std::int64_t{30} * 86400};  // how long a login's bearer token is valid
+  // How long a bearer token from register or login is valid.
+  std::chrono::seconds token_ttl{std::int64_t{30} * 86400};
   std::string rtmp_app = "live";
   std::size_t rtmp_max_connections = 1000;
   std::size_t rtmp_max_chunk_streams = 64;
