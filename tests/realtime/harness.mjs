@@ -107,9 +107,9 @@ export async function startServer(extraArgs = [], { dir: reuseDir } = {}) {
     const started = await launch(bin, dir, logPath, log, port, rtmpPort, extraArgs);
     if (started.ok) return { ...started.ok, log, logTail: (lines) => tail(log(), lines) };
     const attemptLog = log().slice(logFrom);
-    // "cannot listen ... Address already in use" is the server's message; today the
-    // HTTP port's bind failure escapes as an uncaught boost::system::system_error
-    // ("bind: Address already in use", SIGABRT), so the error text alone decides.
+    // The server logs "cannot listen" with "Address already in use" and exits 1
+    // (builds before main's 05c152f aborted with "bind: Address already in use"):
+    // the error text alone decides.
     const portTaken = /Address already in use/.test(attemptLog);
     if (!portTaken || attempt >= START_ATTEMPTS) {
       throw new Error(`${started.failure} (attempt ${attempt} of ${START_ATTEMPTS})\n${tail(log())}`);
