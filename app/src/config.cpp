@@ -145,6 +145,12 @@ const std::vector<Setting>& all_settings() {
        [](ServerConfig& c, const std::string& v) {
          c.login_window = std::chrono::seconds(parse_int(v, 1, std::int64_t{86400} * 7));
        }},
+      {{"token-ttl-seconds", "SOUK_TOKEN_TTL_SECONDS",
+        "Seconds a bearer token from register or login stays valid, 1..31536000 (a year)",
+        "2592000"},
+       [](ServerConfig& c, const std::string& v) {
+         c.token_ttl = std::chrono::seconds(parse_int(v, 1, std::int64_t{365} * 86400));
+       }},
       {{"rtmp-app", "SOUK_RTMP_APP", "RTMP application name publishers connect to", "live"},
        [](ServerConfig& c, const std::string& v) {
          if (v.empty() || v.size() > 64 || v.find_first_of("/?# ") != std::string::npos) {
@@ -183,6 +189,18 @@ const std::vector<Setting>& all_settings() {
         "Seconds between stream:viewer-count broadcasts to live rooms", "10"},
        [](ServerConfig& c, const std::string& v) {
          c.viewer_count_interval = std::chrono::seconds(parse_int(v, 1, 3600));
+       }},
+      {{"socketio-ping-interval-ms", "SOUK_SOCKETIO_PING_INTERVAL_MS",
+        "Milliseconds between Engine.IO pings to each Socket.IO client, 100..300000", "25000"},
+       [](ServerConfig& c, const std::string& v) {
+         c.socketio_ping_interval = std::chrono::milliseconds(parse_int(v, 100, 300000));
+       }},
+      {{"socketio-ping-timeout-ms", "SOUK_SOCKETIO_PING_TIMEOUT_MS",
+        "Milliseconds a Socket.IO client has to answer a ping before it is disconnected, "
+        "100..300000",
+        "20000"},
+       [](ServerConfig& c, const std::string& v) {
+         c.socketio_ping_timeout = std::chrono::milliseconds(parse_int(v, 100, 300000));
        }},
       {{"hls-window", "SOUK_HLS_WINDOW", "Segments in the live HLS playlist, 3..30", "6"},
        [](ServerConfig& c, const std::string& v) {

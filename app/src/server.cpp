@@ -96,6 +96,7 @@ int run_server(const ServerConfig& config) {
   api_options.cors_origins = config.cors_origins;
   api_options.login_max_failures = config.login_max_failures;
   api_options.login_window = config.login_window;
+  api_options.token_lifetime = config.token_ttl;
   api::Api api(*db, api_options);
 
   // Webhooks: events go to the outbox with the change they announce; the
@@ -116,6 +117,8 @@ int run_server(const ServerConfig& config) {
   api::RealtimeOptions realtime_options;
   realtime_options.viewer_count_interval = config.viewer_count_interval;
   realtime_options.cors_origins = config.cors_origins;
+  realtime_options.ping_interval = config.socketio_ping_interval;
+  realtime_options.ping_timeout = config.socketio_ping_timeout;
   // A player buffers about three segments behind the live edge.
   realtime_options.estimated_latency_seconds = 3 * config.hls_segment_seconds;
   DatabaseRealtimeStore realtime_store(*db);

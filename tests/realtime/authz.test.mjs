@@ -7,8 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { emitWithAck, join, received, scenario, waitFor } from './harness.mjs';
+import { emitWithAck, join, received, scenario, waitFor, scaled, roundTrip } from './harness.mjs';
 
 const OK = 'ok';
 const PRINCIPALS = ['anonymous', 'buyer', 'another seller', 'owner'];
@@ -139,7 +138,7 @@ async function runCell(ctx, world, row, who, withAck) {
   }
 }
 
-test('authz matrix: every Socket.IO event × {anonymous, buyer, another seller, owner}', { timeout: 60_000 }, () =>
+test('authz matrix: every Socket.IO event × {anonymous, buyer, another seller, owner}', { timeout: scaled(60_000) }, () =>
   scenario(async (ctx) => {
     const world = await setUp(ctx);
     let cells = 0;
@@ -164,7 +163,9 @@ test('authz matrix: every Socket.IO event × {anonymous, buyer, another seller, 
 
     // Refused means nothing was stored: the stream's figures count exactly the
     // accepted chat messages and reactions (all on the `live` stream).
-    await sleep(200);
+    // Every cell ended on its answer; a round trip on the watcher brings whatever
+    // was broadcast to it before.
+    await roundTrip(world.watcher);
     const a = await ctx.analytics(world.owner.token, world.streams.live);
     assert.equal(a.engagement.chatMessages, accepted['stream:chat'], JSON.stringify(a.engagement));
     assert.equal(a.engagement.totalLikes, accepted['stream:reaction'], JSON.stringify(a.engagement));
@@ -174,7 +175,7 @@ test('authz matrix: every Socket.IO event × {anonymous, buyer, another seller, 
 
 // A token that names nobody is refused at connect, whatever the socket meant to do:
 // garbage, and the owner's own token after logout.
-test('authz matrix: a garbage or revoked token gets connect_error, never an anonymous socket', { timeout: 30_000 }, () =>
+test('authz matrix: a garbage or revoked token gets connect_error, never an anonymous socket', { timeout: scaled(30_000) }, () =>
   scenario(async (ctx) => {
     const { seller: owner } = await ctx.liveStream();
     const login = await ctx.request('POST', '/auth/login', {

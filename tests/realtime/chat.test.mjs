@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ISO_MS_UTC, MODES, emitWithAck, join, received, scenario, waitFor, waitForWebSocket } from './harness.mjs';
+import { ISO_MS_UTC, MODES, emitWithAck, join, received, roundTrip, scaled, scenario, waitFor, waitForWebSocket } from './harness.mjs';
 
 const AVATAR = 'https://example.com/avatars/amina.png';
 
@@ -16,7 +16,7 @@ function assertRefused(ack, code) {
 
 for (const mode of MODES) {
   describe(`chat (${mode})`, () => {
-    test('every member gets chat:message, trimmed, with the sender and a UTC timestamp', { timeout: 30_000 }, () =>
+    test('every member gets chat:message, trimmed, with the sender and a UTC timestamp', { timeout: scaled(30_000) }, () =>
       scenario(async (ctx) => {
         const { streamId } = await ctx.liveStream();
         const buyer = await ctx.register('buyer', { avatar_url: AVATAR });
@@ -43,12 +43,12 @@ for (const mode of MODES) {
         const t = Date.parse(m1.timestamp);
         assert.ok(t >= before - 2000 && t <= Date.now() + 2000, `timestamp ${m1.timestamp} is now`);
 
-        await sleep(200);
+        await roundTrip(outsider);
         assert.deepEqual(received(outsider, 'chat:message'), [], 'a socket outside the room gets no chat');
         if (mode === 'default') for (const s of [sender, watcher]) await waitForWebSocket(s);
       }));
 
-    test('anonymous chat is refused with unauthorized (ack and error event)', { timeout: 30_000 }, () =>
+    test('anonymous chat is refused with unauthorized (ack and error event)', { timeout: scaled(30_000) }, () =>
       scenario(async (ctx) => {
         const { streamId } = await ctx.liveStream();
         const anon = await ctx.connect({ mode });
@@ -57,11 +57,11 @@ for (const mode of MODES) {
         const err = waitFor(anon, 'error', (e) => e?.code === 'unauthorized');
         anon.emit('stream:chat', { stream_id: streamId, message: 'hi again' });
         await err;
-        await sleep(200);
+        await roundTrip(anon);
         assert.deepEqual(received(anon, 'chat:message'), []);
       }));
 
-    test('message length: 200 after trimming is accepted; 201, empty and blank are invalid_message', { timeout: 30_000 }, () =>
+    test('message length: 200 after trimming is accepted; 201, empty and blank are invalid_message', { timeout: scaled(30_000) }, () =>
       scenario(async (ctx) => {
         const { streamId } = await ctx.liveStream();
         const buyer = await ctx.register('buyer');
@@ -80,12 +80,12 @@ for (const mode of MODES) {
         );
         assertRefused(await emitWithAck(s, 'stream:chat', { stream_id: streamId, message: '' }), 'invalid_message');
         assertRefused(await emitWithAck(s, 'stream:chat', { stream_id: streamId, message: ' \t\n  ' }), 'invalid_message');
-        await sleep(200);
+        await roundTrip(s);
         const later = s.received.slice(mark).filter((r) => r.event === 'chat:message');
         assert.deepEqual(later, [], 'refused messages are not broadcast');
       }));
 
-    test('the 11th message of a user within a minute is rate_limited; the first 10 pass', { timeout: 30_000 }, () =>
+    test('the 11th message of a user within a minute is rate_limited; the first 10 pass', { timeout: scaled(30_000) }, () =>
       scenario(async (ctx) => {
         const { streamId } = await ctx.liveStream();
         const buyer = await ctx.register('buyer');
@@ -100,14 +100,17 @@ for (const mode of MODES) {
         }
         assertRefused(await emitWithAck(s, 'stream:chat', { stream_id: streamId, message: 'message 11' }), 'rate_limited');
         // The limit is per user: another user still chats.
+        const meToo = waitFor(o, 'chat:message', (m) => m.message === 'me too');
         const otherAck = await emitWithAck(o, 'stream:chat', { stream_id: streamId, message: 'me too' });
         assert.equal(otherAck.ok, true, JSON.stringify(otherAck));
-        await sleep(200);
+        // 'me too' was acknowledged after 'message 11' was refused: once it is here, a
+        // broadcast of 'message 11' would have been too.
+        await meToo;
         const texts = received(o, 'chat:message').map((m) => m.message);
         assert.deepEqual(texts, [...Array.from({ length: 10 }, (_, i) => `message ${i + 1}`), 'me too']);
       }));
 
-    test('the limit is per user across their sockets: 6 on one and 4 on another, then the 11th is refused', { timeout: 30_000 }, () =>
+    test('the limit is per user across their sockets: 6 on one and 4 on another, then the 11th is refused', { timeout: scaled(30_000) }, () =>
       scenario(async (ctx) => {
         const { streamId } = await ctx.liveStream();
         const buyer = await ctx.register('buyer');
@@ -124,18 +127,18 @@ for (const mode of MODES) {
         assertRefused(await emitWithAck(second, 'stream:chat', { stream_id: streamId, message: 'one more' }), 'rate_limited');
       }));
 
-    test('chat on a stream created with enable_chat false is chat_disabled', { timeout: 30_000 }, () =>
+    test('chat on a stream created with enable_chat false is chat_disabled', { timeout: scaled(30_000) }, () =>
       scenario(async (ctx) => {
         const { streamId } = await ctx.liveStream({ enable_chat: false });
         const buyer = await ctx.register('buyer');
         const s = await ctx.connect({ mode, token: buyer.token });
         await join(s, streamId);
         assertRefused(await emitWithAck(s, 'stream:chat', { stream_id: streamId, message: 'hello?' }), 'chat_disabled');
-        await sleep(200);
+        await roundTrip(s);
         assert.deepEqual(received(s, 'chat:message'), []);
       }));
 
-    test('a later joiner gets the earlier messages in stream:joined.recentChat, oldest first', { timeout: 30_000 }, () =>
+    test('a later joiner gets the earlier messages in stream:joined.recentChat, oldest first', { timeout: scaled(30_000) }, () =>
       scenario(async (ctx) => {
         const { streamId } = await ctx.liveStream();
         const buyer = await ctx.register('buyer', { avatar_url: AVATAR });
@@ -154,7 +157,7 @@ for (const mode of MODES) {
   });
 }
 
-test('recentChat holds the last 100 messages, oldest first', { timeout: 60_000 }, () =>
+test('recentChat holds the last 100 messages, oldest first', { timeout: scaled(60_000) }, () =>
   scenario(async (ctx) => {
     const { streamId } = await ctx.liveStream();
     // 11 users x 10 messages (the rate limit) = 110 messages.
@@ -178,4 +181,38 @@ test('recentChat holds the last 100 messages, oldest first', { timeout: 60_000 }
       joined.recentChat.map((m) => m.message),
       texts.slice(-100),
     );
+  }));
+
+// The limit is a rolling minute: it still holds just before the first message's
+// minute is over, and the user chats again once the minute after the tenth is.
+// Costs one real minute (the window is fixed at 60 s, not configurable).
+test('the rate limit window reopens: refused before a minute has passed, accepted after', { timeout: scaled(30_000) + 70_000 }, () =>
+  scenario(async (ctx) => {
+    const { streamId } = await ctx.liveStream();
+    const buyer = await ctx.register('buyer');
+    const s = await ctx.connect({ mode: 'websocket', token: buyer.token });
+    await join(s, streamId);
+    const chat = (message) => emitWithAck(s, 'stream:chat', { stream_id: streamId, message });
+    // The server's slot for a message lies between the emit and its ack.
+    const firstSentAt = Date.now();
+    let lastAckedAt = 0;
+    for (let i = 1; i <= 10; i++) {
+      const ack = await chat(`message ${i}`);
+      assert.equal(ack.ok, true, `message ${i}: ${JSON.stringify(ack)}`);
+      lastAckedAt = Date.now();
+    }
+    // A refusal answered before firstSentAt + 60 s was decided inside the first
+    // message's minute, so it must be rate_limited (a window shorter than a minute fails here).
+    await sleep(Math.max(0, firstSentAt + 57_000 - Date.now()));  // the window under test, not synchronisation
+    const early = await chat('too early');
+    const earlyAckedAt = Date.now();
+    assert.ok(earlyAckedAt < firstSentAt + 60_000,
+      `the server took ${earlyAckedAt - firstSentAt - 57_000} ms to answer; the check needs an answer within 3 s`);
+    assertRefused(early, 'rate_limited');
+    // A minute after the tenth was acknowledged every slot is free again.
+    await sleep(Math.max(0, lastAckedAt + 60_000 - Date.now()));  // the window under test
+    const got = waitFor(s, 'chat:message', (m) => m.message === 'a minute later');
+    const again = await chat('a minute later');
+    assert.equal(again.ok, true, JSON.stringify(again));
+    await got;
   }));

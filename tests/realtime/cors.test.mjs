@@ -6,12 +6,12 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { scenario } from './harness.mjs';
+import { scenario, scaled } from './harness.mjs';
 
 const SHOP = 'https://shop.example';
 
 async function get(url, origin) {
-  const res = await fetch(url, { headers: { Origin: origin }, signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(url, { headers: { Origin: origin }, signal: AbortSignal.timeout(scaled(10_000)) });
   return { res, body: await res.text() };
 }
 
@@ -20,7 +20,7 @@ function assertAllowed(res, origin, what) {
   assert.match(res.headers.get('vary') ?? '', /\bOrigin\b/, `${what}: Vary`);
 }
 
-test('polling with an allow-list echoes the allowed origin on every response', { timeout: 30_000 }, () =>
+test('polling with an allow-list echoes the allowed origin on every response', { timeout: scaled(30_000) }, () =>
   scenario(
     async (ctx) => {
       const base = `${ctx.url}/socket.io/?EIO=4&transport=polling`;
@@ -36,7 +36,7 @@ test('polling with an allow-list echoes the allowed origin on every response', {
         method: 'POST',
         body: '40',
         headers: { Origin: SHOP },
-        signal: AbortSignal.timeout(10_000),
+        signal: AbortSignal.timeout(scaled(10_000)),
       });
       assert.equal(post.status, 200);
       assert.equal(await post.text(), 'ok');
@@ -48,7 +48,7 @@ test('polling with an allow-list echoes the allowed origin on every response', {
       const preflight = await fetch(`${base}&sid=${sid}`, {
         method: 'OPTIONS',
         headers: { Origin: SHOP, 'Access-Control-Request-Method': 'POST' },
-        signal: AbortSignal.timeout(10_000),
+        signal: AbortSignal.timeout(scaled(10_000)),
       });
       assert.equal(preflight.status, 204);
       assertAllowed(preflight, SHOP, 'preflight');
@@ -68,7 +68,7 @@ test('polling with an allow-list echoes the allowed origin on every response', {
     { serverArgs: ['--cors-origins', SHOP] },
   ));
 
-test('polling with the default origins (*) allows every page', { timeout: 30_000 }, () =>
+test('polling with the default origins (*) allows every page', { timeout: scaled(30_000) }, () =>
   scenario(async (ctx) => {
     const open = await get(`${ctx.url}/socket.io/?EIO=4&transport=polling`, SHOP);
     assert.equal(open.res.status, 200);

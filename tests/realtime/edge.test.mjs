@@ -27,7 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
 
-import { emitWithAck, freePort, join, startServer, waitFor, waitForWebSocket } from './harness.mjs';
+import { emitWithAck, freePort, join, startServer, waitFor, waitForWebSocket, scaled } from './harness.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NGINX_PROXY_ADDRESS = '127.0.0.2';
@@ -62,7 +62,7 @@ function testConfig(text, t) {
   return text;
 }
 
-function waitForPort(port, isDead, describe, timeoutMs = 10_000) {
+function waitForPort(port, isDead, describe, timeoutMs = scaled(10_000)) {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
     const attempt = () => {
@@ -120,7 +120,7 @@ async function startNginx(t) {
     describe,
     async stop() {
       if (!exited) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), scaled(5000));
       await exit;
       clearTimeout(timer);
     },
@@ -142,7 +142,7 @@ function get(url, headers = {}) {
         res.on('error', reject);
       },
     );
-    req.setTimeout(10_000, () => req.destroy(new Error(`GET ${url} timed out`)));
+    req.setTimeout(scaled(10_000), () => req.destroy(new Error(`GET ${url} timed out`)));
     req.on('error', reject);
     req.end();
   });
@@ -161,7 +161,7 @@ function accessLines(log, method, p) {
   return log.split('\n').filter((line) => line.includes(` info http ${method} ${p} `));
 }
 
-test('nginx-example.conf in front: rtmps, cached https HLS, wss chat, client addresses', { timeout: 90_000 }, async () => {
+test('nginx-example.conf in front: rtmps, cached https HLS, wss chat, client addresses', { timeout: scaled(90_000) }, async () => {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'souk-edge-'));
   const [httpPort, httpsPort, rtmpsPort] = await distinctFreePorts(3);
   const cert = path.join(dir, 'cert.pem');
@@ -205,20 +205,20 @@ test('nginx-example.conf in front: rtmps, cached https HLS, wss chat, client add
 
     // The playlist appears over https once a segment is complete.
     let playlist = null;
-    for (let i = 0; i < 200; i++) {
+    for (const deadline = Date.now() + scaled(20_000); Date.now() < deadline;) {
       const res = await get(live.hlsUrl);
       if (res.status === 200 && res.body.toString().includes('.ts')) {
         playlist = res;
         break;
       }
-      await sleep(100);
+      await sleep(100);  // polling interval
     }
     assert.ok(playlist, `no playlist with a segment over https; ffmpeg: ${ffmpegErr}; nginx: ${nginx.describe()}`);
     assert.equal(playlist.headers['content-type'], 'application/vnd.apple.mpegurl');
 
     // Playlists are cached for 1 s (nginx counts whole seconds, so a copy lives
     // under 2 s): one 2 s old is fetched again, and a request right after is a hit.
-    await sleep(2100);
+    await sleep(2100);  // the cache entry's age under test, not synchronisation
     const first = await get(live.hlsUrl);
     const second = await get(live.hlsUrl);
     assert.equal(first.status, 200);
@@ -252,8 +252,8 @@ test('nginx-example.conf in front: rtmps, cached https HLS, wss chat, client add
     const websocket = io(base, { ...options, auth: { token: seller.token }, transports: ['websocket'] });
     sockets.push(polling, websocket);
     for (const s of sockets) s.received = [];
-    await Promise.all(sockets.map((s) => waitFor(s, 'connect', () => true, 8000)));
-    await waitForWebSocket(polling, 8000);
+    await Promise.all(sockets.map((s) => waitFor(s, 'connect', () => true, scaled(8000))));
+    await waitForWebSocket(polling, scaled(8000));
     await join(polling, streamId);
     await join(websocket, streamId);
     const heard = Promise.all(sockets.map((s) =>
@@ -267,10 +267,10 @@ test('nginx-example.conf in front: rtmps, cached https HLS, wss chat, client add
     const ended = await server.end(seller.token, streamId);
     assert.ok(ended.vodUrl.startsWith(`${base}/vod/`), ended.vodUrl);
     let vod = null;
-    for (let i = 0; i < 150 && !vod; i++) {
+    for (const deadline = Date.now() + scaled(15_000); !vod && Date.now() < deadline;) {
       const res = await get(ended.vodUrl, { Range: 'bytes=100-1123' });
       if (res.status === 206) vod = res;
-      else await sleep(100);
+      else await sleep(100);  // polling interval
     }
     assert.ok(vod, 'the VOD never came through nginx');
     const origin = await get(ended.vodUrl.replace(base, server.url));

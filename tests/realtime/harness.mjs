@@ -81,14 +81,46 @@ function tail(text, lines = 60) {
 /**
  * Starts `souk-live serve` on two free loopback ports with a fresh data directory
  * (or, with {dir}, on the data directory an earlier server used).
- * Resolves once GET /healthz answers 200 (fails after 15 s with the log's tail).
+ * Resolves once GET /healthz answers 200 (fails after scaled(15 s) with the log's tail).
+ *
+ * The ports were free when picked, then closed and handed to the server: another
+ * process (a parallel test, ctest -j) may take one in between. When the server
+ * exits during start-up with "cannot listen" and "Address already in use", new
+ * ports are picked and it is started again, up to START_ATTEMPTS times; any other
+ * early exit fails at once.
  */
 export async function startServer(extraArgs = [], { dir: reuseDir } = {}) {
   const bin = binary();
-  const [port, rtmpPort] = await twoFreePorts();
   // A given dir restarts a server on the data an earlier one left.
   const dir = reuseDir ?? (await fsp.mkdtemp(path.join(os.tmpdir(), 'souk-realtime-')));
   const logPath = path.join(dir, 'server.log');
+  const log = () => {
+    try {
+      return fs.readFileSync(logPath, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  for (let attempt = 1; ; attempt += 1) {
+    const [port, rtmpPort] = await twoFreePorts();
+    const logFrom = log().length;  // this attempt's lines start here
+    const started = await launch(bin, dir, logPath, log, port, rtmpPort, extraArgs);
+    if (started.ok) return { ...started.ok, log, logTail: (lines) => tail(log(), lines) };
+    const attemptLog = log().slice(logFrom);
+    // The server logs "cannot listen" with "Address already in use" and exits 1
+    // (builds before main's 05c152f aborted with "bind: Address already in use"):
+    // the error text alone decides.
+    const portTaken = /Address already in use/.test(attemptLog);
+    if (!portTaken || attempt >= START_ATTEMPTS) {
+      throw new Error(`${started.failure} (attempt ${attempt} of ${START_ATTEMPTS})\n${tail(log())}`);
+    }
+  }
+}
+
+const START_ATTEMPTS = 4;
+
+/** One start-up on the given ports: {ok: server fields} or {failure: message}. */
+async function launch(bin, dir, logPath, log, port, rtmpPort, extraArgs) {
   const logFd = fs.openSync(logPath, 'a');
   const args = [
     'serve',
@@ -113,19 +145,10 @@ export async function startServer(extraArgs = [], { dir: reuseDir } = {}) {
     });
   });
   const url = `http://127.0.0.1:${port}`;
-  const log = () => {
-    try {
-      return fs.readFileSync(logPath, 'utf8');
-    } catch {
-      return '';
-    }
-  };
 
   const deadline = Date.now() + scaled(START_TIMEOUT_MS);
   for (;;) {
-    if (exited) {
-      throw new Error(`souk-live exited during start-up (${JSON.stringify(exited)})\n${tail(log())}`);
-    }
+    if (exited) return { failure: `souk-live exited during start-up (${JSON.stringify(exited)})` };
     try {
       const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
       await res.arrayBuffer();
@@ -136,9 +159,9 @@ export async function startServer(extraArgs = [], { dir: reuseDir } = {}) {
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       await exitPromise;
-      throw new Error(`souk-live did not answer GET /healthz within 15 s\n${tail(log())}`);
+      return { failure: `souk-live did not answer GET /healthz within ${scaled(START_TIMEOUT_MS)} ms` };
     }
-    await sleep(50);
+    await sleep(50);  // polling interval of the readiness check, not a wait for an event
   }
 
   let stopped = false;
@@ -148,7 +171,6 @@ export async function startServer(extraArgs = [], { dir: reuseDir } = {}) {
     rtmpPort,
     dir,
     log,
-    logTail: (lines) => tail(log(), lines),
     pid: child.pid,
     /** Sends `signal` and resolves to {code, signal} once the process has exited. */
     async kill(signal) {
@@ -170,7 +192,7 @@ export async function startServer(extraArgs = [], { dir: reuseDir } = {}) {
     },
     ...restApi(url),
   };
-  return server;
+  return { ok: server };
 }
 
 // ---------------------------------------------------------------------------
@@ -192,7 +214,7 @@ export async function request(url, method, p, { token, body } = {}) {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
+    signal: AbortSignal.timeout(scaled(10_000)),
   });
   const text = await res.text();
   let json = null;
@@ -299,7 +321,7 @@ function clientOptions({ token, websocketOnly, mode } = {}) {
     reconnectionDelay: 200,
     reconnectionDelayMax: 1000,
     forceNew: true,
-    timeout: 5000,
+    timeout: scaled(5000),
   };
 }
 
@@ -324,7 +346,7 @@ function record(socket) {
  * Connects a socket.io-client socket; resolves on 'connect', rejects on
  * 'connect_error' (closing the socket) or after timeoutMs.
  */
-export function connect(url, opts = {}, timeoutMs = 8000) {
+export function connect(url, opts = {}, timeoutMs = scaled(8000)) {
   const socket = record(io(url, clientOptions(opts)));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -354,7 +376,7 @@ export function connect(url, opts = {}, timeoutMs = 8000) {
 }
 
 /** Connects expecting a refusal: resolves with the connect_error's Error; rejects if it connects. */
-export function connectError(url, opts = {}, timeoutMs = 8000) {
+export function connectError(url, opts = {}, timeoutMs = scaled(8000)) {
   const socket = io(url, clientOptions(opts));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -378,7 +400,7 @@ export function connectError(url, opts = {}, timeoutMs = 8000) {
  * The next `event` on `socket` (received after this call) whose payload satisfies
  * `predicate`; rejects after timeoutMs naming what did arrive.
  */
-export function waitFor(socket, event, predicate = () => true, timeoutMs = 5000) {
+export function waitFor(socket, event, predicate = () => true, timeoutMs = scaled(5000)) {
   return new Promise((resolve, reject) => {
     const seen = [];
     const handler = (...args) => {
@@ -413,7 +435,7 @@ export function waitFor(socket, event, predicate = () => true, timeoutMs = 5000)
 }
 
 /** Emits with an acknowledgement (socket.timeout(ms).emitWithAck); resolves to the ack. */
-export async function emitWithAck(socket, event, payload, timeoutMs = 5000) {
+export async function emitWithAck(socket, event, payload, timeoutMs = scaled(5000)) {
   try {
     return await socket.timeout(timeoutMs).emitWithAck(event, payload);
   } catch (err) {
@@ -432,7 +454,7 @@ export function received(socket, event) {
 }
 
 /** Waits until the engine's transport is WebSocket (the upgrade from polling). */
-export function waitForWebSocket(socket, timeoutMs = 5000) {
+export function waitForWebSocket(socket, timeoutMs = scaled(5000)) {
   const engine = socket.io.engine;
   if (engine?.transport?.name === 'websocket') return Promise.resolve();
   return new Promise((resolve, reject) => {
@@ -456,7 +478,7 @@ export function waitForWebSocket(socket, timeoutMs = 5000) {
 }
 
 /** join with ack; resolves with {ack, joined} where joined is the stream:joined payload. */
-export async function join(socket, streamId, timeoutMs = 5000) {
+export async function join(socket, streamId, timeoutMs = scaled(5000)) {
   const joined = waitFor(socket, 'stream:joined', (p) => p?.streamId === streamId, timeoutMs);
   joined.catch(() => {});
   const ack = await emitWithAck(socket, 'stream:join', { stream_id: streamId }, timeoutMs);
@@ -529,4 +551,38 @@ export async function scenario(fn, { serverArgs = [] } = {}) {
     throw new Error(String(failure) + note);
   }
   await fsp.rm(server.dir, { recursive: true, force: true });
+}
+
+// ---------------------------------------------------------------------------
+// Waiting without fixed sleeps
+
+/**
+ * Polls fn() every 50 ms until it returns a truthy value (resolved with it);
+ * rejects naming `what` after timeoutMs.
+ */
+export async function waitUntil(what, fn, timeoutMs = scaled(10_000)) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(50);  // polling interval
+  }
+}
+
+const NO_SUCH_STREAM = '00000000-0000-4000-8000-000000000000';
+
+/**
+ * One acknowledged round trip on `socket` (a stream:join of a stream that does
+ * not exist, refused with stream_not_found). The server sends a socket's packets
+ * in order and broadcasts an event before it acknowledges it, so once this
+ * returns, every packet queued for `socket` by an event acknowledged earlier (on
+ * any socket) has arrived: a check that something was NOT received needs no
+ * time window after it.
+ */
+export async function roundTrip(socket) {
+  const ack = await emitWithAck(socket, 'stream:join', { stream_id: NO_SUCH_STREAM });
+  if (ack?.ok !== false || ack.error?.code !== 'stream_not_found') {
+    throw new Error(`round trip: expected stream_not_found, got ${JSON.stringify(ack)}`);
+  }
 }

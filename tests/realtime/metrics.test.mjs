@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { MODES, emitWithAck, join, scenario, waitForWebSocket } from './harness.mjs';
+import { MODES, emitWithAck, join, scenario, waitForWebSocket, scaled } from './harness.mjs';
 
 // The unlabeled or labeled series' value in the text format (0 when absent).
 async function scrape(url) {
@@ -21,7 +21,7 @@ async function scrape(url) {
 
 for (const mode of MODES) {
   describe(`metrics (${mode})`, () => {
-    test('chat messages and reactions are counted once stored; sessions by transport', { timeout: 30_000 }, () =>
+    test('chat messages and reactions are counted once stored; sessions by transport', { timeout: scaled(30_000) }, () =>
       scenario(async (ctx) => {
         const { streamId } = await ctx.liveStream();
         const buyer = await ctx.register('buyer');

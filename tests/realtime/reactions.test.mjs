@@ -2,8 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { MODES, REACTION_EMOJIS, emitWithAck, join, received, scenario, waitFor, waitForWebSocket } from './harness.mjs';
+import { MODES, REACTION_EMOJIS, emitWithAck, join, received, roundTrip, scaled, scenario, waitFor, waitForWebSocket } from './harness.mjs';
 
 function assertRefused(ack, code) {
   assert.equal(ack?.ok, false, `expected a refusal with ${code}, got ${JSON.stringify(ack)}`);
@@ -13,7 +12,7 @@ function assertRefused(ack, code) {
 
 for (const mode of MODES) {
   describe(`reactions (${mode})`, () => {
-    test('each allowed emoji reaches every member as reaction:new', { timeout: 30_000 }, () =>
+    test('each allowed emoji reaches every member as reaction:new', { timeout: scaled(30_000) }, () =>
       scenario(async (ctx) => {
         const { streamId } = await ctx.liveStream();
         const buyer = await ctx.register('buyer');
@@ -30,7 +29,7 @@ for (const mode of MODES) {
         if (mode === 'default') for (const s of [reactor, watcher]) await waitForWebSocket(s);
       }));
 
-    test('an emoji outside the set is invalid_emoji', { timeout: 30_000 }, () =>
+    test('an emoji outside the set is invalid_emoji', { timeout: scaled(30_000) }, () =>
       scenario(async (ctx) => {
         const { streamId } = await ctx.liveStream();
         const buyer = await ctx.register('buyer');
@@ -38,11 +37,11 @@ for (const mode of MODES) {
         await join(s, streamId);
         assertRefused(await emitWithAck(s, 'stream:reaction', { stream_id: streamId, emoji: '👍' }), 'invalid_emoji');
         assertRefused(await emitWithAck(s, 'stream:reaction', { stream_id: streamId, emoji: 'heart' }), 'invalid_emoji');
-        await sleep(200);
+        await roundTrip(s);
         assert.deepEqual(received(s, 'reaction:new'), []);
       }));
 
-    test('an anonymous reaction is unauthorized', { timeout: 30_000 }, () =>
+    test('an anonymous reaction is unauthorized', { timeout: scaled(30_000) }, () =>
       scenario(async (ctx) => {
         const { streamId } = await ctx.liveStream();
         const anon = await ctx.connect({ mode });
@@ -51,26 +50,29 @@ for (const mode of MODES) {
         const err = waitFor(anon, 'error', (e) => e?.code === 'unauthorized');
         anon.emit('stream:reaction', { stream_id: streamId, emoji: '🔥' });
         await err;
-        await sleep(200);
+        await roundTrip(anon);
         assert.deepEqual(received(anon, 'reaction:new'), []);
       }));
   });
 
   describe(`stream:prepare (${mode})`, () => {
-    test('the owner gets stream:ready with a positive estimatedLatencySeconds', { timeout: 30_000 }, () =>
-      scenario(async (ctx) => {
-        const { seller, streamId } = await ctx.liveStream();
-        const s = await ctx.connect({ mode, token: seller.token });
-        const ready = waitFor(s, 'stream:ready', (r) => r.streamId === streamId);
-        const ack = await emitWithAck(s, 'stream:prepare', { stream_id: streamId });
-        assert.equal(ack.ok, true, JSON.stringify(ack));
-        const r = await ready;
-        assert.equal(typeof r.estimatedLatencySeconds, 'number');
-        assert.ok(r.estimatedLatencySeconds > 0, `estimatedLatencySeconds ${r.estimatedLatencySeconds}`);
-        if (mode === 'default') await waitForWebSocket(s);
-      }));
+    // The docs: a player buffers about three segments behind the live edge, so
+    // stream:ready announces 3 x --hls-segment-seconds (default 2).
+    for (const [segmentSeconds, serverArgs] of [[2, []], [5, ['--hls-segment-seconds', '5']]]) {
+      test(`the owner gets stream:ready with estimatedLatencySeconds 3 x ${segmentSeconds} s segments`, { timeout: scaled(30_000) }, () =>
+        scenario(async (ctx) => {
+          const { seller, streamId } = await ctx.liveStream();
+          const s = await ctx.connect({ mode, token: seller.token });
+          const ready = waitFor(s, 'stream:ready', (r) => r.streamId === streamId);
+          const ack = await emitWithAck(s, 'stream:prepare', { stream_id: streamId });
+          assert.equal(ack.ok, true, JSON.stringify(ack));
+          const r = await ready;
+          assert.equal(r.estimatedLatencySeconds, 3 * segmentSeconds);
+          if (mode === 'default') await waitForWebSocket(s);
+        }, { serverArgs }));
+    }
 
-    test('a non-owner is forbidden; an anonymous socket is unauthorized', { timeout: 30_000 }, () =>
+    test('a non-owner is forbidden; an anonymous socket is unauthorized', { timeout: scaled(30_000) }, () =>
       scenario(async (ctx) => {
         const { streamId } = await ctx.liveStream();
         const otherSeller = await ctx.register('seller');
@@ -78,7 +80,7 @@ for (const mode of MODES) {
         for (const user of [otherSeller, buyer]) {
           const s = await ctx.connect({ mode, token: user.token });
           assertRefused(await emitWithAck(s, 'stream:prepare', { stream_id: streamId }), 'forbidden');
-          await sleep(100);
+          await roundTrip(s);
           assert.deepEqual(received(s, 'stream:ready'), []);
         }
         const anon = await ctx.connect({ mode });

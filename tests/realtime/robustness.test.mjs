@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { MODES, emitWithAck, join, scenario, waitFor, waitForWebSocket } from './harness.mjs';
+import { MODES, emitWithAck, join, scenario, waitFor, waitForWebSocket, scaled } from './harness.mjs';
 
 /** A raw Engine.IO WebSocket session: {ws, messages, next(pred, ms), closed}. */
 async function rawSession(ctx) {
@@ -23,7 +23,7 @@ async function rawSession(ctx) {
     }
   });
   const closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
-  const next = (pred, ms = 5000) => {
+  const next = (pred, ms = scaled(5000)) => {
     const hit = messages.find(pred);
     if (hit !== undefined) return Promise.resolve(hit);
     return new Promise((resolve, reject) => {
@@ -70,7 +70,7 @@ const GARBAGE = [
 
 for (const mode of MODES) {
   describe(`robustness (${mode})`, () => {
-    test('a dropped connection reconnects by itself and can join and chat again', { timeout: 30_000 }, () =>
+    test('a dropped connection reconnects by itself and can join and chat again', { timeout: scaled(30_000) }, () =>
       scenario(async (ctx) => {
         const { streamId } = await ctx.liveStream();
         const buyer = await ctx.register('buyer');
@@ -82,7 +82,7 @@ for (const mode of MODES) {
         const firstId = s.id;
 
         const disconnected = waitFor(s, 'disconnect');
-        const reconnected = waitFor(s, 'connect', () => true, 10_000);
+        const reconnected = waitFor(s, 'connect', () => true, scaled(10_000));
         const left = waitFor(observer, 'viewer:left', (p) => p.userId === buyer.id);
         s.io.engine.close(); // the transport drops
         await disconnected;
@@ -100,7 +100,7 @@ for (const mode of MODES) {
         if (mode === 'default') await waitForWebSocket(s);
       }));
 
-    test('malformed frames close the raw session; a normal client keeps working', { timeout: 60_000 }, () =>
+    test('malformed frames close the raw session; a normal client keeps working', { timeout: scaled(60_000) }, () =>
       scenario(async (ctx) => {
         const { streamId } = await ctx.liveStream();
         const buyer = await ctx.register('buyer');
@@ -115,7 +115,7 @@ for (const mode of MODES) {
           raw.ws.send('40');
           await raw.next((m) => m.startsWith('40'));
           raw.ws.send(make(streamId));
-          await within(raw.closed, 5000, `the session after ${what} is closed`);
+          await within(raw.closed, scaled(5000), `the session after ${what} is closed`);
 
           assert.equal(normal.connected, true, `the normal client is still connected after ${what}`);
           const text = `still here after ${what}`;

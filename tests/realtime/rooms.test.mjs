@@ -4,12 +4,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { MODES, emitWithAck, join, received, scenario, waitFor, waitForWebSocket } from './harness.mjs';
+import { MODES, emitWithAck, join, received, scenario, waitFor, waitForWebSocket, scaled, roundTrip } from './harness.mjs';
 
 for (const mode of MODES) {
   describe(`rooms (${mode})`, () => {
-    test('joining an unknown stream is refused with stream_not_found', { timeout: 30_000 }, () =>
+    test('joining an unknown stream is refused with stream_not_found', { timeout: scaled(30_000) }, () =>
       scenario(async (ctx) => {
         const s = await ctx.connect({ mode });
         const ack = await emitWithAck(s, 'stream:join', { stream_id: randomUUID() });
@@ -17,12 +16,12 @@ for (const mode of MODES) {
         assert.equal(ack.error?.code, 'stream_not_found');
         assert.equal(typeof ack.error?.message, 'string');
         assert.ok(ack.error.message.length > 0);
-        await sleep(200);
+        await roundTrip(s);
         assert.deepEqual(received(s, 'stream:joined'), []);
         assert.deepEqual(received(s, 'viewer:joined'), []);
       }));
 
-    test('a refused event without an ack gets an error event', { timeout: 30_000 }, () =>
+    test('a refused event without an ack gets an error event', { timeout: scaled(30_000) }, () =>
       scenario(async (ctx) => {
         const s = await ctx.connect({ mode });
         const err = waitFor(s, 'error', (e) => e?.code === 'stream_not_found');
@@ -32,7 +31,7 @@ for (const mode of MODES) {
         assert.ok(s.connected, 'the socket stays connected after a refused event');
       }));
 
-    test('join answers stream:joined and tells the room viewer:joined', { timeout: 30_000 }, () =>
+    test('join answers stream:joined and tells the room viewer:joined', { timeout: scaled(30_000) }, () =>
       scenario(async (ctx) => {
         const { streamId, productId } = await ctx.liveStream();
         const s = await ctx.connect({ mode });
@@ -54,7 +53,7 @@ for (const mode of MODES) {
         if (mode === 'default') await waitForWebSocket(s);
       }));
 
-    test('counts across clients: 1, 2, 3 on join; leave and disconnect give viewer:left', { timeout: 30_000 }, () =>
+    test('counts across clients: 1, 2, 3 on join; leave and disconnect give viewer:left', { timeout: scaled(30_000) }, () =>
       scenario(async (ctx) => {
         const { streamId } = await ctx.liveStream();
         const b2 = await ctx.register('buyer');
@@ -95,14 +94,15 @@ for (const mode of MODES) {
         const r4 = await join(c4, streamId);
         assert.equal(r4.joined.viewerCount, 2);
 
-        // c3 is no longer in the room: nothing of the room reached it after its leave.
-        await sleep(200);
+        // c3 is no longer in the room: nothing of the room reached it after its leave
+        // (c2's viewer:left and c4's viewer:joined were broadcast before c4's join was acknowledged).
+        await roundTrip(c3);
         const after = c3.received.slice(c3Mark).filter((r) => r.event.startsWith('viewer:'));
         assert.deepEqual(after, [], 'c3 got room events after leaving');
         if (mode === 'default') for (const c of [c1, c3, c4]) await waitForWebSocket(c);
       }));
 
-    test('the anonymous joiner is counted; REST viewerCount agrees', { timeout: 30_000 }, () =>
+    test('the anonymous joiner is counted; REST viewerCount agrees', { timeout: scaled(30_000) }, () =>
       scenario(async (ctx) => {
         const { streamId } = await ctx.liveStream();
         const a = await ctx.connect({ mode });

@@ -3,29 +3,29 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { MODES, emitWithAck, join, scenario, waitFor, waitForWebSocket } from './harness.mjs';
+import { MODES, emitWithAck, join, scenario, waitFor, waitForWebSocket, scaled } from './harness.mjs';
 
 for (const mode of MODES) {
   describe(`server events (${mode})`, () => {
-    test('stream:viewer-count reaches a live room periodically with the current count', { timeout: 30_000 }, () =>
+    test('stream:viewer-count reaches a live room periodically with the current count', { timeout: scaled(30_000) }, () =>
       scenario(async (ctx) => {
         const { streamId } = await ctx.liveStream();
         const a = await ctx.connect({ mode });
         await join(a, streamId);
         // --viewer-count-interval 1: two broadcasts within about 3 s.
-        const first = await waitFor(a, 'stream:viewer-count', (p) => p.streamId === streamId, 3000);
+        const first = await waitFor(a, 'stream:viewer-count', (p) => p.streamId === streamId, scaled(3000));
         assert.deepEqual(first, { streamId, count: 1 });
-        const second = await waitFor(a, 'stream:viewer-count', (p) => p.streamId === streamId, 3000);
+        const second = await waitFor(a, 'stream:viewer-count', (p) => p.streamId === streamId, scaled(3000));
         assert.deepEqual(second, { streamId, count: 1 });
 
         const b = await ctx.connect({ mode });
         await join(b, streamId);
-        const both = [a, b].map((s) => waitFor(s, 'stream:viewer-count', (p) => p.count === 2, 3000));
+        const both = [a, b].map((s) => waitFor(s, 'stream:viewer-count', (p) => p.count === 2, scaled(3000)));
         for (const p of await Promise.all(both)) assert.deepEqual(p, { streamId, count: 2 });
         if (mode === 'default') for (const s of [a, b]) await waitForWebSocket(s);
       }));
 
-    test("product:tagged follows the owner's REST tag", { timeout: 30_000 }, () =>
+    test("product:tagged follows the owner's REST tag", { timeout: scaled(30_000) }, () =>
       scenario(async (ctx) => {
         const { seller, streamId, productId } = await ctx.liveStream();
         const s = await ctx.connect({ mode });
@@ -35,7 +35,7 @@ for (const mode of MODES) {
         assert.deepEqual(await tagged, { streamId, productId, x: 0.42, y: 0.63, timestampSeconds: 120 });
       }));
 
-    test('stream:ended reaches the room after /end; chat is then refused', { timeout: 30_000 }, () =>
+    test('stream:ended reaches the room after /end; chat is then refused', { timeout: scaled(30_000) }, () =>
       scenario(async (ctx) => {
         const { seller, streamId } = await ctx.liveStream();
         const buyer = await ctx.register('buyer');
@@ -52,7 +52,7 @@ for (const mode of MODES) {
         assert.equal(ack.error?.code, 'stream_ended');
       }));
 
-    test('a connected follower gets notification:new when the seller goes live', { timeout: 30_000 }, () =>
+    test('a connected follower gets notification:new when the seller goes live', { timeout: scaled(30_000) }, () =>
       scenario(async (ctx) => {
         const seller = await ctx.register('seller');
         const follower = await ctx.register('buyer');
@@ -76,7 +76,7 @@ for (const mode of MODES) {
         );
       }));
 
-    test('the figures of /end reflect the socket activity', { timeout: 30_000 }, () =>
+    test('the figures of /end reflect the socket activity', { timeout: scaled(30_000) }, () =>
       scenario(async (ctx) => {
         const { seller, streamId } = await ctx.liveStream();
         const b1 = await ctx.register('buyer');

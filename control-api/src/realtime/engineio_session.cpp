@@ -297,8 +297,18 @@ bool EngineIoServer::on_engine_packet(const std::shared_ptr<EngineIoClient>& c,
                                       const engineio::Packet& p) {
   switch (p.type) {
     case engineio::PacketType::pong: {
-      std::lock_guard lock(c->mutex);
-      c->awaiting_pong = false;
+      {
+        std::lock_guard lock(c->mutex);
+        if (!c->awaiting_pong || c->closed) return true;
+        c->awaiting_pong = false;
+      }
+      // The next ping follows the pong by pingInterval, as in Engine.IO: a client
+      // closes itself when no ping comes within pingInterval + pingTimeout of the
+      // last, so pinging only after the timeout ran out too would race that limit.
+      net::post(c->timer.get_executor(), [self = shared_from_this(), c] {
+        c->timer.cancel();
+        self->schedule_ping(c);
+      });
       return true;
     }
     case engineio::PacketType::message:

@@ -120,6 +120,47 @@ TEST_CASE("config: rtmp-idle-timeout defaults to 30 s, within 1..3600") {
   }
 }
 
+TEST_CASE(
+    "config: socketio ping interval and timeout default to 25000 and 20000 ms, within "
+    "100..300000") {
+  const auto d = resolve_config({}, env_of({}));
+  CHECK(d.socketio_ping_interval == std::chrono::milliseconds(25000));
+  CHECK(d.socketio_ping_timeout == std::chrono::milliseconds(20000));
+  const auto c = resolve_config({{"socketio-ping-interval-ms", "300"}},
+                                env_of({{"SOUK_SOCKETIO_PING_TIMEOUT_MS", "400"}}));
+  CHECK(c.socketio_ping_interval == std::chrono::milliseconds(300));
+  CHECK(c.socketio_ping_timeout == std::chrono::milliseconds(400));
+  const auto f = resolve_config(
+      {}, env_of({}), "socketio_ping_interval_ms = 100\nsocketio-ping-timeout-ms = 300000\n");
+  CHECK(f.socketio_ping_interval == std::chrono::milliseconds(100));
+  CHECK(f.socketio_ping_timeout == std::chrono::milliseconds(300000));
+  for (const char* bad : {"99", "300001", "-1", "1.5", "", "25s"}) {
+    CAPTURE(bad);
+    CHECK(error_of({{"socketio-ping-interval-ms", bad}}, env_of({}))
+              .starts_with("--socketio-ping-interval-ms: "));
+    CHECK(error_of({{"socketio-ping-timeout-ms", bad}}, env_of({}))
+              .starts_with("--socketio-ping-timeout-ms: "));
+  }
+  CHECK(error_of({}, env_of({{"SOUK_SOCKETIO_PING_INTERVAL_MS", "0"}}))
+            .starts_with("SOUK_SOCKETIO_PING_INTERVAL_MS: "));
+}
+
+TEST_CASE("config: token-ttl-seconds defaults to 30 days, within 1..31536000") {
+  CHECK(resolve_config({}, env_of({})).token_ttl == std::chrono::seconds(30 * 86400));
+  CHECK(resolve_config({{"token-ttl-seconds", "3"}}, env_of({})).token_ttl ==
+        std::chrono::seconds(3));
+  CHECK(resolve_config({}, env_of({{"SOUK_TOKEN_TTL_SECONDS", "31536000"}})).token_ttl ==
+        std::chrono::seconds(31536000));
+  CHECK(resolve_config({}, env_of({}), "token_ttl_seconds = 60\n").token_ttl ==
+        std::chrono::seconds(60));
+  for (const char* bad : {"0", "31536001", "-5", "x", "1h"}) {
+    CAPTURE(bad);
+    CHECK(error_of({{"token-ttl-seconds", bad}}, env_of({})).starts_with("--token-ttl-seconds: "));
+  }
+  CHECK(error_of({}, env_of({{"SOUK_TOKEN_TTL_SECONDS", "0"}}))
+            .starts_with("SOUK_TOKEN_TTL_SECONDS: "));
+}
+
 TEST_CASE("config: hls-cache-mb defaults to 256, 0 turns it off, within 0..65536") {
   CHECK(resolve_config({}, env_of({})).hls_cache_mb == 256);
   CHECK(resolve_config({{"hls-cache-mb", "0"}}, env_of({})).hls_cache_mb == 0);

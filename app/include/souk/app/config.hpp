@@ -37,6 +37,8 @@ struct ServerConfig {
   std::vector<std::string> cors_origins{"*"};
   int login_max_failures = 5;
   std::chrono::seconds login_window{15 * 60};
+  // How long a bearer token from register or login is valid.
+  std::chrono::seconds token_ttl{std::int64_t{30} * 86400};
   std::string rtmp_app = "live";
   std::size_t rtmp_max_connections = 1000;
   std::size_t rtmp_max_chunk_streams = 64;
@@ -44,6 +46,9 @@ struct ServerConfig {
   std::size_t hls_window = 6;
   std::size_t hls_cache_mb = 256;  // hot HLS files in memory; 0: none
   std::chrono::seconds viewer_count_interval{10};
+  // Engine.IO heartbeat: a ping every interval; no pong within the timeout closes the session.
+  std::chrono::milliseconds socketio_ping_interval{25000};
+  std::chrono::milliseconds socketio_ping_timeout{20000};
   std::chrono::seconds idle_timeout{600};
   std::chrono::seconds rtmp_idle_timeout{30};  // a publisher silent this long is dropped
   TrustedProxies trusted_proxies;  // peers whose X-Forwarded-For and PROXY headers are believed

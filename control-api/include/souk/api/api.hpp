@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -37,7 +38,7 @@ struct ApiOptions {
   std::vector<std::string> cors_origins = {"*"};
   int login_max_failures = 5;
   std::chrono::seconds login_window{15 * 60};
-  std::chrono::hours token_lifetime{24 * 30};
+  std::chrono::seconds token_lifetime{std::int64_t{30} * 86400};  // --token-ttl-seconds
   double neighborhood_radius_m = 2000;  // "users within 2 km" of the seller
   PasswordCost password_cost = PasswordCost::interactive();
   // Hot HLS files in memory, kept by the packager (optional): /hls/ requests are
