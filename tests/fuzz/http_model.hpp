@@ -1,0 +1,139 @@
+// For the HTTP session fuzz targets: what an HTTP/1.1 server must answer to a
+// byte stream, read with Beast's parser and the server's limits exactly as
+// http_session.cpp reads it (one request at a time until the stream ends, a
+// request closes the connection, or the input is refused), and a check that
+// the bytes the server wrote are those answers, and nothing else.
+#pragma once
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace souk_fuzz {
+
+namespace http = boost::beast::http;
+
+// The input as a SyncReadStream that ends with EOF, handing out `step` bytes a read.
+class MemoryStream {
+ public:
+  MemoryStream(std::span<const std::uint8_t> bytes, std::size_t step) : rest_(bytes), step_(step) {}
+  template <class Buffers>
+  std::size_t read_some(const Buffers& buffers, boost::system::error_code& ec) {
+    if (rest_.empty()) {
+      ec = boost::asio::error::eof;
+      return 0;
+    }
+    ec = {};
+    const auto n = boost::asio::buffer_copy(
+        buffers, boost::asio::buffer(rest_.data(), std::min(step_, rest_.size())));
+    rest_ = rest_.subspan(n);
+    return n;
+  }
+  template <class Buffers>
+  std::size_t read_some(const Buffers& buffers) {
+    boost::system::error_code ec;
+    const auto n = read_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+ private:
+  std::span<const std::uint8_t> rest_;
+  std::size_t step_;
+};
+
+struct ExpectedResponse {
+  std::string method;          // of the request it answers ("-" for a refusal)
+  std::string target;
+  std::optional<int> status;   // when the input decides it (a refusal)
+  bool upgrade = false;        // a WebSocket upgrade request: what follows is not HTTP
+};
+
+struct HttpLimits {
+  std::size_t max_body_bytes;
+  std::size_t max_header_bytes;
+};
+
+// The answers http_session.cpp owes `input`, in order (see the file comment).
+inline std::vector<ExpectedResponse> expected_responses(std::span<const std::uint8_t> input,
+                                                        HttpLimits limits, std::size_t step,
+                                                        bool realtime) {
+  std::vector<ExpectedResponse> out;
+  MemoryStream stream(input, step);
+  boost::beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(limits.max_body_bytes);
+    parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+    boost::system::error_code ec;
+    http::read(stream, buffer, parser, ec);
+    if (ec == http::error::end_of_stream || ec == boost::asio::error::eof) return out;
+    if (ec == http::error::body_limit) {
+      const auto& m = parser.get();
+      out.push_back({std::string(m.method_string()), std::string(m.target()), 413});
+      return out;
+    }
+    if (ec == http::error::header_limit) {
+      out.push_back({"-", "-", 431});
+      return out;
+    }
+    if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
+      out.push_back({"-", "-", 400});
+      return out;
+    }
+    if (ec) return out;
+    const auto& m = parser.get();
+    const std::string target(m.target());
+    const bool upgrade = realtime && target.starts_with("/socket.io/") &&
+                         boost::beast::websocket::is_upgrade(m);
+    out.push_back({std::string(m.method_string()), target, std::nullopt, upgrade});
+    if (upgrade || !m.keep_alive()) return out;
+  }
+}
+
+struct ReceivedResponse {
+  int status;
+  std::string body;
+  std::string content_type;
+};
+
+// Parses the server's bytes as answers to `expected`; traps if they are not
+// exactly that many well-formed responses (up to an upgrade, after which the
+// bytes are WebSocket frames), or if a refusal has the wrong status.
+inline std::vector<ReceivedResponse> check_responses(std::span<const std::uint8_t> received,
+                                                     const std::vector<ExpectedResponse>& expected) {
+  std::vector<ReceivedResponse> out;
+  std::size_t pos = 0;
+  for (const auto& e : expected) {
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+    parser.header_limit(1 << 20);
+    if (e.method == "HEAD") parser.skip(true);
+    parser.eager(true);
+    while (!parser.is_done()) {
+      boost::system::error_code ec;
+      const auto rest = received.subspan(pos);
+      const auto used = parser.put(boost::asio::buffer(rest.data(), rest.size()), ec);
+      if (ec || used == 0) __builtin_trap();  // a missing or malformed response
+      pos += used;
+    }
+    const auto& m = parser.get();
+    const int status = static_cast<int>(m.result_int());
+    if (e.status && status != *e.status) __builtin_trap();
+    out.push_back({status, m.body(), std::string(m[http::field::content_type])});
+    if (e.upgrade && status == 101) return out;
+  }
+  if (pos != received.size()) __builtin_trap();  // bytes nobody asked for
+  return out;
+}
+
+}  // namespace souk_fuzz
