@@ -12,6 +12,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <optional>
 #include <span>
@@ -128,7 +129,10 @@ inline std::vector<ReceivedResponse> check_responses(std::span<const std::uint8_
     }
     const auto& m = parser.get();
     const int status = static_cast<int>(m.result_int());
-    if (e.status && status != *e.status) __builtin_trap();
+    if (e.status && status != *e.status) {
+      std::fprintf(stderr, "response %d, expected %d\n", status, *e.status);
+      __builtin_trap();
+    }
     out.push_back({status, m.body(), std::string(m[http::field::content_type])});
     if (e.upgrade && status == 101) return out;
   }
