@@ -56,6 +56,10 @@ struct ExpectedResponse {
   std::string method;          // of the request it answers ("-" for a refusal)
   std::string target;
   std::optional<int> status;   // when the input decides it (a refusal)
+  // The request head is refused: 431 (too large) or 400 (malformed). Which one
+  // Beast reports for a head that is both can depend on where the reads cut it
+  // (seen: a NUL inside an over-long field gives 400 or 431), so either is right.
+  bool head_refused = false;
   bool upgrade = false;        // a WebSocket upgrade request: what follows is not HTTP
 };
 
@@ -84,11 +88,12 @@ inline std::vector<ExpectedResponse> expected_responses(std::span<const std::uin
       return out;
     }
     if (ec == http::error::header_limit) {
-      out.push_back({"-", "-", 431});
+      out.push_back({"-", "-", std::nullopt, true});
       return out;
     }
     if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
-      out.push_back({"-", "-", 400});
+      // A malformed head, or a request cut short by the end of the input.
+      out.push_back({"-", "-", std::nullopt, true});
       return out;
     }
     if (ec) return out;
@@ -96,7 +101,7 @@ inline std::vector<ExpectedResponse> expected_responses(std::span<const std::uin
     const std::string target(m.target());
     const bool upgrade = realtime && target.starts_with("/socket.io/") &&
                          boost::beast::websocket::is_upgrade(m);
-    out.push_back({std::string(m.method_string()), target, std::nullopt, upgrade});
+    out.push_back({std::string(m.method_string()), target, std::nullopt, false, upgrade});
     if (upgrade || !m.keep_alive()) return out;
   }
 }
@@ -129,8 +134,8 @@ inline std::vector<ReceivedResponse> check_responses(std::span<const std::uint8_
     }
     const auto& m = parser.get();
     const int status = static_cast<int>(m.result_int());
-    if (e.status && status != *e.status) {
-      std::fprintf(stderr, "response %d, expected %d\n", status, *e.status);
+    if ((e.status && status != *e.status) || (e.head_refused && status != 400 && status != 431)) {
+      std::fprintf(stderr, "response %d, expected %d\n", status, e.status.value_or(431));
       __builtin_trap();
     }
     out.push_back({status, m.body(), std::string(m[http::field::content_type])});
