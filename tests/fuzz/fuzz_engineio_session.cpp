@@ -131,18 +131,18 @@ std::span<const std::uint8_t> bytes(const std::string& s) {
 std::vector<souk_fuzz::ReceivedResponse> send(const std::string& input, bool& upgraded) {
   auto& s = servers();
   const HttpServerOptions limits;
-  const auto expected = souk_fuzz::expected_responses(
+  const auto owed = souk_fuzz::owed_responses(
       bytes(input), {limits.max_body_bytes, limits.max_header_bytes}, 4096, true);
   const auto result = souk_fuzz::exchange(s.ioc, s.http->local_endpoint(), bytes(input), nullptr,
                                           [&] { return s.http->connection_count(); });
-  auto responses = souk_fuzz::check_responses(result.received, expected);
+  auto responses = souk_fuzz::check_responses(result.received, owed);
   upgraded = !responses.empty() && responses.back().status == 101;
   if (upgraded) responses.pop_back();
   // Each response against its request (the upgrade's frames are not checked here).
   for (std::size_t i = 0; i < responses.size(); ++i) {
     const auto& r = responses[i];
     if (r.status >= 500) __builtin_trap();
-    const auto& request = expected[i];
+    const auto& request = owed.responses[i];
     if (r.status != 200 || !request.target.starts_with("/socket.io/")) continue;
     if (request.method == "POST" && r.body != "ok") __builtin_trap();
     if (request.method != "GET") continue;
