@@ -76,7 +76,8 @@ tidy: build
 # inputs go to $(BUILD_DIR)/fuzz/corpus/<target> (add crashers and interesting
 # ones to tests/fuzz/corpus/<target>, so `make test` replays them).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := handshake chunk_stream amf0 flv engineio http_api proxy_protocol forwarded
+FUZZ_TARGETS := handshake chunk_stream amf0 flv engineio http_api proxy_protocol forwarded \
+  rtmp_session http_session engineio_session
 fuzz:
 	@./tools/install-deps.sh fuzz
 	@CC=clang CXX=clang++ cmake -S . -B $(BUILD_DIR)/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
