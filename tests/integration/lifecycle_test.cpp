@@ -6,6 +6,10 @@
 
 #include <doctest/doctest.h>
 
+#include <sqlite3.h>
+
+#include <cstdio>
+
 #include <future>
 #include <regex>
 #include <thread>
@@ -28,7 +32,37 @@ void check_clean_exit(const StopResult& r) {
                   << ", took " << r.elapsed.count() << " ms");
   CHECK(r.exited);
   CHECK(r.exit_code == 0);
-  CHECK(r.elapsed < std::chrono::seconds(5));
+  CHECK(r.elapsed < scaled(std::chrono::seconds(5)));
+}
+
+// Polls /proc/net/tcp until it lists at least one established connection on
+// 127.0.0.1:`port` and none of them has bytes the server has not read yet
+// (rx_queue, the fifth column's second half, is 0 on the server's end).
+bool wait_requests_read(std::uint16_t port, std::chrono::milliseconds timeout) {
+  char local[16];
+  std::snprintf(local, sizeof local, "0100007F:%04X", static_cast<unsigned>(port));
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    int established = 0;
+    int unread = 0;
+    std::istringstream table(read_whole_file("/proc/net/tcp"));
+    std::string line;
+    std::getline(table, line);  // the header
+    while (std::getline(table, line)) {
+      std::istringstream fields(line);
+      std::string slot, local_address, remote_address, state, queues;
+      fields >> slot >> local_address >> remote_address >> state >> queues;
+      if (local_address != local || state != "01") continue;  // 01: ESTABLISHED
+      ++established;
+      const auto colon = queues.find(':');
+      if (colon == std::string::npos || std::stoul(queues.substr(colon + 1), nullptr, 16) != 0) {
+        ++unread;
+      }
+    }
+    if (established > 0 && unread == 0) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 }  // namespace
@@ -75,16 +109,30 @@ TEST_CASE(
 
 TEST_CASE("lifecycle: SIGTERM lets a request in flight finish before exiting") {
   ServerProcess server;
-  // Registering hashes the password with argon2id (tens of milliseconds), so the
-  // request is still being handled when the signal arrives.
+  // The test holds the database's write lock: a registration can be read and
+  // hashed but not stored, so it stays in flight (the server waits up to its
+  // 5 s busy timeout) until the lock is released.
+  sqlite3* lock = nullptr;
+  REQUIRE(sqlite3_open_v2((server.data_dir() / "souk.db").c_str(), &lock, SQLITE_OPEN_READWRITE,
+                          nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(lock, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+
   RawConnection conn(server.http_port());
   const json body = {{"username", unique_username("inflight")},
                      {"password", unique_password()},
                      {"role", "buyer"}};
   REQUIRE(conn.send(raw_request_text("POST", "/api/v1/auth/register", body.dump())));
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // The server has read the whole request: the kernel holds no unread byte on
+  // its end of the connection. Only then is the request in the handler (a
+  // request still being received counts as an idle connection, closed at once).
+  INFO("connections to the HTTP port: " << read_whole_file("/proc/net/tcp"));
+  REQUIRE(wait_requests_read(server.http_port(), scaled(std::chrono::seconds(3))));
+
   auto stopped = std::async(std::launch::async, [&] { return server.stop(); });
-  const auto res = conn.read_response();
+  REQUIRE(server.wait_for_log("shutting down"));
+  REQUIRE(sqlite3_exec(lock, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(lock);
+  const auto res = conn.read_response(scaled(std::chrono::seconds(5)));
   REQUIRE(res.has_value());
   CHECK(res->status == 201);
   check_clean_exit(stopped.get());
