@@ -341,3 +341,22 @@ TEST_CASE(
   CHECK(basic["totalWatchTimeSeconds"] == rounded(total_ms));
   CHECK(basic["averageWatchTimeSeconds"] == rounded(total_ms / 2));
 }
+
+TEST_CASE("lifecycle: /readyz answers 503 not_ready while the data directory cannot be written, 200 once it can") {
+  ServerProcess server;
+  ApiClient client(server.http_port());
+  CHECK_STATUS(client.get("/readyz"), 200);
+
+  // The data directory goes away (a volume unmounted under the server): the
+  // database stays open, but nothing new can be written there.
+  const auto moved = server.dir() / "data.moved";
+  std::filesystem::rename(server.data_dir(), moved);
+  const auto not_ready = client.get("/readyz");
+  CHECK_ERROR(not_ready, 503, "not_ready");
+  CHECK_STATUS(client.get("/healthz"), 200);  // the process itself still answers
+
+  std::filesystem::rename(moved, server.data_dir());
+  const auto ready = client.get("/readyz");
+  CHECK_STATUS(ready, 200);
+  CHECK(ready.body["data"]["status"] == "ready");
+}
