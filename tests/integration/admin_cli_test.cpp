@@ -212,7 +212,7 @@ TEST_CASE("admin cli: db backup while the server takes writes; db check") {
   if (written < 20) {
     stop = true;
     writer.join();
-    FAIL("only " << written << " of 20 products were created within " << scaled(20s).count()
+    FAIL("only " << written.load() << " of 20 products were created within " << scaled(20s).count()
                  << " ms; log tail:\n" << server.log_tail());
   }
   TempDir out;

@@ -106,7 +106,7 @@ std::vector<double> segment_durations(const std::string& playlist) {
 double end_and_check_vod(ApiClient& client, const std::filesystem::path& data_dir, const Live& s) {
   const auto ended = client.end_stream(s);
   REQUIRE_STATUS(ended, 200);
-  const auto d = client.wait_stream_details(s.id, vod_ready, 10s);
+  const auto d = client.wait_stream_details(s.id, vod_ready, scaled(10s));
   REQUIRE(d["vodUrl"].is_string());
   const auto vod = (data_dir / "vod" / (s.id + ".mp4")).string();
   const auto decode = run_process({ffmpeg_binary(), "-hide_banner", "-nostdin", "-v", "error", "-i", vod, "-f",
@@ -228,7 +228,7 @@ TEST_CASE("faults: a publisher killed in the middle of a GOP leaves a playable p
   const auto& fixture = media_fixtures();  // keyframes every 2 s
 
   ChildProcess publisher(ffmpeg_publish(s.publish_url));
-  REQUIRE(client.wait_stream_details(s.id, ingest_state_is("receiving"), 5s)["ingest"]["state"] ==
+  REQUIRE(client.wait_stream_details(s.id, ingest_state_is("receiving"), scaled(5s))["ingest"]["state"] ==
           "receiving");
   // The first GOP is a listed segment (its 2 s keyframe arrived); half a GOP
   // more at the publisher's real-time pace puts the kill in the second GOP.
@@ -237,7 +237,7 @@ TEST_CASE("faults: a publisher killed in the middle of a GOP leaves a playable p
   publisher.send_signal(SIGKILL);
   publisher.wait(5s);
 
-  const auto after = client.wait_stream_details(s.id, ingest_state_is("interrupted"), 5s);
+  const auto after = client.wait_stream_details(s.id, ingest_state_is("interrupted"), scaled(5s));
   CHECK(after["ingest"]["state"] == "interrupted");
   CHECK(after["status"] == "live");
   check_playlist_plays(server, s.id);
@@ -262,7 +262,7 @@ TEST_CASE("faults: a publisher that stops sending without closing is dropped; th
   const auto s = client.go_live(client.register_user("seller"));
 
   ChildProcess publisher(ffmpeg_publish(s.publish_url, {.loop_forever = true}));
-  REQUIRE(client.wait_stream_details(s.id, ingest_state_is("receiving"), 5s)["ingest"]["state"] ==
+  REQUIRE(client.wait_stream_details(s.id, ingest_state_is("receiving"), scaled(5s))["ingest"]["state"] ==
           "receiving");
   wait_for_segment(client, s.id);  // media to play and record before the stall
   publisher.send_signal(SIGSTOP);  // the connection stays open; nothing more arrives
@@ -270,17 +270,17 @@ TEST_CASE("faults: a publisher that stops sending without closing is dropped; th
 
   // The RTMP idle timeout drops it (interrupted), then the stream's idle timeout
   // ends the stream as /end would: ENDLIST, and a VOD of what arrived.
-  CHECK(client.wait_stream_details(s.id, ingest_state_is("interrupted"), 6s)["ingest"]["state"] ==
+  CHECK(client.wait_stream_details(s.id, ingest_state_is("interrupted"), scaled(6s))["ingest"]["state"] ==
         "interrupted");
   CHECK(Clock::now() - stalled >= 1500ms);
   const auto ended = client.wait_stream_details(
-      s.id, [](const json& d) { return d["status"] == "ended"; }, 10s);
+      s.id, [](const json& d) { return d["status"] == "ended"; }, scaled(10s));
   CHECK(ended["status"] == "ended");
   CHECK(server.log_text().find("no media within the idle timeout") != std::string::npos);
   const auto playlist = client.get("/hls/" + s.id + "/index.m3u8");
   CHECK(playlist.raw.find("#EXT-X-ENDLIST") != std::string::npos);
   check_playlist_plays(server, s.id);
-  const auto d = client.wait_stream_details(s.id, vod_ready, 10s);
+  const auto d = client.wait_stream_details(s.id, vod_ready, scaled(10s));
   CHECK(d["vodUrl"].is_string());
   publisher.send_signal(SIGCONT);
   publisher.send_signal(SIGKILL);
@@ -314,7 +314,7 @@ TEST_CASE("faults: timestamps that jump by hours or back to zero do not break th
     const auto sent = run_process(rtmp_publish(s.publish_url, {.input = flv}), 30s);
     INFO(sent.describe());
     REQUIRE(sent.exit_code == 0);
-    const auto sent_all = client.wait_stream_details(s.id, ingest_state_is("interrupted"), 5s);
+    const auto sent_all = client.wait_stream_details(s.id, ingest_state_is("interrupted"), scaled(5s));
     REQUIRE(sent_all["ingest"]["state"] == "interrupted");
 
     const auto durations = segment_durations(settled_playlist(client, s.id));
@@ -368,18 +368,18 @@ TEST_CASE("faults: a thousand idle connections on each port; limits hold and ser
   // machine.
   CHECK(Clock::now() - started < scaled(2s));
   ChildProcess publisher(ffmpeg_publish(s.publish_url, {.loop_forever = true}));
-  CHECK(client.wait_stream_details(s.id, ingest_state_is("receiving"), 8s)["ingest"]["state"] ==
+  CHECK(client.wait_stream_details(s.id, ingest_state_is("receiving"), scaled(8s))["ingest"]["state"] ==
         "receiving");
 
   // Past the RTMP limit, more connections are closed at once.
   IdleConnections over(server.rtmp_port(), 200);
   const int over_limit = idle_per_port + 1 + 200 - rtmp_limit;
-  CHECK(over.wait_closed_at_least(over_limit, 3s) >= over_limit);
+  CHECK(over.wait_closed_at_least(over_limit, scaled(3s)) >= over_limit);
 
   // Idle HTTP connections are closed at the request timeout (3 s here), idle RTMP
   // ones at the 10 s handshake timeout; the publisher carries on.
-  CHECK(http_idle.wait_closed_at_least(idle_per_port, 8s) == idle_per_port);
-  CHECK(rtmp_idle.wait_closed_at_least(idle_per_port, 15s) == idle_per_port);
+  CHECK(http_idle.wait_closed_at_least(idle_per_port, scaled(8s)) == idle_per_port);
+  CHECK(rtmp_idle.wait_closed_at_least(idle_per_port, scaled(15s)) == idle_per_port);
   CHECK(publisher.running());
   CHECK(client.stream_details(s.id)["ingest"]["state"] == "receiving");
   CHECK_STATUS(client.get("/healthz"), 200);
