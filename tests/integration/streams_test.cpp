@@ -656,6 +656,7 @@ TEST_CASE("streams: /end racing `souk-live stream end` ends the stream once") {
   auto owner = connected_client(server);
 
   constexpr int rounds = 6;
+  int cli_first = 0;
   for (int round = 0; round < rounds; ++round) {
     CAPTURE(round);
     const auto live = client.go_live(seller);
@@ -678,6 +679,7 @@ TEST_CASE("streams: /end racing `souk-live stream end` ends the stream once") {
     if (cli.exit_code == 0) {
       // The operator's request was recorded while the stream was live: ended
       // by whichever came first, the sweep or the owner.
+      ++cli_first;
       CHECK(cli.out.find("ended at") != std::string::npos);
       if (http.status != 200) CHECK_ERROR(http, 409, "stream_not_live");
     } else {
@@ -691,4 +693,6 @@ TEST_CASE("streams: /end racing `souk-live stream end` ends the stream once") {
     REQUIRE(server.wait_for_log("stream ended stream_id=" + live.id));
     CHECK(log_lines(server, "stream ended", live.id) == 1);
   }
+  MESSAGE("the CLI recorded its request first in " << cli_first << " of " << rounds
+                                                   << " rounds, the owner's /end came first in the others");
 }
