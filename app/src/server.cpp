@@ -52,6 +52,10 @@ int run_server(const ServerConfig& config) {
   packager::route_ffmpeg_logs();
   init_crypto();
   std::signal(SIGPIPE, SIG_IGN);
+  // A file-size limit (ulimit -f) fails the write with EFBIG, which every writer
+  // handles as a full disk (HLS pauses, the recording stops, requests get 503
+  // storage_full); its default signal would kill every stream at once.
+  std::signal(SIGXFSZ, SIG_IGN);
 
   std::error_code fs_ec;
   std::filesystem::create_directories(config.data_dir, fs_ec);

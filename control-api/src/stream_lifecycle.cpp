@@ -168,8 +168,10 @@ void StreamLifecycle::request_end(Connection& c, const std::string& stream_id, U
 }
 
 std::int64_t StreamLifecycle::recover_after_restart(Connection& c, UnixMillis now) {
-  // Viewers of the previous run left when it stopped (at the latest, now).
+  // Viewers of the previous run left when it stopped (at the latest, now), and
+  // the rooms are empty until someone joins.
   storage::viewer_sessions::close_all_open(c, now);
+  storage::clear_viewer_counts(c);
   return storage::streams::interrupt_all_receiving(c, now);
 }
 

@@ -44,6 +44,10 @@ void record_viewer_count(Connection& c, std::string_view stream_id, std::int64_t
       current, stream_id);
 }
 
+std::int64_t clear_viewer_counts(Connection& c) {
+  return c.execute("UPDATE streams SET viewer_count = 0 WHERE viewer_count <> 0");
+}
+
 namespace chat {
 
 void insert(Connection& c, const ChatMessage& m) {

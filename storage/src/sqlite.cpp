@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 
+#include <cerrno>
 #include <chrono>
 
 namespace souk::storage {
@@ -14,7 +15,7 @@ namespace {
   std::string what(context);
   what += ": ";
   what += db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  throw SqliteError(db ? sqlite3_extended_errcode(db) : rc, what);
+  throw SqliteError(db ? sqlite3_extended_errcode(db) : rc, what, db ? sqlite3_system_errno(db) : 0);
 }
 
 // Statement latency by kind: "read" for statements that change nothing
@@ -32,7 +33,17 @@ metrics::Histogram& query_duration(bool read_only) {
 }  // namespace
 
 bool SqliteError::is_constraint() const { return (code_ & 0xff) == SQLITE_CONSTRAINT; }
-bool SqliteError::is_full() const { return (code_ & 0xff) == SQLITE_FULL; }
+bool SqliteError::is_full() const {
+  if ((code_ & 0xff) == SQLITE_FULL) return true;
+  // SQLite turns ENOSPC alone into SQLITE_FULL; a quota or file-size limit comes
+  // as SQLITE_IOERR_WRITE, and the errno behind it is often lost by the time the
+  // statement fails (sqlite3_system_errno reads errno late, measured 0 under
+  // ulimit -f). So a refused write counts as no room unless SQLite kept an errno
+  // that says otherwise (EIO: a failing disk is an internal error).
+  if (code_ != SQLITE_IOERR_WRITE) return false;
+  return system_errno_ == 0 || system_errno_ == ENOSPC || system_errno_ == EDQUOT ||
+         system_errno_ == EFBIG;
+}
 bool SqliteError::is_busy() const {
   return (code_ & 0xff) == SQLITE_BUSY || (code_ & 0xff) == SQLITE_LOCKED;
 }
@@ -146,7 +157,7 @@ void Connection::exec_script(const char* sql) {
   if (rc != SQLITE_OK) {
     std::string what = std::string("exec: ") + (err ? err : sqlite3_errstr(rc));
     sqlite3_free(err);
-    throw SqliteError(sqlite3_extended_errcode(db_), what);
+    throw SqliteError(sqlite3_extended_errcode(db_), what, sqlite3_system_errno(db_));
   }
 }
 

@@ -206,7 +206,15 @@ TEST_CASE("admin cli: db backup while the server takes writes; db check") {
       if (r.status == 201) ++written;
     }
   });
-  while (written < 20) std::this_thread::sleep_for(10ms);
+  // Twenty products stored before the backup starts (each a few milliseconds).
+  const auto deadline = Clock::now() + scaled(20s);
+  while (written < 20 && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  if (written < 20) {
+    stop = true;
+    writer.join();
+    FAIL("only " << written.load() << " of 20 products were created within " << scaled(20s).count()
+                 << " ms; log tail:\n" << server.log_tail());
+  }
   TempDir out;
   const auto file = out.path() / "backup.db";
   const int at_start = written;
@@ -256,7 +264,15 @@ TEST_CASE("admin cli: stream end on a live stream with a publisher, through the 
   ChildProcess publisher(ffmpeg_publish(live.publish_url, {.loop_forever = true}));
   const auto receiving = client.wait_stream_details(live.id, ingest_state_is("receiving"), 8s);
   REQUIRE(receiving["ingest"]["state"] == "receiving");
-  std::this_thread::sleep_for(2500ms);  // a segment or two, and a recording
+  // A segment listed, so a recording is under way too.
+  const auto segment_deadline = Clock::now() + scaled(10s);
+  std::string playlist;
+  while (playlist.find("#EXTINF") == std::string::npos && Clock::now() < segment_deadline) {
+    playlist = client.get("/hls/" + live.id + "/index.m3u8").raw;
+    if (playlist.find("#EXTINF") == std::string::npos) std::this_thread::sleep_for(100ms);
+  }
+  INFO("playlist: " << playlist);
+  REQUIRE(playlist.find("#EXTINF") != std::string::npos);
 
   const auto listed = admin(server.data_dir(), {"stream", "list", "--status", "live", "--json"});
   CHECK_RUN(listed, 0);
@@ -266,10 +282,12 @@ TEST_CASE("admin cli: stream end on a live stream with a publisher, through the 
   CHECK(streams[0]["seller"] == seller.username);
 
   const auto started = Clock::now();
-  const auto r = admin(server.data_dir(), {"stream", "end", live.id});
+  const auto wait = std::to_string(static_cast<double>(scaled(5s).count()) / 1000.0);
+  const auto r = admin(server.data_dir(), {"stream", "end", live.id, "--wait", wait});
   CHECK_RUN(r, 0);
   CHECK(r.out.find("ended at") != std::string::npos);
-  CHECK(Clock::now() - started < 4s);
+  // The sweep runs every second: ended within a sweep or two, not --wait's 5 s.
+  CHECK(Clock::now() - started < scaled(4s));
 
   // As POST /end: the publisher is dropped, the playlist ends, the VOD appears,
   // the figures are stored.

@@ -13,16 +13,19 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -64,7 +67,7 @@ void check_playlist_plays(const ServerProcess& server, const std::string& id) {
 // Waits until the playlist exists and stays the same for 500 ms: the packager
 // writes it after the publisher is gone, from its queue.
 std::string settled_playlist(ApiClient& client, const std::string& id) {
-  const auto deadline = Clock::now() + 10s;
+  const auto deadline = Clock::now() + scaled(10s);
   std::optional<std::string> last;
   while (Clock::now() < deadline) {
     auto now = client.get("/hls/" + id + "/index.m3u8");
@@ -74,6 +77,18 @@ std::string settled_playlist(ApiClient& client, const std::string& id) {
   }
   FAIL("the playlist of " << id << " was missing or kept changing for 10 s");
   return last.value_or("");
+}
+
+// Polls the stream's playlist until it lists a segment; REQUIREs one within 10 s.
+void wait_for_segment(ApiClient& client, const std::string& id) {
+  const auto deadline = Clock::now() + scaled(10s);
+  std::string playlist;
+  while (Clock::now() < deadline) {
+    playlist = client.get("/hls/" + id + "/index.m3u8").raw;
+    if (playlist.find("#EXTINF") != std::string::npos) return;
+    std::this_thread::sleep_for(50ms);
+  }
+  FAIL("no segment listed for " << id << " within " << scaled(10s).count() << " ms: " << playlist);
 }
 
 // EXTINF durations of a playlist, in order.
@@ -91,7 +106,7 @@ std::vector<double> segment_durations(const std::string& playlist) {
 double end_and_check_vod(ApiClient& client, const std::filesystem::path& data_dir, const Live& s) {
   const auto ended = client.end_stream(s);
   REQUIRE_STATUS(ended, 200);
-  const auto d = client.wait_stream_details(s.id, vod_ready, 10s);
+  const auto d = client.wait_stream_details(s.id, vod_ready, scaled(10s));
   REQUIRE(d["vodUrl"].is_string());
   const auto vod = (data_dir / "vod" / (s.id + ".mp4")).string();
   const auto decode = run_process({ffmpeg_binary(), "-hide_banner", "-nostdin", "-v", "error", "-i", vod, "-f",
@@ -213,13 +228,16 @@ TEST_CASE("faults: a publisher killed in the middle of a GOP leaves a playable p
   const auto& fixture = media_fixtures();  // keyframes every 2 s
 
   ChildProcess publisher(ffmpeg_publish(s.publish_url));
-  REQUIRE(client.wait_stream_details(s.id, ingest_state_is("receiving"), 5s)["ingest"]["state"] ==
+  REQUIRE(client.wait_stream_details(s.id, ingest_state_is("receiving"), scaled(5s))["ingest"]["state"] ==
           "receiving");
-  std::this_thread::sleep_for(3100ms);  // about 3 s of media: half-way into the second GOP
+  // The first GOP is a listed segment (its 2 s keyframe arrived); half a GOP
+  // more at the publisher's real-time pace puts the kill in the second GOP.
+  wait_for_segment(client, s.id);
+  std::this_thread::sleep_for(1s);
   publisher.send_signal(SIGKILL);
   publisher.wait(5s);
 
-  const auto after = client.wait_stream_details(s.id, ingest_state_is("interrupted"), 5s);
+  const auto after = client.wait_stream_details(s.id, ingest_state_is("interrupted"), scaled(5s));
   CHECK(after["ingest"]["state"] == "interrupted");
   CHECK(after["status"] == "live");
   check_playlist_plays(server, s.id);
@@ -244,25 +262,25 @@ TEST_CASE("faults: a publisher that stops sending without closing is dropped; th
   const auto s = client.go_live(client.register_user("seller"));
 
   ChildProcess publisher(ffmpeg_publish(s.publish_url, {.loop_forever = true}));
-  REQUIRE(client.wait_stream_details(s.id, ingest_state_is("receiving"), 5s)["ingest"]["state"] ==
+  REQUIRE(client.wait_stream_details(s.id, ingest_state_is("receiving"), scaled(5s))["ingest"]["state"] ==
           "receiving");
-  std::this_thread::sleep_for(3s);
+  wait_for_segment(client, s.id);  // media to play and record before the stall
   publisher.send_signal(SIGSTOP);  // the connection stays open; nothing more arrives
   const auto stalled = Clock::now();
 
   // The RTMP idle timeout drops it (interrupted), then the stream's idle timeout
   // ends the stream as /end would: ENDLIST, and a VOD of what arrived.
-  CHECK(client.wait_stream_details(s.id, ingest_state_is("interrupted"), 6s)["ingest"]["state"] ==
+  CHECK(client.wait_stream_details(s.id, ingest_state_is("interrupted"), scaled(6s))["ingest"]["state"] ==
         "interrupted");
   CHECK(Clock::now() - stalled >= 1500ms);
   const auto ended = client.wait_stream_details(
-      s.id, [](const json& d) { return d["status"] == "ended"; }, 10s);
+      s.id, [](const json& d) { return d["status"] == "ended"; }, scaled(10s));
   CHECK(ended["status"] == "ended");
   CHECK(server.log_text().find("no media within the idle timeout") != std::string::npos);
   const auto playlist = client.get("/hls/" + s.id + "/index.m3u8");
   CHECK(playlist.raw.find("#EXT-X-ENDLIST") != std::string::npos);
   check_playlist_plays(server, s.id);
-  const auto d = client.wait_stream_details(s.id, vod_ready, 10s);
+  const auto d = client.wait_stream_details(s.id, vod_ready, scaled(10s));
   CHECK(d["vodUrl"].is_string());
   publisher.send_signal(SIGCONT);
   publisher.send_signal(SIGKILL);
@@ -296,7 +314,7 @@ TEST_CASE("faults: timestamps that jump by hours or back to zero do not break th
     const auto sent = run_process(rtmp_publish(s.publish_url, {.input = flv}), 30s);
     INFO(sent.describe());
     REQUIRE(sent.exit_code == 0);
-    const auto sent_all = client.wait_stream_details(s.id, ingest_state_is("interrupted"), 5s);
+    const auto sent_all = client.wait_stream_details(s.id, ingest_state_is("interrupted"), scaled(5s));
     REQUIRE(sent_all["ingest"]["state"] == "interrupted");
 
     const auto durations = segment_durations(settled_playlist(client, s.id));
@@ -318,8 +336,16 @@ TEST_CASE("faults: timestamps that jump by hours or back to zero do not break th
 TEST_CASE("faults: a thousand idle connections on each port; limits hold and service continues") {
   constexpr int idle_per_port = 1000;
   constexpr int rtmp_limit = 1100;
+  // The test process and the server (which inherits the limit) each hold over
+  // 2,000 sockets. An unprivileged user cannot raise the hard limit: where it is
+  // below 4096 (some CI runners, `ulimit -Hn 1024` shells) the case cannot run
+  // and says so in the output. Docker's default (1048576) and systemd's (524288)
+  // are far above it.
   if (!raise_fd_limit(4096)) {
-    MESSAGE("skipped: the open-file hard limit is below 4096 (ulimit -Hn)");
+    rlimit lim{};
+    ::getrlimit(RLIMIT_NOFILE, &lim);
+    MESSAGE("SKIPPED: the open-file hard limit (ulimit -Hn) is " << lim.rlim_max
+                                                                  << ", below the 4096 this case needs");
     return;
   }
   ServerOptions options;
@@ -337,20 +363,23 @@ TEST_CASE("faults: a thousand idle connections on each port; limits hold and ser
   const auto started = Clock::now();
   CHECK_STATUS(client.get("/healthz"), 200);
   CHECK_STATUS(client.get(api_path("/streams/" + s.id)), 200);
-  CHECK(Clock::now() - started < 1s);
+  // Answered as promptly as on an idle server (a few milliseconds there): the
+  // idle sockets cost the event loop nothing. The bound leaves room for a loaded
+  // machine.
+  CHECK(Clock::now() - started < scaled(2s));
   ChildProcess publisher(ffmpeg_publish(s.publish_url, {.loop_forever = true}));
-  CHECK(client.wait_stream_details(s.id, ingest_state_is("receiving"), 8s)["ingest"]["state"] ==
+  CHECK(client.wait_stream_details(s.id, ingest_state_is("receiving"), scaled(8s))["ingest"]["state"] ==
         "receiving");
 
   // Past the RTMP limit, more connections are closed at once.
   IdleConnections over(server.rtmp_port(), 200);
   const int over_limit = idle_per_port + 1 + 200 - rtmp_limit;
-  CHECK(over.wait_closed_at_least(over_limit, 3s) >= over_limit);
+  CHECK(over.wait_closed_at_least(over_limit, scaled(3s)) >= over_limit);
 
   // Idle HTTP connections are closed at the request timeout (3 s here), idle RTMP
   // ones at the 10 s handshake timeout; the publisher carries on.
-  CHECK(http_idle.wait_closed_at_least(idle_per_port, 8s) == idle_per_port);
-  CHECK(rtmp_idle.wait_closed_at_least(idle_per_port, 15s) == idle_per_port);
+  CHECK(http_idle.wait_closed_at_least(idle_per_port, scaled(8s)) == idle_per_port);
+  CHECK(rtmp_idle.wait_closed_at_least(idle_per_port, scaled(15s)) == idle_per_port);
   CHECK(publisher.running());
   CHECK(client.stream_details(s.id)["ingest"]["state"] == "receiving");
   CHECK_STATUS(client.get("/healthz"), 200);
@@ -359,61 +388,75 @@ TEST_CASE("faults: a thousand idle connections on each port; limits hold and ser
 
 namespace {
 
-// A tmpfs of `megabytes` mounted on a fresh directory for the test's lifetime.
-// Needs root (CAP_SYS_ADMIN); ok() says whether the mount worked.
-class SmallDisk {
+// The server's output on a pipe instead of a file: a file-size limit applies to
+// every regular file the process writes, its log file included, and the log must
+// go on while writes to the data directory fail. Restarts the server (same data
+// dir and ports) with server.log replaced by a FIFO that a thread drains.
+class LogPipe {
  public:
-  explicit SmallDisk(int megabytes) {
-    if (::geteuid() != 0) {
-      why_not_ = "not running as root";
-      return;
-    }
-    const auto opts = "size=" + std::to_string(megabytes) + "m";
-    if (::mount("tmpfs", dir_.path().c_str(), "tmpfs", 0, opts.c_str()) != 0) {
-      why_not_ = std::string("mount tmpfs: ") + std::strerror(errno);
-      return;
-    }
-    mounted_ = true;
+  explicit LogPipe(ServerProcess& server) : path_(server.log_path()) {
+    const auto stopped = server.stop();
+    REQUIRE(stopped.exited);
+    std::filesystem::rename(path_, path_.string() + ".before-pipe");
+    REQUIRE(::mkfifo(path_.c_str(), 0600) == 0);
+    // Read and write: opening never blocks, and the harness's open for writing
+    // finds a reader.
+    fd_ = ::open(path_.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd_ < 0) fail_errno("open the log FIFO");
+    reader_ = std::thread([this] { drain(); });
+    server.restart();
   }
-  ~SmallDisk() {
-    if (mounted_) ::umount2(dir_.path().c_str(), MNT_DETACH);
+  ~LogPipe() {
+    stop_ = true;
+    reader_.join();
+    ::close(fd_);
   }
-  SmallDisk(const SmallDisk&) = delete;
-  SmallDisk& operator=(const SmallDisk&) = delete;
+  LogPipe(const LogPipe&) = delete;
+  LogPipe& operator=(const LogPipe&) = delete;
 
-  bool ok() const { return mounted_; }
-  const std::string& why_not() const { return why_not_; }
-  const std::filesystem::path& path() const { return dir_.path(); }
+  std::string text() const {
+    std::lock_guard lock(mutex_);
+    return text_;
+  }
+  bool wait_for(const std::string& needle, std::chrono::milliseconds timeout) const {
+    const auto deadline = Clock::now() + scaled(timeout);
+    while (text().find(needle) == std::string::npos) {
+      if (Clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(20ms);
+    }
+    return true;
+  }
 
  private:
-  TempDir dir_;
-  bool mounted_ = false;
-  std::string why_not_;
+  void drain() {
+    char buf[8192];
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      const auto n = ::read(fd_, buf, sizeof buf);
+      if (n <= 0) continue;
+      std::lock_guard lock(mutex_);
+      text_.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+
+  std::filesystem::path path_;
+  int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mutex_;
+  std::string text_;
+  std::thread reader_;
 };
 
-// Fills the disk but about `leave` bytes with one file: writes until the disk is
-// full, then gives `leave` back. (Computing the size first would race with the
-// server's own writes.)
-void fill_disk(const std::filesystem::path& file, std::uint64_t leave) {
-  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail_errno("open filler");
-  const std::string block(1 << 16, 'x');
-  std::uint64_t written = 0;
-  for (;;) {
-    const auto n = ::write(fd, block.data(), block.size());
-    if (n > 0) {
-      written += static_cast<std::uint64_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    break;
-  }
-  const int full_errno = errno;
-  INFO("filler stopped at " << written << " bytes: " << std::strerror(full_errno));
-  REQUIRE(full_errno == ENOSPC);
-  REQUIRE(written > leave);
-  REQUIRE(::ftruncate(fd, static_cast<off_t>(written - leave)) == 0);
-  ::close(fd);
+// The server's file-size limit (RLIMIT_FSIZE), soft value only: 0 refuses every
+// write to a regular file (EFBIG), as a full disk refuses them (ENOSPC), without
+// root or a mount; RLIM_INFINITY (or the hard limit) gives the room back. No
+// privilege is needed to lower a soft limit or raise it up to the hard one.
+void set_file_size_limit(pid_t pid, rlim_t soft) {
+  rlimit now{};
+  if (::prlimit(pid, RLIMIT_FSIZE, nullptr, &now) != 0) fail_errno("prlimit (read)");
+  rlimit want{std::min(soft, now.rlim_max), now.rlim_max};
+  if (::prlimit(pid, RLIMIT_FSIZE, &want, nullptr) != 0) fail_errno("prlimit (set)");
 }
 
 std::string sqlite_cli(const std::filesystem::path& db, const std::string& sql) {
@@ -427,60 +470,69 @@ std::string sqlite_cli(const std::filesystem::path& db, const std::string& sql) 
 
 }  // namespace
 
-TEST_CASE("faults: a full disk pauses HLS and stops the recording cleanly; everything else carries on") {
-  SmallDisk disk(48);
-  if (!disk.ok()) {
-    MESSAGE("skipped: the disk-full test needs a tmpfs mount (" << disk.why_not() << ")");
-    return;
-  }
-  ServerOptions options;
-  options.data_dir_flag = false;
-  options.extra_args = {"--data-dir", disk.path().string()};
-  ServerProcess server(options);
+TEST_CASE(
+    "faults: a full disk pauses HLS, stops the recording cleanly and refuses writes with 503 "
+    "storage_full; everything else carries on and recovers when room returns") {
+  ServerProcess server;
+  LogPipe log(server);
   ApiClient client(server.http_port());
   const auto seller = client.register_user("seller");
   const auto a = client.go_live(seller);
   const auto b = client.go_live(seller);
   const auto& fixture = media_fixtures();
-  const auto filler = disk.path() / "filler";
 
   // Some media first, so the recording has whole fragments before the disk fills.
   const auto first = run_process(rtmp_publish(a.publish_url), 30s);
   REQUIRE(first.exit_code == 0);
-  REQUIRE(client.wait_stream_details(a.id, ingest_state_is("interrupted"), 5s)["ingest"]["state"] ==
+  REQUIRE(client.wait_stream_details(a.id, ingest_state_is("interrupted"), scaled(5s))["ingest"]["state"] ==
           "interrupted");
   settled_playlist(client, a.id);
-  fill_disk(filler, 512 * 1024);
+  CHECK_STATUS(client.get("/readyz"), 200);
+
+  // The disk is full: no write to any file succeeds from here on.
+  set_file_size_limit(server.pid(), 0);
   const auto flood = run_process(rtmp_publish(a.publish_url, {.loop = 6}), 60s);
   INFO(flood.describe());
   CHECK(flood.exit_code == 0);  // the server keeps reading a publisher it cannot store
+  REQUIRE(log.wait_for("packager: recording stopped", 5s));
 
   // Said once each, not once per frame.
-  const auto log = server.log_text();
+  const auto text = log.text();
   const auto count = [&](const std::string& needle) {
     std::size_t n = 0;
-    for (auto pos = log.find(needle); pos != std::string::npos; pos = log.find(needle, pos + 1)) ++n;
+    for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++n;
     return n;
   };
-  CHECK(count("packager: HLS paused") >= 1);
-  CHECK(count("packager: HLS paused") <= 3);
+  INFO("server log:\n" << text);
+  CHECK(count("packager: HLS paused") == 1);
+  CHECK(count("packager: HLS resumed") == 0);
   CHECK(count("packager: recording stopped") == 1);
-  CHECK(count("No space left on device") <= 12);
+  CHECK(count(std::strerror(EFBIG)) >= 1);
+  CHECK(count(std::strerror(EFBIG)) <= 12);
 
-  // The playlist lists only whole segments; everyone else is still served.
+  // The playlist lists only whole segments; everyone else is still served, and
+  // what needs a write is refused as documented.
   check_playlist_plays(server, a.id);
   CHECK_STATUS(client.get("/healthz"), 200);
   CHECK_STATUS(client.get(api_path("/streams/" + b.id)), 200);
   const auto signup = client.post(api_path("/auth/register"),
                                   json{{"username", unique_username("full")}, {"password", unique_password()},
                                        {"role", "buyer"}});
-  if (signup.status != 201) CHECK_ERROR(signup, 503, "storage_full");
+  CHECK_ERROR(signup, 503, "storage_full");
+  CHECK(signup.header("Retry-After") == "60");
+  CHECK_ERROR(client.get("/readyz"), 503, "not_ready");
 
-  // Room again: HLS resumes after a discontinuity, and the other stream publishes.
-  std::filesystem::remove(filler);
+  // Room again: writes succeed, HLS resumes after a discontinuity, and the other
+  // stream publishes.
+  set_file_size_limit(server.pid(), RLIM_INFINITY);
+  CHECK_STATUS(client.get("/readyz"), 200);
+  const auto after = client.post(api_path("/auth/register"),
+                                 json{{"username", unique_username("room")}, {"password", unique_password()},
+                                      {"role", "buyer"}});
+  CHECK_STATUS(after, 201);
   const auto again = run_process(rtmp_publish(a.publish_url), 30s);
   CHECK(again.exit_code == 0);
-  CHECK(server.wait_for_log("packager: HLS resumed", 5s));
+  CHECK(log.wait_for("packager: HLS resumed", 5s));
   const auto playlist = client.get("/hls/" + a.id + "/index.m3u8");
   CHECK(playlist.raw.find("#EXT-X-DISCONTINUITY") != std::string::npos);
   check_playlist_plays(server, a.id);
@@ -491,9 +543,9 @@ TEST_CASE("faults: a full disk pauses HLS and stops the recording cleanly; every
 
   // The VOD keeps what was recorded before the disk filled: the first run, less
   // its last GOP if that fragment was still open when the disk filled.
-  const double vod = end_and_check_vod(client, disk.path(), a);
+  const double vod = end_and_check_vod(client, server.data_dir(), a);
   CHECK(vod >= fixture.seconds - 2.5);
-  CHECK(vod <= fixture.seconds * 2);
+  CHECK(vod <= fixture.seconds + 0.5);
   CHECK(server.stop().exit_code == 0);
-  CHECK(sqlite_cli(disk.path() / "souk.db", "PRAGMA integrity_check") == "ok");
+  CHECK(sqlite_cli(server.data_dir() / "souk.db", "PRAGMA integrity_check") == "ok");
 }

@@ -6,8 +6,14 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
+#include <chrono>
 #include <fstream>
+#include <future>
+#include <latch>
+#include <memory>
 #include <set>
+#include <sstream>
+#include <thread>
 
 using namespace souk_it;
 
@@ -501,4 +507,192 @@ TEST_CASE("streams: discovery with filters and cursor pagination") {
   CHECK_FIELD_ERROR(client.get(api_path("/streams?cursor=bogus")), 422, "invalid_value", "cursor");
   CHECK_FIELD_ERROR(client.get(api_path("/streams?seller_id=me")), 422, "invalid_value", "seller_id");
   CHECK_ERROR(client.get(api_path("/streams?status=%zz")), 400, "bad_request");
+}
+
+// ---- concurrent state changes ---------------------------------------------------
+
+namespace {
+
+// Runs a() and b() on two threads released at the same instant (a latch), and
+// returns both results. Each side should have its connection open already.
+template <class A, class B>
+auto at_once(A a, B b) {
+  std::latch start(3);
+  auto fa = std::async(std::launch::async, [&] {
+    start.arrive_and_wait();
+    return a();
+  });
+  auto fb = std::async(std::launch::async, [&] {
+    start.arrive_and_wait();
+    return b();
+  });
+  start.arrive_and_wait();
+  return std::make_pair(fa.get(), fb.get());
+}
+
+// A keep-alive client whose connection is already open.
+std::unique_ptr<ApiClient> connected_client(const ServerProcess& server) {
+  auto c = std::make_unique<ApiClient>(server.http_port(), /*keep_alive=*/true);
+  REQUIRE_STATUS(c->get("/healthz"), 200);
+  return c;
+}
+
+// Webhook events written for the stream (the outbox row is written in the same
+// transaction as the change it announces, so this counts the changes).
+std::int64_t events_of(const ServerProcess& server, const std::string& type, const std::string& id) {
+  return db_count(server,
+                  "SELECT COUNT(*) FROM webhook_deliveries WHERE event_type = '" + type +
+                      "' AND stream_id = ?",
+                  id);
+}
+
+// Lines of the server log with `what` and the stream's id.
+int log_lines(const ServerProcess& server, const std::string& what, const std::string& id) {
+  int n = 0;
+  std::istringstream in(server.log_text());
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(what) != std::string::npos && line.find("stream_id=" + id) != std::string::npos) ++n;
+  }
+  return n;
+}
+
+// A server whose webhook outbox records every stream event (the receiver is a
+// closed port: deliveries stay pending or fail, the rows remain).
+ServerOptions with_event_outbox(std::vector<std::string> extra = {}) {
+  ServerOptions options;
+  options.extra_args = {"--webhook-urls", "http://127.0.0.1:" + std::to_string(free_port()) + "/hook",
+                        "--webhook-max-attempts", "1"};
+  options.env = {{"SOUK_WEBHOOK_SECRET", "race-test-secret-0123456789abcdef"}};
+  options.extra_args.insert(options.extra_args.end(), extra.begin(), extra.end());
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("streams: two go-lives at once, then two ends at once: exactly one of each wins") {
+  ServerProcess server(with_event_outbox());
+  ApiClient client(server.http_port());
+  const auto seller = client.register_user("seller");
+  const auto follower = client.register_user("buyer");
+  REQUIRE_STATUS(client.post(api_path("/users/" + seller.id + "/follow"), json::object(), follower.token), 200);
+  auto left = connected_client(server);
+  auto right = connected_client(server);
+
+  constexpr int rounds = 20;
+  for (int round = 0; round < rounds; ++round) {
+    CAPTURE(round);
+    const auto id = client.create_stream(seller);
+    const auto go_live_path = api_path("/streams/" + id + "/go-live");
+    const auto [a, b] = at_once([&] { return left->post(go_live_path, checklist, seller.token); },
+                                [&] { return right->post(go_live_path, checklist, seller.token); });
+    INFO("go-live answers: " << a.describe() << " / " << b.describe());
+    REQUIRE(((a.status == 200) != (b.status == 200)));
+    const auto& lost = a.status == 200 ? b : a;
+    const auto& won = a.status == 200 ? a : b;
+    CHECK_ERROR(lost, 409, "stream_already_live");
+    // The winner's key is the stream's: it publishes (checked by hash in the
+    // database: the loser wrote no key of its own).
+    CHECK(won.body["data"]["streamKey"].is_string());
+    CHECK(client.stream_details(id)["status"] == "live");
+    CHECK(events_of(server, "stream.live", id) == 1);
+    CHECK(db_count(server, "SELECT COUNT(*) FROM notifications WHERE stream_id = ?", id) == 1);
+    CHECK(log_lines(server, "stream live", id) == 1);
+
+    const auto end_path = api_path("/streams/" + id + "/end");
+    const auto [c, d] = at_once([&] { return left->post(end_path, json::object(), seller.token); },
+                                [&] { return right->post(end_path, json::object(), seller.token); });
+    INFO("end answers: " << c.describe() << " / " << d.describe());
+    REQUIRE(((c.status == 200) != (d.status == 200)));
+    CHECK_ERROR(c.status == 200 ? d : c, 409, "stream_not_live");
+    const auto details = client.stream_details(id);
+    CHECK(details["status"] == "ended");
+    CHECK(details["endedAt"] == (c.status == 200 ? c : d).body["data"]["endedAt"]);
+    CHECK(events_of(server, "stream.ended", id) == 1);
+    CHECK(server.wait_for_log("stream ended stream_id=" + id));
+    CHECK(log_lines(server, "stream ended", id) == 1);
+  }
+}
+
+TEST_CASE("streams: /end racing the idle timeout ends each stream once, by one of them") {
+  // --idle-timeout 1: a stream without a publisher is ended 1 s after go-live, by
+  // a sweep every 250 ms. The owner's /end is sent around that moment, spread
+  // over a sweep's period, so it lands before, during and after the sweep's end.
+  ServerProcess server(with_event_outbox({"--idle-timeout", "1"}));
+  ApiClient client(server.http_port());
+  const auto seller = client.register_user("seller");
+  auto owner = connected_client(server);
+
+  constexpr int rounds = 20;
+  int by_owner = 0;
+  for (int round = 0; round < rounds; ++round) {
+    CAPTURE(round);
+    const auto live = client.go_live(seller);
+    const auto went_live = std::chrono::steady_clock::now();
+    // A deliberate offset into the race window, not a wait for something.
+    std::this_thread::sleep_until(went_live + std::chrono::milliseconds(900 + 25 * (round % 12)));
+    const auto ended = owner->post(api_path("/streams/" + live.id + "/end"), json::object(), seller.token);
+    INFO("end answer: " << ended.describe());
+    if (ended.status == 200) {
+      ++by_owner;
+    } else {
+      CHECK_ERROR(ended, 409, "stream_not_live");
+    }
+    const auto d = client.wait_stream_details(
+        live.id, [](const json& s) { return s["status"] == "ended"; }, scaled(std::chrono::seconds(5)));
+    CHECK(d["status"] == "ended");
+    CHECK(events_of(server, "stream.ended", live.id) == 1);
+    REQUIRE(server.wait_for_log("stream ended stream_id=" + live.id));
+    CHECK(log_lines(server, "stream ended", live.id) == 1);
+    const std::string reason = ended.status == 200 ? "the owner ended it" : "no publisher within the idle timeout";
+    CHECK(log_lines(server, reason, live.id) == 1);
+  }
+  MESSAGE("ended by the owner in " << by_owner << " of " << rounds << " rounds, by the idle sweep in the others");
+}
+
+TEST_CASE("streams: /end racing `souk-live stream end` ends the stream once") {
+  ServerProcess server(with_event_outbox());
+  ApiClient client(server.http_port());
+  const auto seller = client.register_user("seller");
+  auto owner = connected_client(server);
+
+  constexpr int rounds = 6;
+  int cli_first = 0;
+  for (int round = 0; round < rounds; ++round) {
+    CAPTURE(round);
+    const auto live = client.go_live(seller);
+    const auto end_path = api_path("/streams/" + live.id + "/end");
+    // The CLI needs a few milliseconds to start and open the database: the
+    // owner's request leaves a little later each round, to cross that window.
+    const auto offset = std::chrono::milliseconds(8 * round);
+    const auto [cli, http] = at_once(
+        [&] {
+          return run_binary({"stream", "end", live.id, "--data-dir", server.data_dir().string(), "--wait",
+                             std::to_string(static_cast<double>(scaled(std::chrono::seconds(5)).count()) / 1000)},
+                            {}, scaled(std::chrono::seconds(20)));
+        },
+        [&] {
+          std::this_thread::sleep_for(offset);
+          return owner->post(end_path, json::object(), seller.token);
+        });
+    INFO("cli: exit " << cli.exit_code << " [" << cli.out << "] [" << cli.err << "]; /end: " << http.describe());
+    CHECK_FALSE(cli.timed_out);
+    if (cli.exit_code == 0) {
+      // The operator's request was recorded while the stream was live: ended
+      // by whichever came first, the sweep or the owner.
+      ++cli_first;
+      CHECK(cli.out.find("ended at") != std::string::npos);
+      if (http.status != 200) CHECK_ERROR(http, 409, "stream_not_live");
+    } else {
+      // The owner ended it before the CLI looked.
+      CHECK(cli.exit_code == 1);
+      CHECK(cli.err.find("not live") != std::string::npos);
+      CHECK_STATUS(http, 200);
+    }
+    CHECK(client.stream_details(live.id)["status"] == "ended");
+    CHECK(events_of(server, "stream.ended", live.id) == 1);
+    REQUIRE(server.wait_for_log("stream ended stream_id=" + live.id));
+    CHECK(log_lines(server, "stream ended", live.id) == 1);
+  }
+  MESSAGE("the CLI recorded its request first in " << cli_first << " of " << rounds
+                                                   << " rounds, the owner's /end came first in the others");
 }

@@ -30,6 +30,9 @@ std::int64_t close_all_for_stream(Connection& c, std::string_view stream_id, Uni
 
 // Keeps the stream's current and peak viewer counts.
 void record_viewer_count(Connection& c, std::string_view stream_id, std::int64_t current);
+// At start-up nobody is in any room: every stream's current viewer count is 0
+// (a run that crashed left its last count behind). Returns the streams changed.
+std::int64_t clear_viewer_counts(Connection& c);
 
 struct ChatMessage {
   std::string id;

@@ -22,14 +22,21 @@ namespace souk::storage {
 
 class SqliteError : public std::runtime_error {
  public:
-  SqliteError(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
+  // `system_errno`: the OS error behind an I/O failure (sqlite3_system_errno), or 0.
+  SqliteError(int code, const std::string& what, int system_errno = 0)
+      : std::runtime_error(what), code_(code), system_errno_(system_errno) {}
   int code() const { return code_; }  // extended result code
+  int system_errno() const { return system_errno_; }
   bool is_constraint() const;
   bool is_busy() const;
-  bool is_full() const;  // the disk (or the file system's quota) is full
+  // No room to write: the disk is full, the user's quota is used up, or the
+  // process's file-size limit is reached (ulimit -f). SQLite reports only the
+  // first as SQLITE_FULL; the others come as SQLITE_IOERR_WRITE.
+  bool is_full() const;
 
  private:
   int code_;
+  int system_errno_;
 };
 
 using Blob = std::span<const unsigned char>;
