@@ -17,7 +17,7 @@ namespace souk_it {
 
 // Throws std::runtime_error("what: <strerror(errno)>").
 [[noreturn]] void fail_errno(const std::string& what);
-// The whole file ("" when it cannot be read).
+// The whole file ("" when it cannot be read or is not a regular file).
 std::string read_whole_file(const std::filesystem::path& p);
 
 // Path of the binary under test (from CMake's $<TARGET_FILE:souk-live>).
