@@ -87,9 +87,9 @@ struct InputFile {
 
 // Whether `path` is a recording's beginning and no more: shorter than a box
 // header, or MP4 boxes from `ftyp` on (the last one perhaps cut short) without
-// a fragment (`moof`) or media data (`mdat`). What the recorder leaves when killed before its first
-// fragment reached the disk; a file that does not start with `ftyp` is no
-// recording at all.
+// a fragment (`moof`) or media data (`mdat`). What the recorder leaves when
+// killed before its first fragment reached the disk; a file that does not
+// start with `ftyp` is no recording at all.
 bool header_only(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return false;
@@ -112,8 +112,8 @@ bool header_only(const fs::path& path) {
       for (std::size_t i = 8; i < 16; ++i) size = size << 8 | head[i];
       header = 16;
     }
-    if (size == 0) return true;         // the box runs to the end of the file
-    if (size < header) return false;    // not MP4
+    if (size == 0) return true;       // the box runs to the end of the file
+    if (size < header) return false;  // not MP4
     in.seekg(static_cast<std::streamoff>(size - header), std::ios::cur);
     if (!in) return true;
     if (in.peek() == std::char_traits<char>::eof()) return true;
@@ -153,7 +153,6 @@ Finalized append_recording(const fs::path& fragmented, const fs::path& out) {
     part = std::make_unique<InputFile>(fragmented);
   } catch (const AvError&) {
     if (!header_only(fragmented)) throw;
-    part = nullptr;
   }
   // Without a sample in the new part there is nothing to add: the VOD stays
   // as it is (or absent).

@@ -126,7 +126,9 @@ TEST_CASE(
     VodRecorder recorder("s", part, vod);  // a part with media
     recorder.publish_started();
     recorder.start(tracks);
-    for (int i = 0; i < 30; ++i) recorder.frame(video(i * 40, i % 25 == 0, picture(i % 25 == 0, 300)));
+    for (int i = 0; i < 30; ++i) {
+      recorder.frame(video(i * 40, i % 25 == 0, picture(i % 25 == 0, 300)));
+    }
     REQUIRE(recorder.end() == vod);
   }
   const auto before = contents(vod);
