@@ -244,10 +244,18 @@ void Packager::recover(const std::function<bool(const std::string&)>& still_live
     const auto stream_id = name.substr(0, name.size() - suffix.size());
     const auto out = vod_path(options_, stream_id);
     try {
-      finalize_recording(entry.path(), out);
+      const auto made = finalize_recording(entry.path(), out);
       const bool live = still_live(stream_id);
-      log::info("recording finalized after restart", {{"stream_id", stream_id}, {"still_live", live}});
-      if (!live) recordings_.recording_ready(stream_id, out);
+      if (made == Finalized::appended) {
+        log::info("recording finalized after restart", {{"stream_id", stream_id}, {"still_live", live}});
+      } else {
+        // Killed before the first fragment reached the disk: the leftover is
+        // gone, and a VOD from an earlier part (if any) stays as it was.
+        log::warn("leftover recording held no media, removed",
+                  {{"stream_id", stream_id}, {"still_live", live}});
+      }
+      std::error_code missing;
+      if (!live && fs::exists(out, missing)) recordings_.recording_ready(stream_id, out);
     } catch (const std::exception& e) {
       log::error("packager: leftover recording could not be finalized",
                  {{"stream_id", stream_id}, {"error", e.what()}});

@@ -95,7 +95,13 @@ std::optional<fs::path> VodRecorder::end() {
   std::error_code ec;
   if (!fs::exists(fragmented_, ec)) return std::nullopt;
   try {
-    finalize_recording(fragmented_, vod_);
+    if (finalize_recording(fragmented_, vod_) == Finalized::nothing_recorded) {
+      // A part from before a restart, if any, is the VOD as it stands.
+      const bool earlier = fs::exists(vod_, ec);
+      log::warn("packager: the recording holds no media, nothing added to the VOD",
+                {{"stream_id", id_}, {"earlier_part", earlier}});
+      if (!earlier) return std::nullopt;
+    }
   } catch (const std::exception& e) {
     log::error("packager: recording finalize failed", {{"stream_id", id_}, {"error", e.what()}});
     return std::nullopt;

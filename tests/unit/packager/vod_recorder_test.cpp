@@ -105,3 +105,40 @@ TEST_CASE("vod recorder: nothing recorded, no VOD") {
   CHECK_FALSE(fs::exists(dir / "vod" / "s.mp4"));
   fs::remove_all(dir);
 }
+
+TEST_CASE(
+    "vod recorder: a recording started but given no frame makes no VOD, and leaves an earlier one "
+    "as it was") {
+  const auto dir = fresh_dir("souk-recorder-no-frame");
+  const auto part = dir / "vod" / "s.rec.mp4", vod = dir / "vod" / "s.mp4";
+  MediaTracks tracks;
+  REQUIRE(tracks.add_sequence_header(video(0, true, avcc, true)));
+  REQUIRE(tracks.add_sequence_header(audio(0, aac_config, true)));
+  {
+    VodRecorder recorder("s", part, vod);
+    recorder.publish_started();
+    recorder.start(tracks);  // the codecs were known, then the stream ended
+    CHECK_FALSE(recorder.end());
+    CHECK_FALSE(fs::exists(vod));
+    CHECK_FALSE(fs::exists(part));
+  }
+  {
+    VodRecorder recorder("s", part, vod);  // a part with media
+    recorder.publish_started();
+    recorder.start(tracks);
+    for (int i = 0; i < 30; ++i) {
+      recorder.frame(video(i * 40, i % 25 == 0, picture(i % 25 == 0, 300)));
+    }
+    REQUIRE(recorder.end() == vod);
+  }
+  const auto before = contents(vod);
+  {
+    VodRecorder recorder("s", part, vod);  // after a restart: nothing more arrives
+    recorder.publish_started();
+    recorder.start(tracks);
+    CHECK(recorder.end() == vod);  // the VOD is the earlier part
+    CHECK(contents(vod) == before);
+    CHECK_FALSE(fs::exists(part));
+  }
+  fs::remove_all(dir);
+}

@@ -48,8 +48,10 @@ class Packager final : public ingest::FrameSink {
 
   // Repairs what a previous run (crash or kill) left half done: fragmented
   // recordings are finalized (and announced unless the stream is still live, in
-  // which case a later part will follow them), and playlists of streams that
-  // ended get their ENDLIST. Blocking: call at start-up, before publishers arrive.
+  // which case a later part will follow them; one without media is removed and
+  // leaves the VOD as it was, announced only if there is one), and playlists of
+  // streams that ended get their ENDLIST. Blocking: call at start-up, before
+  // publishers arrive.
   void recover(const std::function<bool(const std::string&)>& still_live);
 
   // Frames dropped because a stream's queue was full.

@@ -52,7 +52,9 @@ class VodRecorder {
   // A media frame (no sequence header), after start().
   void frame(const ingest::Frame& f);
   // Closes the recording and makes the VOD of it; the VOD's path, or nullopt
-  // when there is nothing to make it from or finalizing failed (logged).
+  // when there is no VOD: nothing was recorded (in this run or before a
+  // restart) or finalizing failed (logged). A recording without media leaves
+  // the VOD of an earlier part as it was, and its path is returned.
   std::optional<std::filesystem::path> end();
 
  private:
