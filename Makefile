@@ -50,6 +50,8 @@ run: build
 # The ASan unit pass and the Release pass run the doctest cases in a random order
 # (SOUK_TEST_SEED, new each run; tests/doctest_main.hpp): `make test
 # SOUK_TEST_SEED=<n>` repeats a run's order. The TSan pass keeps the file order.
+# The Release pass runs JOBS test files at once: each starts its own servers on
+# ports it picks, and the files that encode video claim both cores (PROCESSORS).
 ifndef SOUK_TEST_SEED
 SOUK_TEST_SEED := $(shell od -An -N3 -tu4 /dev/urandom | tr -d ' ')
 endif
@@ -61,7 +63,7 @@ test: build build-asan build-tsan js-deps
 	@cd $(BUILD_DIR)/tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 	  ctest --output-on-failure -L tsan
 	@echo "== unit and integration tests (Release; random order, SOUK_TEST_SEED=$(SOUK_TEST_SEED))"
-	@cd $(BUILD_DIR)/release && SOUK_TEST_SEED=$(SOUK_TEST_SEED) ctest --output-on-failure
+	@cd $(BUILD_DIR)/release && SOUK_TEST_SEED=$(SOUK_TEST_SEED) ctest --output-on-failure -j$(JOBS)
 
 # clang-tidy (.clang-tidy) over every source file of our libraries, app and tools,
 # from the Release build's compile_commands.json; fails on any finding.
