@@ -7,22 +7,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { emitWithAck, join, scenario, waitFor, waitForWebSocket, scaled } from './harness.mjs';
+import { emitWithAck, join, scenario, waitFor, waitForWebSocket, scaled, within } from './harness.mjs';
 
 // The other client's chat round trip (emit → its own chat:message back) while
 // someone abuses the server: loose, for a loaded 2-core CI machine.
 const ROUND_TRIP_LIMIT_MS = scaled(2000);
 const FLOOD_EVENTS = 5000;
-
-function within(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /** Sends a chat from `socket` and waits for it to come back; the milliseconds it took. */
 async function chatRoundTrip(socket, streamId, message) {

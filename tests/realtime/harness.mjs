@@ -37,6 +37,17 @@ export function scaled(ms) {
   return Math.round(ms * TIME_SCALE);
 }
 
+/** `promise`, or a rejection naming `what` once `ms` passes first. */
+export function within(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
 const START_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 10_000;
 

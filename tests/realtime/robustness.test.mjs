@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { MODES, emitWithAck, join, scenario, waitFor, waitForWebSocket, scaled } from './harness.mjs';
+import { MODES, emitWithAck, join, scenario, waitFor, waitForWebSocket, scaled, within } from './harness.mjs';
 
 /** A raw Engine.IO WebSocket session: {ws, messages, next(pred, ms), closed}. */
 async function rawSession(ctx) {
@@ -46,16 +46,6 @@ async function rawSession(ctx) {
     ws.once('error', reject);
   });
   return { ws, messages, next, closed };
-}
-
-function within(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 const GARBAGE = [

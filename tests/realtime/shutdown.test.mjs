@@ -10,7 +10,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { io } from 'socket.io-client';
-import { connect, join, scaled, startServer, waitUntil } from './harness.mjs';
+import { connect, join, scaled, startServer, waitUntil, within } from './harness.mjs';
 
 const FPS = 30;
 const GOP_FRAMES = 15;  // a keyframe, and a recording fragment, every half second
@@ -25,16 +25,6 @@ function publish(url) {
   child.on('error', () => {});
   child.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
   return child;
-}
-
-function deadline(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 const durationOf = (file) => Number(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file], { encoding: 'utf8' }));
@@ -56,7 +46,7 @@ test('SIGTERM with a publisher, WebSocket and long-polling clients live: exit 0 
     await join(wsClient, streamId);
     const pollingClient = io(server.url, { transports: ['polling'], reconnection: false, forceNew: true, timeout: scaled(5000) });
     cleanup.push(() => pollingClient.close());
-    await deadline(new Promise((resolve) => pollingClient.once('connect', resolve)), scaled(8000), 'the polling client connects');
+    await within(new Promise((resolve) => pollingClient.once('connect', resolve)), scaled(8000), 'the polling client connects');
     assert.equal(pollingClient.io.engine.transport.name, 'polling');
     const disconnects = [wsClient, pollingClient].map((s) => new Promise((resolve) => s.once('disconnect', (reason) => resolve(reason))));
 
@@ -73,18 +63,18 @@ test('SIGTERM with a publisher, WebSocket and long-polling clients live: exit 0 
     await sleep(3000);  // three seconds of media to record (input, not synchronisation)
 
     const termAt = Date.now();
-    const exit = await deadline(server.kill('SIGTERM'), scaled(5000), 'exit after SIGTERM');
+    const exit = await within(server.kill('SIGTERM'), scaled(5000), 'exit after SIGTERM');
     const exitedAfter = Date.now() - termAt;
     assert.deepEqual(exit, { code: 0, signal: null }, `exit ${JSON.stringify(exit)}`);
     assert.ok(exitedAfter <= scaled(5000), `exited ${exitedAfter} ms after SIGTERM`);
 
     // Every client learns of it.
-    const reasons = await deadline(Promise.all(disconnects), scaled(5000), 'both Socket.IO clients see the disconnect');
+    const reasons = await within(Promise.all(disconnects), scaled(5000), 'both Socket.IO clients see the disconnect');
     for (const reason of reasons) assert.match(reason, /transport close|io server disconnect|transport error/);
     const poll = await parked;
     assert.ok(poll.error || (poll.status === 200 && poll.body.split('\x1e').includes('1')),
       `the parked poll ends with a close packet or a closed connection: ${JSON.stringify(poll)}`);
-    const publisherExit = await deadline(ffmpeg.exited, scaled(10_000), 'the publisher sees its connection closed');
+    const publisherExit = await within(ffmpeg.exited, scaled(10_000), 'the publisher sees its connection closed');
     const publishedMs = termAt - receivingAt;
     const ranMs = publisherExit.at - publisherStartedAt;
 
