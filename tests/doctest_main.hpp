@@ -14,6 +14,8 @@
 
 #include <doctest/doctest.h>
 
+#include "doctest_listener.hpp"
+
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
@@ -25,20 +27,10 @@ namespace detail {
 inline std::atomic<int> test_cases_started{0};
 inline std::atomic<bool> query_answered{false};
 
-struct RunCounter : doctest::IReporter {
-  explicit RunCounter(const doctest::ContextOptions&) {}
+struct RunCounter : QuietListener {
+  using QuietListener::QuietListener;
   void report_query(const doctest::QueryData&) override { query_answered = true; }
-  void test_run_start() override {}
-  void test_run_end(const doctest::TestRunStats&) override {}
   void test_case_start(const doctest::TestCaseData&) override { ++test_cases_started; }
-  void test_case_reenter(const doctest::TestCaseData&) override {}
-  void test_case_end(const doctest::CurrentTestCaseStats&) override {}
-  void test_case_exception(const doctest::TestCaseException&) override {}
-  void subcase_start(const doctest::SubcaseSignature&) override {}
-  void subcase_end() override {}
-  void log_assert(const doctest::AssertData&) override {}
-  void log_message(const doctest::MessageData&) override {}
-  void test_case_skipped(const doctest::TestCaseData&) override {}
 };
 }  // namespace detail
 

@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 
+#include "doctest_listener.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -472,20 +474,11 @@ void clear_test_case_resources() {
 }
 
 // Stops the servers of a TEST_CASE once all of its subcases have run.
-struct TestCaseCleanup : doctest::IReporter {
-  explicit TestCaseCleanup(const doctest::ContextOptions&) {}
-  void report_query(const doctest::QueryData&) override {}
-  void test_run_start() override {}
+struct TestCaseCleanup : souk::test::QuietListener {
+  using QuietListener::QuietListener;
   void test_run_end(const doctest::TestRunStats&) override { clear_test_case_resources(); }
   void test_case_start(const doctest::TestCaseData&) override { clear_test_case_resources(); }
-  void test_case_reenter(const doctest::TestCaseData&) override {}
   void test_case_end(const doctest::CurrentTestCaseStats&) override { clear_test_case_resources(); }
-  void test_case_exception(const doctest::TestCaseException&) override {}
-  void subcase_start(const doctest::SubcaseSignature&) override {}
-  void subcase_end() override {}
-  void log_assert(const doctest::AssertData&) override {}
-  void log_message(const doctest::MessageData&) override {}
-  void test_case_skipped(const doctest::TestCaseData&) override {}
 };
 
 }  // namespace
