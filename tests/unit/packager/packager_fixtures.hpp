@@ -3,6 +3,8 @@
 #pragma once
 
 #include "souk/ingest/frame.hpp"
+#include "souk/packager/av_util.hpp"
+#include "souk/packager/media_tracks.hpp"
 
 extern "C" {
 #include <libavformat/avformat.h>
@@ -113,6 +115,34 @@ inline std::vector<ReadPacket> read_packets(const std::filesystem::path& path) {
   av_packet_free(&pkt);
   avformat_close_input(&ctx);
   return out;
+}
+
+// A fragmented MP4 as the recorder writes it: `frames` of 25 fps video from dts
+// 0, a keyframe (and so a fragment) each second, and with `with_audio` an AAC
+// frame beside each picture; with `video_track` false, audio only. Without
+// `closed`, the muxer is abandoned as a kill leaves it: what reached the file
+// stays, nothing more.
+inline void write_fragmented(const std::filesystem::path& path, int frames, bool with_audio = false,
+                      bool video_track = true, bool closed = true) {
+  MediaTracks tracks;
+  if (video_track) REQUIRE(tracks.add_sequence_header(video(0, true, avcc, true)));
+  if (with_audio) REQUIRE(tracks.add_sequence_header(audio(0, aac_config, true)));
+  AVDictionary* opts = nullptr;
+  av_dict_set(&opts, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0);
+  OutputFile file(path.string(), "mp4", tracks.video.get(), tracks.audio.get(), &opts);
+  av_dict_free(&opts);
+  for (int i = 0; i < frames; ++i) {
+    const bool keyframe = i % 25 == 0;
+    if (video_track) {
+      const auto pkt = packet_of(video(i * 40, keyframe, picture(keyframe, 500)));
+      file.write(file.video_index(), pkt.get());
+    }
+    if (with_audio) {
+      const auto pkt = packet_of(audio(i * 40, Bytes(100, 0x21)));
+      file.write(file.audio_index(), pkt.get());
+    }
+  }
+  if (closed) file.finish();
 }
 
 }  // namespace souk::packager::test

@@ -30,25 +30,11 @@ struct Announced : RecordingSink {
   std::vector<std::pair<std::string, fs::path>> ready;
 };
 
-// A recording as the recorder leaves it: `frames` of 25 fps video and audio, a
-// fragment each second; with no frame, the muxer is abandoned as a kill before
-// the first fragment leaves it (its header alone).
+// A recording as the recorder leaves it: video and audio, a fragment each
+// second; with no frame, the muxer is abandoned as a kill before the first
+// fragment leaves it (its header alone).
 void write_recording(const fs::path& path, int frames) {
-  MediaTracks tracks;
-  REQUIRE(tracks.add_sequence_header(video(0, true, avcc, true)));
-  REQUIRE(tracks.add_sequence_header(audio(0, aac_config, true)));
-  AVDictionary* opts = nullptr;
-  av_dict_set(&opts, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0);
-  OutputFile file(path.string(), "mp4", tracks.video.get(), tracks.audio.get(), &opts);
-  av_dict_free(&opts);
-  for (int i = 0; i < frames; ++i) {
-    const bool keyframe = i % 25 == 0;
-    auto pkt = packet_of(video(i * 40, keyframe, picture(keyframe, 500)));
-    file.write(file.video_index(), pkt.get());
-    pkt = packet_of(audio(i * 40, Bytes(100, 0x21)));
-    file.write(file.audio_index(), pkt.get());
-  }
-  if (frames > 0) file.finish();
+  write_fragmented(path, frames, /*with_audio=*/true, /*video_track=*/true, /*closed=*/frames > 0);
 }
 
 std::size_t video_frames(const fs::path& path) {
