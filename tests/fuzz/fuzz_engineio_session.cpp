@@ -116,6 +116,7 @@ struct Servers {
     });
     http->set_realtime(realtime.get());
     http->listen({net::ip::make_address("127.0.0.1"), 0});
+    souk_fuzz::join_at_exit(blocking);
   }
 };
 

@@ -54,6 +54,7 @@ struct Servers {
     small = std::make_unique<HttpServer>(ioc, blocking, options, handler);
     small->set_fast_handler(fast);
     small->listen(any_port);
+    souk_fuzz::join_at_exit(blocking);
   }
 };
 

@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 
 #include <chrono>
@@ -29,6 +30,21 @@ inline std::chrono::milliseconds session_bound() {
     return v >= 1.0 ? v : 1.0;
   }();
   return std::chrono::milliseconds(static_cast<long long>(10'000 * scale));
+}
+
+// The targets' servers live to the end of the process, as the server's do. The
+// server joins its blocking pool before it returns from main; a target must too,
+// or work still queued there (an Engine.IO packet, a request) runs while exit()
+// destroys the logger and the metrics under it. Call once, after souk::log::init,
+// so this runs before the logger's own destructor.
+inline void join_at_exit(boost::asio::thread_pool& pool) {
+  static boost::asio::thread_pool* joined = nullptr;
+  if (joined != nullptr) std::abort();  // one pool per process
+  joined = &pool;
+  std::atexit([] {
+    joined->stop();
+    joined->join();
+  });
 }
 
 struct Exchange {
