@@ -163,6 +163,13 @@ const std::vector<Setting>& all_settings() {
        [](ServerConfig& c, const std::string& v) {
          c.rtmp_max_connections = static_cast<std::size_t>(parse_int(v, 1, 100000));
        }},
+      {{"rtmp-threads", "SOUK_RTMP_THREADS",
+        "Threads that run RTMP connections, each an event loop of its own; 0: one per core, "
+        "0..256",
+        "0"},
+       [](ServerConfig& c, const std::string& v) {
+         c.rtmp_threads = static_cast<unsigned>(parse_int(v, 0, 256));
+       }},
       {{"rtmp-max-chunk-streams", "SOUK_RTMP_MAX_CHUNK_STREAMS",
         "Most chunk stream ids one RTMP connection may use", "64"},
        [](ServerConfig& c, const std::string& v) {

@@ -9,6 +9,7 @@
 #include "souk/app/media_wiring.hpp"
 #include "souk/app/realtime_store.hpp"
 #include "souk/app/webhook_events.hpp"
+#include "souk/event_loops.hpp"
 #include "souk/file_cache.hpp"
 #include "souk/ingest/rtmp_server.hpp"
 #include "souk/ingest/stream_hub.hpp"
@@ -172,7 +173,11 @@ int run_server(const ServerConfig& config) {
   rtmp_options.chunk_limits.max_chunk_streams = config.rtmp_max_chunk_streams;
   rtmp_options.idle_timeout = config.rtmp_idle_timeout;
   rtmp_options.trusted_proxies = config.trusted_proxies;
-  ingest::RtmpServer rtmp(ioc, rtmp_options, hub, authorizer);
+  // Publishers run on event loops of their own, a thread each (souk/event_loops.hpp
+  // says why). Declared after the hub and the packager: sessions still queued
+  // in a loop at exit release their stream into the hub as they are destroyed.
+  EventLoops rtmp_loops(config.rtmp_threads > 0 ? config.rtmp_threads : network_threads());
+  ingest::RtmpServer rtmp(ioc, rtmp_options, hub, authorizer, &rtmp_loops);
 
   api::HttpMetrics http_metrics;
   api::HttpServerOptions http_options;
@@ -212,6 +217,7 @@ int run_server(const ServerConfig& config) {
   realtime.start();
   idle_reaper.start();
   if (webhook_dispatcher) webhook_dispatcher->start();
+  rtmp_loops.start();
   auto work = net::make_work_guard(ioc);
   std::vector<std::thread> threads;
   for (unsigned i = 0; i < network_threads(); ++i) threads.emplace_back([&ioc] { ioc.run(); });
@@ -230,6 +236,7 @@ int run_server(const ServerConfig& config) {
              {"streams_interrupted", interrupted},
              {"webhook_receivers", static_cast<std::uint64_t>(config.webhook_urls.size())},
              {"network_threads", network_threads()},
+             {"rtmp_threads", static_cast<std::uint64_t>(rtmp_loops.size())},
              {"blocking_threads", static_cast<std::uint64_t>(blocking_threads())}});
 
   const int signo = stop_signal.get_future().get();
@@ -253,7 +260,9 @@ int run_server(const ServerConfig& config) {
   }
   work.reset();
   ioc.stop();
+  rtmp_loops.stop();
   for (auto& t : threads) t.join();
+  rtmp_loops.join();
   blocking.join();
   media_pool.join();  // queued packaging finishes; open recordings are finalized at next start
   log::info("stopped");

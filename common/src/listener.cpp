@@ -1,6 +1,7 @@
 // The listener both servers share: accept, register, cap, pause on errors, shut down.
 #include "souk/listener.hpp"
 
+#include "souk/event_loops.hpp"
 #include "souk/listen.hpp"
 #include "souk/log.hpp"
 
@@ -19,8 +20,10 @@ Connection::~Connection() {
   if (auto listener = listener_.lock()) listener->forget(this);
 }
 
-Listener::Listener(net::io_context& ioc, ListenerOptions options, Factory make_connection)
+Listener::Listener(net::io_context& ioc, ListenerOptions options, Factory make_connection,
+                   EventLoops* loops)
     : ioc_(ioc),
+      loops_(loops),
       options_(std::move(options)),
       make_connection_(std::move(make_connection)),
       acceptor_(net::make_strand(ioc)),
@@ -34,8 +37,12 @@ void Listener::listen(const tcp::endpoint& endpoint) {
 tcp::endpoint Listener::local_endpoint() const { return acceptor_.local_endpoint(); }
 
 void Listener::do_accept() {
-  // Each connection gets a strand of its own: its handlers never run concurrently.
-  acceptor_.async_accept(net::make_strand(ioc_),
+  // Each connection's handlers never run concurrently: it gets a strand of its
+  // own, or an event loop that one thread runs.
+  const net::any_io_executor executor =
+      loops_ != nullptr ? net::any_io_executor(loops_->next().get_executor())
+                        : net::any_io_executor(net::make_strand(ioc_));
+  acceptor_.async_accept(executor,
                          [self = shared_from_this()](const error_code& ec, tcp::socket socket) {
                            self->on_accept(ec, std::move(socket));
                          });

@@ -16,7 +16,7 @@ struct RtmpServer::State {
 };
 
 RtmpServer::RtmpServer(net::io_context& ioc, RtmpOptions options, StreamHub& hub,
-                       PublishAuthorizer& authorizer)
+                       PublishAuthorizer& authorizer, EventLoops* loops)
     : state_(std::make_shared<State>()) {
   const std::size_t max_connections = options.max_connections;
   auto context = std::make_shared<const RtmpSessionContext>(
@@ -27,7 +27,8 @@ RtmpServer::RtmpServer(net::io_context& ioc, RtmpOptions options, StreamHub& hub
         boost::system::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);  // replies go out whole, not after Nagle's 40 ms
         return make_rtmp_session(std::move(socket), context);
-      });
+      },
+      loops);
 }
 
 RtmpServer::~RtmpServer() = default;

@@ -1,5 +1,6 @@
 // One RTMP connection: handshake, chunk stream, commands, and media handed to
-// the hub. It owns the socket, a strand, its timers and its write queue.
+// the hub. It owns the socket, its timers and its write queue, all on one
+// executor that serializes its handlers (a one-thread event loop, or a strand).
 //
 //   handshake (10 s) -> connect -> [releaseStream, FCPublish] -> createStream
 //   -> publish(key) -> authorize (storage, off the network thread)
@@ -317,7 +318,7 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
     if (!name) return protocol_error("publish without a stream name");
     authorizing_ = true;
     // The key is checked against storage off the network threads; the answer
-    // comes back to this session's strand.
+    // comes back to this session's executor.
     server_->authorizer.authorize(
         stream_key_of(*name),
         [self = shared_from_this()](std::optional<std::string> stream_id) {

@@ -1,5 +1,5 @@
 // One TCP listener for every server (HTTP, RTMP): accepts each connection onto a
-// strand of its own, keeps a weak registry of the connections (to count them and
+// strand of its own (or onto one of several single-threaded event loops), keeps a weak registry of the connections (to count them and
 // to stop them at shutdown), caps how many are open, and pauses after an accept
 // error (out of descriptors) instead of accepting again in a busy loop. Asio only.
 #pragma once
@@ -22,6 +22,7 @@
 
 namespace souk {
 
+class EventLoops;
 class Listener;
 
 // A connection a Listener accepted: a session that owns its socket. It counts as
@@ -36,7 +37,7 @@ class Connection {
   // Called once, after registration, on the accepting thread: begin reading.
   virtual void start() = 0;
   // Shutdown asks the connection to end (at once, or after the work in flight).
-  // Called from any thread: post to the connection's strand.
+  // Called from any thread: post to the connection's executor.
   virtual void stop() = 0;
 
  private:
@@ -57,10 +58,14 @@ struct ListenerOptions {
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  // Makes the session for an accepted socket (whose executor is its new strand).
+  // Makes the session for an accepted socket. Its executor serializes the
+  // session's handlers: a strand of its own, or a single-threaded event loop.
   using Factory = std::function<std::shared_ptr<Connection>(boost::asio::ip::tcp::socket&&)>;
 
-  Listener(boost::asio::io_context& ioc, ListenerOptions options, Factory make_connection);
+  // Accepts on `ioc`. Each connection gets a new strand of `ioc`, or, with
+  // `loops`, the next of those event loops (which must outlive the connections).
+  Listener(boost::asio::io_context& ioc, ListenerOptions options, Factory make_connection,
+           EventLoops* loops = nullptr);
 
   // Binds and starts accepting; throws std::system_error if the address is unusable.
   void listen(const boost::asio::ip::tcp::endpoint& endpoint);
@@ -84,6 +89,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void forget(Connection* connection);
 
   boost::asio::io_context& ioc_;
+  EventLoops* const loops_;
   const ListenerOptions options_;
   const Factory make_connection_;
   boost::asio::ip::tcp::acceptor acceptor_;  // on its own strand, with pause_timer_

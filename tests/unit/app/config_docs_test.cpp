@@ -74,7 +74,7 @@ std::string describe(const ServerConfig& c) {
       << c.max_body_bytes << '|' << c.http_request_timeout.count() << '|';
   for (const auto& o : c.cors_origins) out << o << ',';
   out << '|' << c.login_max_failures << '|' << c.login_window.count() << '|' << c.rtmp_app << '|'
-      << c.rtmp_max_connections << '|' << c.rtmp_max_chunk_streams << '|'
+      << c.rtmp_max_connections << '|' << c.rtmp_max_chunk_streams << '|' << c.rtmp_threads << '|'
       << c.hls_segment_seconds << '|' << c.hls_window << '|' << c.hls_cache_mb << '|'
       << c.viewer_count_interval.count() << '|' << c.idle_timeout.count() << '|'
       << c.rtmp_idle_timeout.count() << '|';

@@ -1,6 +1,7 @@
-// The RTMP server: accepts publishers on the shared io_context (the common
-// listener, rtmp_server.cpp) and runs one RtmpSession per connection
-// (rtmp_session.cpp). Sockets live only there.
+// The RTMP server: accepts publishers (the common listener, rtmp_server.cpp) and
+// runs one RtmpSession per connection (rtmp_session.cpp), each on an event loop
+// of its own thread (souk/event_loops.hpp) or on a strand of the io_context.
+// Sockets live only there.
 #pragma once
 
 #include "souk/ingest/chunk_stream.hpp"
@@ -14,6 +15,10 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+
+namespace souk {
+class EventLoops;
+}
 
 namespace souk::ingest {
 
@@ -34,8 +39,10 @@ struct RtmpOptions {
 
 class RtmpServer {
  public:
+  // Accepts on `ioc`; sessions run on `loops` when given (they must outlive the
+  // sessions), else each on a strand of `ioc`.
   RtmpServer(boost::asio::io_context& ioc, RtmpOptions options, StreamHub& hub,
-             PublishAuthorizer& authorizer);
+             PublishAuthorizer& authorizer, EventLoops* loops = nullptr);
   ~RtmpServer();
 
   // Binds and starts accepting; throws std::system_error if the address is unusable.
