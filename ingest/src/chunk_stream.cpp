@@ -6,8 +6,11 @@
 namespace souk::ingest {
 namespace {
 
-// What a message's buffer starts with, at most (see parse_chunk).
+// What a message's buffer starts with, at most (see parse_header).
 constexpr std::size_t first_reserve = std::size_t{64} * 1024;
+// The longest chunk header: a 3-byte basic header, an 11-byte message header and
+// a 4-byte extended timestamp (5.3.1).
+constexpr std::size_t max_header_size = 3 + 11 + 4;
 
 std::uint32_t be24(const std::uint8_t* p) {
   return (std::uint32_t{p[0]} << 16) | (std::uint32_t{p[1]} << 8) | p[2];
@@ -54,27 +57,45 @@ const char* to_string(ChunkError e) {
 ChunkError ChunkReader::feed(std::span<const std::uint8_t> bytes,
                              const std::function<void(RtmpMessage&&)>& on_message) {
   bytes_received_ += bytes.size();
-  // A read usually ends where a chunk does: its chunks are parsed where they
-  // are, and only a chunk cut by the end of a read waits in buffer_ for the next.
-  std::span<const std::uint8_t> in = bytes;
-  if (!buffer_.empty()) {
-    buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
-    in = buffer_;
-  }
   std::size_t pos = 0;
-  ChunkError err = ChunkError::none;
-  while (const auto used = parse_chunk(in.subspan(pos), err, on_message)) pos += used;
-  if (err != ChunkError::none) return err;
-  if (in.data() == buffer_.data()) {
-    buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(pos));
-  } else {
-    buffer_.assign(in.begin() + static_cast<std::ptrdiff_t>(pos), in.end());
+  for (;;) {
+    if (open_) {
+      const std::size_t take = std::min(open_->remaining, bytes.size() - pos);
+      auto& payload = *open_->stream->partial;
+      payload.insert(payload.end(), bytes.begin() + static_cast<std::ptrdiff_t>(pos),
+                     bytes.begin() + static_cast<std::ptrdiff_t>(pos + take));
+      pos += take;
+      open_->remaining -= take;
+      if (open_->remaining > 0) return ChunkError::none;  // the rest comes with a later read
+      if (const auto err = close_chunk(on_message); err != ChunkError::none) return err;
+      continue;
+    }
+    if (pos == bytes.size()) return ChunkError::none;
+    ChunkError err = ChunkError::none;
+    const auto rest = bytes.subspan(pos);
+    if (header_.empty()) {
+      const std::size_t used = parse_header(rest, err);
+      if (err != ChunkError::none) return err;
+      if (used == 0) {  // a header cut by the end of this read: fewer than max_header_size bytes
+        header_.assign(rest.begin(), rest.end());
+        return ChunkError::none;
+      }
+      pos += used;
+      continue;
+    }
+    // The end of a header the last read cut off: complete it from this read.
+    const std::size_t before = header_.size();
+    const std::size_t add = std::min(max_header_size - before, rest.size());
+    header_.insert(header_.end(), rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(add));
+    const std::size_t used = parse_header(header_, err);
+    if (err != ChunkError::none) return err;
+    if (used == 0) return ChunkError::none;  // still cut: this read held no more
+    header_.clear();
+    pos += used - before;
   }
-  return ChunkError::none;
 }
 
-std::size_t ChunkReader::parse_chunk(std::span<const std::uint8_t> in, ChunkError& err,
-                                     const std::function<void(RtmpMessage&&)>& on_message) {
+std::size_t ChunkReader::parse_header(std::span<const std::uint8_t> in, ChunkError& err) {
   const std::uint8_t* p = in.data();
   const std::size_t avail = in.size();
   std::size_t n = 0;
@@ -106,8 +127,8 @@ std::size_t ChunkReader::parse_chunk(std::span<const std::uint8_t> in, ChunkErro
       return 0;
     }
   }
-  // Read-only until the whole chunk is known to be here: a chunk cut by the end
-  // of a read is parsed again, whole, with the next.
+  // Read-only until the whole header is known to be here: a header cut by the
+  // end of a read is parsed again, whole, with the next.
   static const StreamState fresh{};
   const StreamState& st = it == streams_.end() ? fresh : it->second;
   if (fmt != 0 && !st.has_header) {
@@ -151,12 +172,7 @@ std::size_t ChunkReader::parse_chunk(std::span<const std::uint8_t> in, ChunkErro
     return 0;
   }
 
-  // Payload: up to one chunk of what the message still lacks.
-  const std::size_t have = st.partial ? st.partial->size() : 0;
-  const std::size_t take = std::min<std::size_t>(chunk_size_, length - have);
-  if (!need(take)) return 0;
-
-  // The whole chunk is here: commit the header.
+  // The whole header is here: commit it.
   StreamState& s = it != streams_.end() ? it->second : streams_.try_emplace(csid).first->second;
   if (new_message) {
     switch (fmt) {
@@ -184,26 +200,30 @@ std::size_t ChunkReader::parse_chunk(std::span<const std::uint8_t> in, ChunkErro
   s.length = length;
   s.type = type;
   s.stream_id = stream_id;
-  s.partial->insert(s.partial->end(), p + n, p + n + take);
-  n += take;
-  if (s.partial->size() != s.length) return n;
+  // Its payload: up to one chunk of what the message still lacks.
+  open_ = OpenChunk{csid, &s, std::min<std::size_t>(chunk_size_, length - s.partial->size())};
+  return n;
+}
+
+ChunkError ChunkReader::close_chunk(const std::function<void(RtmpMessage&&)>& on_message) {
+  const std::uint32_t csid = open_->csid;
+  StreamState& s = *open_->stream;
+  open_.reset();
+  if (s.partial->size() != s.length) return ChunkError::none;
   RtmpMessage done{csid, s.type, s.timestamp, s.stream_id, std::move(s.partial)};
   s.partial.reset();
 
   // Chunk-layer control messages act before the next chunk is read.
   if (done.type == msg_set_chunk_size && done.payload->size() >= 4) {
     const std::uint32_t size = be32(done.payload->data());
-    if (size == 0 || (size & 0x80000000u) != 0) {
-      err = ChunkError::bad_chunk_size;
-      return 0;
-    }
+    if (size == 0 || (size & 0x80000000u) != 0) return ChunkError::bad_chunk_size;
     chunk_size_ = std::min(size, limits_.max_message_size);
   } else if (done.type == msg_abort && done.payload->size() >= 4) {
     auto aborted = streams_.find(be32(done.payload->data()));
     if (aborted != streams_.end()) aborted->second.partial.reset();
   }
   on_message(std::move(done));
-  return n;
+  return ChunkError::none;
 }
 
 void ChunkWriter::write(std::uint32_t csid, std::uint8_t type, std::uint32_t timestamp,

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -57,10 +58,12 @@ class ChunkReader {
  public:
   explicit ChunkReader(ChunkLimits limits = {}) : limits_(limits) {}
 
-  // Consumes as much of the buffered input as forms whole chunks, calling
-  // `on_message` for each complete message (Set Chunk Size and Abort are also
-  // applied here, as they change how the next chunks are read). Returns the
-  // first error; the reader is then unusable.
+  // Consumes `bytes`, calling `on_message` for each complete message (Set Chunk
+  // Size and Abort are also applied here, as they change how the next chunks are
+  // read). Payload goes straight into its message as it arrives, whatever cuts
+  // the reads (ffmpeg writes a chunk's header and its body in two calls): only a
+  // header cut by the end of a read waits for the next. Returns the first error;
+  // the reader is then unusable.
   ChunkError feed(std::span<const std::uint8_t> bytes,
                   const std::function<void(RtmpMessage&&)>& on_message);
 
@@ -79,14 +82,25 @@ class ChunkReader {
     std::shared_ptr<std::vector<std::uint8_t>> partial;  // message being assembled
   };
 
-  // Parses the chunk at the front of `in`: returns its size, or 0 if `in` does
-  // not hold all of it or on an error (then `err` says which).
-  std::size_t parse_chunk(std::span<const std::uint8_t> in, ChunkError& err,
-                          const std::function<void(RtmpMessage&&)>& on_message);
+  // The chunk whose header has been read and whose payload is still arriving.
+  struct OpenChunk {
+    std::uint32_t csid = 0;
+    StreamState* stream = nullptr;  // in streams_, whose nodes never move
+    std::size_t remaining = 0;      // payload bytes of this chunk still to come
+  };
+
+  // Parses the chunk header at the front of `in` and commits it (the chunk is
+  // then open_): returns its size, or 0 if `in` does not hold all of it or on an
+  // error (then `err` says which).
+  std::size_t parse_header(std::span<const std::uint8_t> in, ChunkError& err);
+  // The open chunk's payload is all here: closes it, and delivers its message
+  // if that is whole too (applying Set Chunk Size and Abort first).
+  ChunkError close_chunk(const std::function<void(RtmpMessage&&)>& on_message);
 
   ChunkLimits limits_;
   std::uint32_t chunk_size_ = 128;  // the protocol's initial chunk size
-  std::vector<std::uint8_t> buffer_;  // the start of a chunk the last read cut off
+  std::optional<OpenChunk> open_;
+  std::vector<std::uint8_t> header_;  // the start of a header the last read cut off
   std::unordered_map<std::uint32_t, StreamState> streams_;
   std::uint64_t bytes_received_ = 0;
 };
