@@ -92,6 +92,88 @@ TEST_CASE("chunks: reads cut anywhere give the same messages as one read") {
   }
 }
 
+TEST_CASE("chunks: each header and each body in a read of its own, as ffmpeg writes them") {
+  // ffmpeg's rtmppkt.c writes a message's header, then each chunk's payload,
+  // then the 1-byte header of the next chunk, each in a call of its own; with
+  // Nagle the server reads them apart. Extended timestamps make 16-byte headers.
+  constexpr std::uint32_t chunk = 4096;
+  struct Sent {
+    std::uint32_t csid;
+    std::uint8_t type;
+    std::uint32_t timestamp;
+    std::vector<std::uint8_t> payload;
+  };
+  const std::vector<Sent> sent = {
+      {6, msg_video, 0x1000000, payload_of(3 * chunk + 5, 1)},  // extended: 4 more bytes per header
+      {4, msg_audio, 0x1000015, payload_of(380, 2)},
+      {6, msg_video, 40, payload_of(chunk, 3)},  // exactly one chunk
+      {4, msg_audio, 61, payload_of(0, 4)},      // empty: a header and no body
+  };
+  struct Read {
+    bool header;
+    std::vector<std::uint8_t> bytes;
+  };
+  std::vector<Read> reads(1, Read{false, {}});
+  ChunkWriter size_writer;
+  size_writer.write(2, msg_set_chunk_size, 0, 0, std::vector<std::uint8_t>{0, 0, 0x10, 0}, reads.back().bytes);
+  for (const auto& m : sent) {
+    const std::size_t ext = m.timestamp >= 0xffffff ? 4 : 0;
+    std::size_t offset = 0;
+    bool first = true;
+    do {
+      // Header (12 bytes, or 1 for a continuation, plus the extended timestamp), then body.
+      std::vector<std::uint8_t> header{static_cast<std::uint8_t>((first ? 0 : 0xc0) | m.csid)};
+      if (first) {
+        const std::uint32_t ts = ext ? 0xffffff : m.timestamp;
+        const auto size = static_cast<std::uint32_t>(m.payload.size());
+        header.insert(header.end(), {static_cast<std::uint8_t>(ts >> 16), static_cast<std::uint8_t>(ts >> 8),
+                                     static_cast<std::uint8_t>(ts), static_cast<std::uint8_t>(size >> 16),
+                                     static_cast<std::uint8_t>(size >> 8), static_cast<std::uint8_t>(size),
+                                     m.type, 1, 0, 0, 0});
+      }
+      if (ext) {
+        for (int i = 3; i >= 0; --i) header.push_back(static_cast<std::uint8_t>(m.timestamp >> (8 * i)));
+      }
+      reads.push_back({true, header});
+      const std::size_t take = std::min<std::size_t>(chunk, m.payload.size() - offset);
+      if (take > 0) {
+        reads.push_back({false, {m.payload.begin() + static_cast<std::ptrdiff_t>(offset),
+                                 m.payload.begin() + static_cast<std::ptrdiff_t>(offset + take)}});
+      }
+      offset += take;
+      first = false;
+    } while (offset < m.payload.size());
+  }
+
+  // Fed as read, and again with every header itself cut in two.
+  for (const bool cut_headers : {false, true}) {
+    CAPTURE(cut_headers);
+    ChunkReader r;
+    std::vector<Sent> got;
+    std::size_t total = 0;
+    for (const auto& read : reads) {
+      total += read.bytes.size();
+      const std::size_t half = cut_headers && read.header ? read.bytes.size() / 2 : read.bytes.size();
+      const std::span<const std::uint8_t> bytes(read.bytes);
+      for (const auto& piece : {bytes.first(half), bytes.subspan(half)}) {
+        if (piece.empty()) continue;
+        REQUIRE(r.feed(piece, [&](RtmpMessage&& m) {
+          if (m.type != msg_set_chunk_size) got.push_back({m.csid, m.type, m.timestamp, *m.payload});
+        }) == ChunkError::none);
+      }
+    }
+    REQUIRE(got.size() == sent.size());
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+      CAPTURE(i);
+      CHECK(got[i].csid == sent[i].csid);
+      CHECK(got[i].type == sent[i].type);
+      CHECK(got[i].timestamp == sent[i].timestamp);
+      CHECK(got[i].payload == sent[i].payload);
+    }
+    CHECK(r.bytes_received() == total);
+  }
+}
+
 TEST_CASE("chunks: formats 1, 2 and 3 inherit and add deltas (RTMP spec 5.3.2.2)") {
   // csid 4: fmt0 ts=1000 len=2 type=8 sid=1; fmt2 delta=20; fmt3 (reuses delta);
   // fmt1 delta=5 len=1 type=9.
