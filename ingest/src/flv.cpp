@@ -36,7 +36,7 @@ std::optional<TagInfo> parse_tag(MediaKind kind, std::span<const std::uint8_t> b
 
 namespace {
 
-std::string codec_name(MediaKind kind, std::uint8_t id) {
+std::string codec_name(MediaKind kind, std::uint32_t id) {
   if (kind == MediaKind::video && id == codec_avc) return "h264";
   if (kind == MediaKind::audio && id == codec_aac) return "aac";
   if (kind == MediaKind::audio && id == 2) return "mp3";
@@ -56,7 +56,7 @@ std::optional<double> number(const amf0::Value& m, const char* key) {
 void MediaInfo::apply_metadata(const amf0::Value& m) {
   if (const auto id = number(m, "videocodecid")) {
     if (!video) video = VideoInfo{};
-    video->codec = codec_name(MediaKind::video, static_cast<std::uint8_t>(*id));
+    video->codec = codec_name(MediaKind::video, static_cast<std::uint32_t>(*id));
   }
   if (const auto w = number(m, "width")) {
     if (!video) video = VideoInfo{"h264", {}, {}, {}};
@@ -72,7 +72,7 @@ void MediaInfo::apply_metadata(const amf0::Value& m) {
   }
   if (const auto id = number(m, "audiocodecid")) {
     if (!audio) audio = AudioInfo{};
-    audio->codec = codec_name(MediaKind::audio, static_cast<std::uint8_t>(*id));
+    audio->codec = codec_name(MediaKind::audio, static_cast<std::uint32_t>(*id));
   }
   if (const auto* enc = m.get("encoder")) {
     if (const auto* s = enc->as_string(); s && s->size() <= 256) encoder = *s;

@@ -65,6 +65,16 @@ TEST_CASE("flv: onMetaData fills video size, frame rate and encoder") {
   CHECK(info.encoder == "obs-output module (libobs version 30.0.0)");
 }
 
+TEST_CASE("flv: onMetaData codec ids past a byte are named as they are, not cut to one") {
+  // Found by fuzz_chunk_stream under UBSan: 512 was cast to an 8-bit id.
+  MediaInfo info;
+  info.apply_metadata(amf0::EcmaArray{{{"videocodecid", 512.0}, {"audiocodecid", 266.0}}});
+  REQUIRE(info.video);
+  REQUIRE(info.audio);
+  CHECK(info.video->codec == "flv-codec-512");  // not 512 mod 256 = 0
+  CHECK(info.audio->codec == "flv-codec-266");  // not 266 mod 256 = 10, which would say "aac"
+}
+
 TEST_CASE("timestamps: 32-bit wrap extends, small backwards steps are clamped per track") {
   using Repair = TimestampRepair::Repair;
   TimestampRepair r;
