@@ -1,6 +1,8 @@
 // rtmp-load's command line.
 #pragma once
 
+#include "write_pattern.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -15,7 +17,8 @@ struct Options {
   std::uint32_t ramp_ms = 0;          // connection starts spread evenly over this
   unsigned threads = 0;               // sender threads; 0 = one per core
   unsigned connect_threads = 8;       // threads doing the blocking librtmp handshakes
-  std::uint32_t chunk_size = 4096;    // outgoing chunk size (OBS's)
+  Pattern pattern = Pattern::ffmpeg;  // whose writes to reproduce
+  std::uint32_t chunk_size = 0;       // outgoing chunk size; 0 = the pattern's
   int sndbuf = 1 << 20;               // SO_SNDBUF asked for each socket; 0 = kernel default
   std::uint32_t timeout_ms = 10000;   // connect, handshake and publish answer
   bool reconnect = false;             // reconnect dropped or failed publishers

@@ -1,8 +1,8 @@
 // A sender thread of rtmp-load: one epoll instance and one timer heap serving
 // many sessions. Each session's next tag sits in the heap at the steady-clock time
 // its timestamp comes due; the thread sleeps in epoll_wait until the earliest,
-// writes every tag then due (writev of the session's header and the shared
-// pre-chunked body), and otherwise only wakes for the server's few messages and for
+// writes every tag then due (the session's chunk headers and the shared body, in
+// the syscalls --pattern prescribes), and otherwise only wakes for the server's few messages and for
 // sockets that become writable again. Sockets are non-blocking: a connection whose
 // server reads slowly keeps its unsent messages in its own queue (and is dropped
 // past --max-backlog-ms); nobody else waits for it.
@@ -25,6 +25,8 @@
 namespace rtmp_load {
 
 struct WorkerSettings {
+  Pattern pattern = Pattern::ffmpeg;
+  std::uint32_t chunk_size = 60000;  // what the connector announced with Set Chunk Size
   std::uint32_t max_backlog_ms = 10000;
   std::uint32_t batch_ms = 0;  // also send tags due within this much of now (fewer, larger writes)
 };
