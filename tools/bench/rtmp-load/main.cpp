@@ -5,9 +5,9 @@
 //   connector threads (--connect-threads) ─ librtmp: TCP, handshake, publish
 //        │ established session (non-blocking socket)
 //        ▼
-//   sender threads (--threads) ─ epoll + timer heap by next-tag time; writes each
-//        tag's chunk headers and shared body in the syscalls of the client --pattern
-//        names (write_pattern.hpp); answers pings, acks
+//   sender threads (--threads) ─ epoll + timer heap by each session's next look
+//        (pacer.hpp); write each tag's chunk headers and shared body in the
+//        syscalls of the client --pattern names (write_pattern.hpp); answer pings, acks
 //
 // Usage and exit codes: see options.cpp (rtmp-load --help).
 #include "connector.hpp"
@@ -90,7 +90,8 @@ int main(int argc, char** argv) {
   std::fprintf(stderr,
                "rtmp-load: %zu publishers, %s pattern, %u-byte chunks, %s: %zu tags, %u ms a pass "
                "(%.0f kbit/s), %zu trimmed\n",
-               o.urls.size(), pattern_name(o.pattern), o.chunk_size, o.flv.c_str(), media.tags.size(), media.pass_ms,
+               o.urls.size(), pattern_name(o.pattern), o.chunk_size, o.flv.c_str(),
+               media.tags.size(), media.pass_ms,
                static_cast<double>(media.bytes_per_pass) * 8.0 / media.pass_ms, media.trimmed_tags);
 
   install_librtmp_log(o.verbose);
@@ -124,6 +125,7 @@ int main(int argc, char** argv) {
   ws.chunk_size = o.chunk_size;
   ws.max_backlog_ms = o.max_backlog_ms;
   ws.batch_ms = o.batch_ms;
+  ws.pace_ms = *o.pace_ms;
   for (unsigned i = 0; i < o.threads; ++i) {
     workers.push_back(std::make_unique<Worker>(
         media, ws, totals,

@@ -47,8 +47,7 @@ std::uint32_t track_length(const std::vector<std::uint32_t>& times) {
 
 }  // namespace
 
-bool build_media(const std::vector<rtmp_publish::FlvTag>& tags, Media& media,
-                 std::string& error) {
+bool build_media(const std::vector<rtmp_publish::FlvTag>& tags, Media& media, std::string& error) {
   media = Media{};
   if (tags.empty()) {
     error = "the FLV file has no audio, video or script-data tags";

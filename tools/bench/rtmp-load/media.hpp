@@ -18,7 +18,7 @@ struct MediaTag {
   std::uint32_t size = 0;        // RTMP message length
   bool keyframe = false;         // a video keyframe carrying a picture (not a sequence header)
   bool first_pass_only = false;  // script data and sequence headers: sent once, not per loop
-  std::string body;  // the RTMP message body
+  std::string body;              // the RTMP message body
 };
 
 struct Media {
@@ -35,7 +35,6 @@ struct Media {
 // audio-only file, so looping keeps each track's cadence; tags past it (audio
 // encoder tail) and an AVC end-of-sequence tag are dropped. Returns false with `error` set if
 // nothing is left.
-bool build_media(const std::vector<rtmp_publish::FlvTag>& tags, Media& media,
-                 std::string& error);
+bool build_media(const std::vector<rtmp_publish::FlvTag>& tags, Media& media, std::string& error);
 
 }  // namespace rtmp_load

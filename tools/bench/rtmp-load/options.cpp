@@ -41,6 +41,10 @@ constexpr const char* usage_text =
     "  --max-backlog-ms MS   drop a connection whose unsent media is older (default 10000)\n"
     "  --batch-ms MS         when a tag comes due, also send the connection's tags due in\n"
     "                        the next MS ms, in one write (default 0: each tag on time)\n"
+    "  --pace-ms MS          0: send each tag at its timestamp; N: as ffmpeg -re does,\n"
+    "                        read while no stream is ahead of the clock, else sleep N ms,\n"
+    "                        and interleave audio and video (default: the pattern's,\n"
+    "                        ffmpeg 10, librtmp and tag 0)\n"
     "  --report FILE         write the JSON summary there ('-' = stdout)\n"
     "  --keyframe-log FILE   write keyframe send times as CSV (conn,session,ts_ms,sent_at_ms)\n"
     "                        instead of into the report\n"
@@ -156,6 +160,10 @@ std::optional<Options> parse_options(int argc, char** argv, bool& help) {
       set_u32(o.reconnect_delay_ms, 0, 600000);
     } else if (arg == "--batch-ms") {
       set_u32(o.batch_ms, 0, 1000);
+    } else if (arg == "--pace-ms") {
+      std::uint32_t ms = 0;
+      set_u32(ms, 0, 1000);
+      if (ok) o.pace_ms = ms;
     } else if (arg == "--max-backlog-ms") {
       set_u32(o.max_backlog_ms, 100, 3600000);
     } else if (arg == "--report") {
@@ -206,6 +214,7 @@ std::optional<Options> parse_options(int argc, char** argv, bool& help) {
     if (url.rfind("rtmp://", 0) != 0) return fail("every URL must start with rtmp://");
   }
   if (o.chunk_size == 0) o.chunk_size = default_chunk_size(o.pattern);
+  if (!o.pace_ms) o.pace_ms = default_pace_ms(o.pattern);
   if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
   return o;
 }

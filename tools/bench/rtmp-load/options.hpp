@@ -25,6 +25,7 @@ struct Options {
   std::uint32_t reconnect_delay_ms = 1000;
   std::uint32_t max_backlog_ms = 10000;  // unsent media older than this drops the connection
   std::uint32_t batch_ms = 0;            // send tags due within this many ms together
+  std::optional<std::uint32_t> pace_ms;  // 0: tags at their time; N: ffmpeg -re (pacer.hpp)
   std::string report;                    // JSON summary path ("-" = stdout)
   std::string keyframe_log;              // CSV of keyframe send times (else in the report)
   std::uint32_t progress_s = 5;          // seconds between progress lines; 0 = none

@@ -68,7 +68,8 @@ bool write_report(const std::string& path, const Options& o, const Media& media,
                  {"timeout_ms", o.timeout_ms},
                  {"reconnect", o.reconnect},
                  {"max_backlog_ms", o.max_backlog_ms},
-                 {"batch_ms", o.batch_ms}};
+                 {"batch_ms", o.batch_ms},
+                 {"pace_ms", o.pace_ms.value_or(0)}};
   j["media"] = {{"tags", media.tags.size()},
                 {"pass_ms", media.pass_ms},
                 {"trimmed_tags", media.trimmed_tags},

@@ -9,6 +9,7 @@
 
 #include "chunk_reader.hpp"
 #include "media.hpp"
+#include "pacer.hpp"
 #include "stats.hpp"
 #include "write_pattern.hpp"
 
@@ -72,12 +73,9 @@ struct Session {
 
   // Outgoing: the media position and what waits for the socket.
   Clock::time_point start{};
-  Clock::time_point next_due{};
-  std::size_t position = 0;  // index into Media::tags of the next tag
-  std::uint32_t loop = 0;
-  std::uint64_t end_ms = 0;  // media time at which this session stops
-  bool media_done = false;   // the last tag before end_ms is queued
-  ChunkHeaders headers;  // what the previous media message's header carried
+  std::uint64_t end_ms = 0;    // media time at which this session stops
+  std::optional<Pacer> pacer;  // set by the sender that adopts the session
+  ChunkHeaders headers;        // what the previous media message's header carried
   std::deque<Pending> queue;
   bool backlogged = false;       // counted in Totals::backlogged
   std::uint64_t generation = 0;  // matches the sender's timer entries

@@ -161,7 +161,7 @@ void Worker::run() {
         continue;
       }
       if ((what & EPOLLOUT) != 0 && !s.queue.empty() && !flush(id, s)) continue;
-      if (s.media_done && s.queue.empty()) finish(id, s);
+      if (s.pacer->done() && s.queue.empty()) finish(id, s);
     }
   }
   // Stopped: close what is still open, as an encoder that is switched off would.
@@ -194,7 +194,7 @@ void Worker::take_inbox() {
       continue;
     }
     s.start = Clock::now();
-    s.next_due = s.start;
+    s.pacer.emplace(media_, settings_.pace_ms, s.end_ms);
     if (!s.leftover.empty()) {
       // Bytes librtmp had already read: the server's first messages after the publish.
       std::string bytes = std::move(s.leftover);
@@ -209,7 +209,7 @@ void Worker::take_inbox() {
         continue;
       }
     }
-    schedule(id, s, s.next_due);
+    schedule(id, s, s.start);
   }
 }
 
@@ -225,65 +225,52 @@ void Worker::run_due_timers() {
     timers_.pop();
     auto found = sessions_.find(due.id);
     if (found == sessions_.end() || found->second->generation != due.generation) continue;
-    service(due.id, *found->second, now);
+    service(due.id, *found->second, due.when, now);
     now = Clock::now();
   }
 }
 
-// A session's timer fired: queue every tag now due, write, and set the next timer.
-void Worker::service(std::uint64_t id, Session& s, Clock::time_point now) {
-  queue_due_media(s, now + milliseconds(settings_.batch_ms));
+// A session's timer fired (it was set for `look`): queue what its pacer hands
+// out now, write, and set the next timer.
+void Worker::service(std::uint64_t id, Session& s, Clock::time_point look, Clock::time_point now) {
+  Pacer& pacer = *s.pacer;
+  const auto elapsed = duration_cast<microseconds>(now - s.start).count();
+  released_.clear();
+  pacer.take(elapsed, std::int64_t{settings_.batch_ms} * 1000, released_);
+  for (const TimedTag& t : released_) queue_media(s, t, look, now);
   if (!s.queue.empty() && !flush(id, s)) return;
   if (!s.queue.empty() && now - s.queue.front().due > milliseconds(settings_.max_backlog_ms)) {
     drop(id, s, "send backlog over --max-backlog-ms (the server stopped reading)");
     return;
   }
-  if (s.media_done && s.queue.empty()) {
+  if (pacer.done() && s.queue.empty()) {
     finish(id, s);
     return;
   }
-  // Media left: the next tag's time; only draining: look at the backlog again soon.
-  schedule(id, s, s.media_done ? now + idle_wait : s.next_due);
+  // Media left: the pacer's next look; only draining: look at the backlog again soon.
+  schedule(id, s,
+           pacer.done() ? now + idle_wait : s.start + microseconds(pacer.next_look_us(elapsed)));
 }
 
-// Queues the tags due by `until` (now, or a little later with --batch-ms).
-void Worker::queue_due_media(Session& s, Clock::time_point until) {
-  const auto& tags = media_.tags;
-  const auto now = Clock::now();
-  while (!s.media_done && s.next_due <= until) {
-    const MediaTag& tag = tags[s.position];
-    const std::uint64_t media_time = tag.timestamp + std::uint64_t{s.loop} * media_.pass_ms;
-    // Timestamps stay below 0xFFFFFF (--duration is capped): no extended field.
-    Pending p;
-    std::uint8_t csid = 0;
-    const MessageInfo info{tag.type, tag.size, static_cast<std::uint32_t>(media_time), s.stream_id};
-    p.head_size =
-        static_cast<std::uint8_t>(s.headers.encode(settings_.pattern, info, p.head.data(), csid));
-    p.marker = static_cast<std::uint8_t>(0xC0 | csid);
-    p.chunk_size = settings_.chunk_size;
-    p.tag = &tag;
-    p.timestamp = static_cast<std::uint32_t>(media_time);
-    p.due = s.next_due;
-    s.queue.push_back(p);
-    schedule_lateness_.add(duration_cast<microseconds>(now - p.due).count());
-
-    // Advance to the next tag to send: the sequence headers and metadata only on
-    // the first pass; a new pass starts pass_ms later so timestamps keep rising.
-    for (;;) {
-      if (++s.position == tags.size()) {
-        s.position = 0;
-        ++s.loop;
-      }
-      if (s.loop == 0 || !tags[s.position].first_pass_only) break;
-    }
-    const std::uint64_t next_time =
-        tags[s.position].timestamp + std::uint64_t{s.loop} * media_.pass_ms;
-    if (next_time >= s.end_ms) {
-      s.media_done = true;
-    } else {
-      s.next_due = s.start + milliseconds(next_time);
-    }
-  }
+// Queues one tag behind its chunk header, as the pattern's client would write it.
+// Timestamps stay below 0xFFFFFF (--duration is capped): no extended field.
+void Worker::queue_media(Session& s, const TimedTag& t, Clock::time_point look,
+                         Clock::time_point now) {
+  const MediaTag& tag = *t.tag;
+  Pending p;
+  std::uint8_t csid = 0;
+  const MessageInfo info{tag.type, tag.size, static_cast<std::uint32_t>(t.time_ms), s.stream_id};
+  p.head_size =
+      static_cast<std::uint8_t>(s.headers.encode(settings_.pattern, info, p.head.data(), csid));
+  p.marker = static_cast<std::uint8_t>(0xC0 | csid);
+  p.chunk_size = settings_.chunk_size;
+  p.tag = &tag;
+  p.timestamp = static_cast<std::uint32_t>(t.time_ms);
+  p.due = s.start + milliseconds(t.time_ms);
+  s.queue.push_back(p);
+  // The generator's own lag: from when the tag was due, or the pacer meant to look
+  // if that is later (ffmpeg -re's grid), to now.
+  schedule_lateness_.add(duration_cast<microseconds>(now - std::max(p.due, look)).count());
 }
 
 // Writes queued messages until the queue is empty or the socket is full: one

@@ -51,6 +51,10 @@ const char* pattern_name(Pattern p) {
 
 std::uint32_t default_chunk_size(Pattern p) { return p == Pattern::ffmpeg ? 60000 : 4096; }
 
+// fftools/ffmpeg.c (5.1): get_input_packet returns EAGAIN under -re while a
+// packet is ahead of the clock, and transcode() then sleeps 10 ms.
+std::uint32_t default_pace_ms(Pattern p) { return p == Pattern::ffmpeg ? 10 : 0; }
+
 std::size_t WireMessage::size() const {
   const std::size_t chunks = (body_size + chunk_size - 1) / chunk_size;
   return head_size + body_size + (chunks > 0 ? chunks - 1 : 0);

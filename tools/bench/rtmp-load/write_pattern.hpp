@@ -5,7 +5,8 @@
 //            header, one per chunk body, a separate 1-byte send of the format 3
 //            header between chunks. Audio and script data on chunk stream 4, video
 //            on 6; 60000-byte chunks (ffmpeg 5.1 sends Set Chunk Size 60000 after
-//            connect, as strace shows).
+//            connect, as strace shows). With -re it looks for due packets every
+//            10 ms, so what falls due in between goes out together.
 //   librtmp  RTMP_SendPacket, the path OBS takes: one send per chunk, the chunk's
 //            header in the same send. Everything on chunk stream 4; 4096-byte chunks
 //            (OBS's Set Chunk Size).
@@ -34,6 +35,8 @@ std::optional<Pattern> parse_pattern(std::string_view name);
 const char* pattern_name(Pattern p);
 // The chunk size the client announces and uses.
 std::uint32_t default_chunk_size(Pattern p);
+// How often the client looks for media that has come due (0: at each tag's time).
+std::uint32_t default_pace_ms(Pattern p);
 // Whether several due messages share one writev (only `tag`).
 inline bool coalesces(Pattern p) { return p == Pattern::tag; }
 
