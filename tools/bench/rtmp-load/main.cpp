@@ -114,6 +114,7 @@ int main(int argc, char** argv) {
   cs.connect.timeout_ms = o.timeout_ms;
   cs.connect.chunk_size = o.chunk_size;
   cs.connect.sndbuf = o.sndbuf;
+  cs.connect.nagle = uses_nagle(o.pattern);
   cs.duration_ms = o.duration_ms;
   cs.reconnect = o.reconnect;
   cs.reconnect_delay_ms = o.reconnect_delay_ms;

@@ -85,6 +85,7 @@ struct ConnectSettings {
   std::uint32_t timeout_ms = 10000;
   std::uint32_t chunk_size = 4096;
   int sndbuf = 0;
+  bool nagle = false;  // leave Nagle's algorithm on, as ffmpeg does (librtmp turns it off)
 };
 
 // Connects and publishes `slot.url` with librtmp; on success the session's

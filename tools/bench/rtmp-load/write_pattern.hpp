@@ -6,10 +6,11 @@
 //            header between chunks. Audio and script data on chunk stream 4, video
 //            on 6; 60000-byte chunks (ffmpeg 5.1 sends Set Chunk Size 60000 after
 //            connect, as strace shows). With -re it looks for due packets every
-//            10 ms, so what falls due in between goes out together.
+//            10 ms, so what falls due in between goes out together (pacer.hpp).
+//            Its socket keeps Nagle's algorithm on.
 //   librtmp  RTMP_SendPacket, the path OBS takes: one send per chunk, the chunk's
 //            header in the same send. Everything on chunk stream 4; 4096-byte chunks
-//            (OBS's Set Chunk Size).
+//            (OBS's Set Chunk Size). TCP_NODELAY (RTMP_Connect0).
 //   tag      rtmp-load's former way, no real client's: a whole message (format 0
 //            header, chunks and the format 3 headers between them) in one writev,
 //            together with the other messages due at the same time.
@@ -37,6 +38,8 @@ const char* pattern_name(Pattern p);
 std::uint32_t default_chunk_size(Pattern p);
 // How often the client looks for media that has come due (0: at each tag's time).
 std::uint32_t default_pace_ms(Pattern p);
+// Whether the client leaves Nagle's algorithm on (no TCP_NODELAY).
+inline bool uses_nagle(Pattern p) { return p == Pattern::ffmpeg; }
 // Whether several due messages share one writev (only `tag`).
 inline bool coalesces(Pattern p) { return p == Pattern::tag; }
 
