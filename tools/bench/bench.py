@@ -118,7 +118,7 @@ def main():
     if 'ingest' in only:
         section('ingest', 'Ingest: publishers, CPU, memory, segment availability',
                 lambda: ingest_bench.run(binary, rtmp_load, fixture, args.out,
-                                         counts=[int(n) for n in args.ingest_publishers.split(',')],
+                                         counts=[int(n) for n in args.ingest_publishers.split(',') if n],
                                          rounds=args.ingest_rounds,
                                          patterns=[p for p in args.ingest_patterns.split(',') if p],
                                          check_publishers=args.ingest_check_publishers),

@@ -376,12 +376,12 @@ def render(rows):
                       common.fmt(r['cpu_percent'], 0), common.fmt(r['rss_mb_per_stream'], 2),
                       f"{r['advancing']}/{r['publishers']}", r['dropped'],
                       f"{common.fmt(lat['p50'], 0)} / {common.fmt(lat['p95'], 0)} / {common.fmt(lat['max'], 0)} ({lat['samples']})"])
-    text = common.table(header, lines)
+    text = common.table(header, lines) if lines else ''
     check = [r for r in rows if r.get('check')]
     if check:
         text += '\n\nCheck on the generator: real ffmpeg processes against rtmp-load\'s ffmpeg pattern\n\n'
         text += render_check(check)
-    return text
+    return text.lstrip('\n')
 
 
 def render_check(rows):
