@@ -3,8 +3,12 @@
 on this machine, in one run. Each figure is measured for Souk Live and its
 reference in the same run, alternating, and printed with the ratio.
 
-  bench.py [--only ingest,egress,chat,api,soak] [--build build/release] [--out build/bench]
-           [--ingest-publishers 1,50,200,500] [--ingest-rounds 3] [--egress-rounds 5]
+  bench.py [--only strace,ingest,egress,chat,api,soak] [--build build/release] [--out build/bench]
+           [--ingest-publishers 1,50,200,500] [--ingest-patterns ffmpeg,librtmp] [--ingest-rounds 3]
+           [--ingest-check-publishers 40] [--egress-rounds 5]
+
+`strace` first checks that rtmp-load writes what the real clients write (calls
+a second, bytes a call, small calls, within 10 %), which the ingest rows rely on.
 
 Results: <out>/results.json (every row) and <out>/results.md (the tables).
 """
@@ -17,9 +21,9 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import common, http_bench, ingest_bench  # noqa: E402
+from lib import common, http_bench, ingest_bench, strace_compare  # noqa: E402
 
-SECTIONS = ('ingest', 'egress', 'chat', 'api')
+SECTIONS = ('strace', 'ingest', 'egress', 'chat', 'api')
 
 
 def machine():
@@ -75,8 +79,12 @@ def main():
     ap.add_argument('--seconds', type=int, default=10, help='length of each wrk run')
     ap.add_argument('--ingest-publishers', default=','.join(str(n) for n in ingest_bench.COUNTS),
                     help='comma-separated publisher counts for the ingest section')
+    ap.add_argument('--ingest-patterns', default=','.join(ingest_bench.PATTERNS),
+                    help='comma-separated rtmp-load write patterns for the ingest rows (ffmpeg, librtmp, tag)')
     ap.add_argument('--ingest-rounds', type=int, default=ingest_bench.ROUNDS,
                     help='ingest runs per server and N, alternating; rows give the median')
+    ap.add_argument('--ingest-check-publishers', type=int, default=ingest_bench.CHECK_PUBLISHERS,
+                    help='real ffmpeg processes for the check on the generator (0: no check)')
     ap.add_argument('--egress-rounds', type=int, default=http_bench.EGRESS_ROUNDS,
                     help='wrk runs per server and egress row, alternating (median reported)')
     ap.add_argument('--soak-minutes', type=float, default=30)
@@ -105,11 +113,16 @@ def main():
         print(text, flush=True)
         report.append(text)
 
+    section('strace', 'rtmp-load against the real clients (strace of the publishing socket)',
+            lambda: strace_compare.run(binary, rtmp_load, rtmp_publish, fixture, args.out), strace_compare.render)
     if 'ingest' in only:
         section('ingest', 'Ingest: publishers, CPU, memory, segment availability',
                 lambda: ingest_bench.run(binary, rtmp_load, fixture, args.out,
-                                         counts=[int(n) for n in args.ingest_publishers.split(',')],
-                                         rounds=args.ingest_rounds), ingest_bench.render)
+                                         counts=[int(n) for n in args.ingest_publishers.split(',') if n],
+                                         rounds=args.ingest_rounds,
+                                         patterns=[p for p in args.ingest_patterns.split(',') if p],
+                                         check_publishers=args.ingest_check_publishers),
+                ingest_bench.render)
     section('egress', 'HLS egress (wrk)',
             lambda: http_bench.egress(binary, fixture, rtmp_publish, args.seconds, rounds=args.egress_rounds),
             egress_table)

@@ -1,25 +1,39 @@
-"""Ingest: N publishers (rtmp-load, one process) into Souk Live and into nginx with
-libnginx-mod-rtmp (`hls on`, the same 2 s fragments, one worker per core).
+"""Ingest: N publishers into Souk Live and into nginx with libnginx-mod-rtmp
+(`hls on`, the same 2 s fragments, one worker per core).
 
-Per server and N: CPU-seconds per stream-minute over a steady window, RSS per
-stream, whether every playlist kept advancing, and segment availability latency:
-from the moment the keyframe that closes a segment left the publisher's socket to
-the moment the server renamed a playlist listing that segment into place (seen
-through inotify).
+The publishers are one rtmp-load process per run, writing as a real client does
+(`--pattern`: ffmpeg, librtmp, or tag for the former one-write-per-tag way); one
+row per pattern and server with recording off (nginx records nothing), plus Souk
+Live with recording on for the ffmpeg pattern. A check runs N real ffmpeg
+processes (`-re -stream_loop -1 -c copy -f flv`) against both servers and sets
+their Souk/nginx CPU ratio beside rtmp-load's ffmpeg-pattern ratio at the same N.
+
+Per row: CPU-seconds per stream-minute over a steady window (each server's
+processes only), RSS per stream, whether every playlist kept advancing, and
+segment availability latency: from the moment the keyframe that closes a segment
+left the publisher's socket to the moment the server renamed a playlist listing
+that segment into place (seen through inotify; rtmp-load's keyframe log, so not
+for real ffmpeg).
 """
 import bisect
 import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
 
-from . import common
+from . import common, publishers
 from .inotify import Inotify
 
 COUNTS = (1, 50, 200, 500)
+PATTERNS = ('ffmpeg', 'librtmp')
+RECORDING_PATTERN = 'ffmpeg'  # the pattern of the Souk Live row with recording on
+CHECK_PUBLISHERS = 40  # real ffmpeg processes this 2-core machine can drive
+CHECK_RAMP_S = 2
+CHECK_TOLERANCE = 0.1  # how far the real-process ratio and rtmp-load's may differ
 WARMUP_S = 10
 WINDOW_S = 30
 ROUNDS = 3
@@ -121,10 +135,10 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def start_souk(binary, n):
+def start_souk(binary, n, record=False):
     souk = common.Souk(binary, ['--rtmp-max-connections', str(n + 100), '--hls-segment-seconds', '2']).start()
     seller = common.register(souk.url)
-    streams = [common.live_stream(souk.url, seller['token'], record=False) for _ in range(n)]
+    streams = [common.live_stream(souk.url, seller['token'], record=record) for _ in range(n)]
     urls = [s['publish_url'] for s in streams]
     dirs = [os.path.join(souk.data_dir, 'hls', s['id']) for s in streams]
     return souk, urls, dirs
@@ -155,14 +169,89 @@ rtmp {{
     return nginx, urls, dirs
 
 
-def one(server, n, binary, rtmp_load, fixture, out):
-    work = os.path.join(out, f'ingest-{server}-{n}')
+class RtmpLoadPublishers:
+    """One rtmp-load process for all N publishers, with one write pattern."""
+
+    def __init__(self, rtmp_load, fixture, pattern, urls_file, n, work):
+        self.ramp = max(1.0, n / 40)
+        self.duration = self.ramp + WARMUP_S + WINDOW_S + 4
+        self.report = os.path.join(work, 'load.json')
+        self.keyframe_log = os.path.join(work, 'keyframes.csv')
+        self.cmd = publishers.rtmp_load(rtmp_load, fixture, pattern, int(self.duration), urls_file, n,
+                                        ['--ramp', str(self.ramp), '--report', self.report,
+                                         '--keyframe-log', self.keyframe_log])
+        self.log = os.path.join(work, 'load.log')
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=open(self.log, 'w'))
+
+    def stop(self):
+        """After a failure: rtmp-load closes every connection on SIGTERM."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(30)
+
+    def finish(self):
+        """{established, dropped, failed, keyframes, loadgen_cpu_s, ...} after it ends."""
+        self.proc.wait(timeout=self.duration + 120)
+        with open(self.report) as f:
+            summary = json.load(f)
+        conns = summary.get('connections', {})
+        return {'established': conns.get('established'), 'dropped': conns.get('dropped'),
+                'failed': conns.get('failed'), 'keyframes': load_keyframes(self.keyframe_log),
+                'loadgen_cpu_s': summary.get('cpu_seconds'),
+                'loadgen_schedule_lateness_p99_ms': (summary.get('schedule_lateness_ms') or {}).get('p99')}
+
+
+class FfmpegPublishers:
+    """N stock ffmpeg processes, started over CHECK_RAMP_S, stopped after the window."""
+
+    def __init__(self, fixture, urls, work):
+        self.ramp = CHECK_RAMP_S
+        self.cmds = [publishers.ffmpeg(fixture, url) for url in urls]
+        self.log = os.path.join(work, 'ffmpeg.log')
+        self.procs = []
+
+    def start(self):
+        log = open(self.log, 'w')
+        for cmd in self.cmds:
+            self.procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log))
+            time.sleep(self.ramp / len(self.cmds))
+
+    def finish(self):
+        """What rtmp-load's report would say, from the processes: an ffmpeg that
+        exited before the window's end counts as dropped."""
+        cpu = sum(common.cpu_seconds(p.pid) for p in self.procs if p.poll() is None)
+        exited = [p for p in self.procs if p.poll() is not None]
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        return {'established': len(self.procs) - len(exited), 'dropped': len(exited), 'failed': None,
+                'keyframes': {}, 'loadgen_cpu_s': cpu, 'loadgen_schedule_lateness_p99_ms': None}
+
+    def stop(self):
+        self.finish()
+
+
+def one(server, n, binary, rtmp_load, fixture, out, pattern='ffmpeg', record=False, real_ffmpeg=False):
+    """One run: `server` ('souk-live' or 'nginx-rtmp') with N publishers, rtmp-load
+    with `pattern` or (real_ffmpeg) N ffmpeg processes; Souk Live records with `record`."""
+    publisher = 'ffmpeg' if real_ffmpeg else f'rtmp-load {pattern}'
+    work = os.path.join(out, f'ingest-{server}{"-rec" if record else ""}-{publisher.replace(" ", "-")}-{n}')
     shutil.rmtree(work, ignore_errors=True)  # a previous run's segment names would look old
     os.makedirs(work, exist_ok=True)
     if server == 'souk-live':
-        proc, urls, dirs = start_souk(binary, n)
+        proc, urls, dirs = start_souk(binary, n, record)
     else:
         proc, urls, dirs = start_nginx_rtmp(n, work)
+    load = None
     try:
         group = proc.group()
         rss_base = group.rss()
@@ -171,59 +260,86 @@ def one(server, n, binary, rtmp_load, fixture, out):
         urls_file = os.path.join(work, 'urls.txt')
         with open(urls_file, 'w') as f:
             f.write('\n'.join(urls) + '\n')
-        ramp = max(1.0, n / 40)
-        duration = ramp + WARMUP_S + WINDOW_S + 4
-        report = os.path.join(work, 'load.json')
-        keyframe_log = os.path.join(work, 'keyframes.csv')
-        load = subprocess.Popen([rtmp_load, '--flv', fixture, '--urls', urls_file, '--count', str(n),
-                                 '--duration', str(int(duration)), '--ramp', str(ramp), '--progress', '0',
-                                 '--report', report, '--keyframe-log', keyframe_log],
-                                stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, 'load.log'), 'w'))
-        time.sleep(ramp + WARMUP_S)
+        if real_ffmpeg:
+            load = FfmpegPublishers(fixture, urls, work)
+        else:
+            load = RtmpLoadPublishers(rtmp_load, fixture, pattern, urls_file, n, work)
+        started = time.time()
+        load.start()
+        time.sleep(max(0.0, started + load.ramp + WARMUP_S - time.time()))
         group = proc.group()  # nginx's workers are known now
         cpu0, t0, counts0 = group.cpu(), time.time(), watcher.segment_counts()
         time.sleep(WINDOW_S)
         cpu1, t1, counts1 = group.cpu(), time.time(), watcher.segment_counts()
         rss = group.rss()
-        load.wait(timeout=duration + 120)
+        summary = load.finish()
+        load = None
         watcher.stop()
-        with open(report) as f:
-            summary = json.load(f)
-        lat = latencies(watcher, load_keyframes(keyframe_log), (t0 * 1000, t1 * 1000))
+        lat = latencies(watcher, summary['keyframes'], (t0 * 1000, t1 * 1000))
         minutes = n * (t1 - t0) / 60
-        conns = summary.get('connections', {})
         return {
-            'server': server, 'publishers': n,
+            'server': server, 'publishers': n, 'publisher': publisher, 'pattern': pattern,
+            'record': record, 'real_ffmpeg': real_ffmpeg,
             'cpu_s_per_stream_min': (cpu1 - cpu0) / minutes,
             'cpu_percent': 100 * (cpu1 - cpu0) / (t1 - t0),
             'rss_mb_per_stream': (rss - rss_base) / n / 1e6,
             'rss_mb': rss / 1e6,
             'advancing': sum(1 for a, b in zip(counts0, counts1) if b > a),
-            'established': conns.get('established'), 'dropped': conns.get('dropped'),
-            'failed': conns.get('failed'),
+            'established': summary['established'], 'dropped': summary['dropped'],
+            'failed': summary['failed'],
             'latency_ms': {'samples': len(lat), 'p50': percentile(lat, 50), 'p95': percentile(lat, 95),
                            'max': lat[-1] if lat else None},
-            'loadgen_cpu_s': summary.get('cpu_seconds'),
-            'loadgen_schedule_lateness_p99_ms': (summary.get('schedule_lateness_ms') or {}).get('p99'),
+            'loadgen_cpu_s': summary['loadgen_cpu_s'],
+            'loadgen_schedule_lateness_p99_ms': summary['loadgen_schedule_lateness_p99_ms'],
         }
     finally:
+        if load is not None:
+            load.stop()
         proc.stop()
 
 
-def run(binary, rtmp_load, fixture, out, counts=COUNTS, rounds=ROUNDS):
-    """Each N in `rounds` rounds, the two servers alternating and the order swapped
-    each round. On this 2-core machine one server's CPU per stream-minute moves by
-    up to a sixth between runs of the same code, so a single pair can land either
-    side of a target; each server's row is its median run, with every run's CPU."""
+# A run's setting: (server, rtmp-load pattern, Souk Live recording, real ffmpeg).
+SOUK, NGINX = 'souk-live', 'nginx-rtmp'
+
+
+def settings(pattern):
+    """The runs of one pattern: both servers with recording off, and Souk Live
+    recording for RECORDING_PATTERN."""
+    out = [(SOUK, pattern, False, False), (NGINX, pattern, False, False)]
+    if pattern == RECORDING_PATTERN:
+        out.append((SOUK, pattern, True, False))
+    return out
+
+
+def run(binary, rtmp_load, fixture, out, counts=COUNTS, rounds=ROUNDS, patterns=PATTERNS,
+        check_publishers=CHECK_PUBLISHERS):
+    """Each N and pattern in `rounds` rounds, the settings alternating and their
+    order swapped each round. On this 2-core machine one server's CPU per
+    stream-minute moves by up to a sixth between runs of the same code, so a single
+    pair can land either side of a target; each row is its setting's median run,
+    with every run's CPU. Then the real-ffmpeg check at `check_publishers` (0: none)."""
     rows = []
     for n in counts:
-        servers = ('souk-live', 'nginx-rtmp')
-        runs = {server: [] for server in servers}
-        for r, server in common.alternating(servers, rounds):
-            print(f'   {server} with {n} publishers (round {r + 1} of {rounds})', flush=True)
-            runs[server].append(one(server, n, binary, rtmp_load, fixture, out))
-        rows += [median_run(runs[server]) for server in servers]
+        for pattern in patterns:
+            rows += runs_of(settings(pattern), n, binary, rtmp_load, fixture, out, rounds)
+    if check_publishers:
+        n = check_publishers
+        check = [(SOUK, 'ffmpeg', False, True), (NGINX, 'ffmpeg', False, True),
+                 (SOUK, 'ffmpeg', False, False), (NGINX, 'ffmpeg', False, False)]
+        for row in runs_of(check, n, binary, rtmp_load, fixture, out, rounds):
+            row['check'] = True
+            rows.append(row)
     return rows
+
+
+def runs_of(setups, n, binary, rtmp_load, fixture, out, rounds):
+    runs = {setup: [] for setup in setups}
+    for r, setup in common.alternating(setups, rounds):
+        server, pattern, record, real = setup
+        who = f'{n} ffmpeg processes' if real else f'rtmp-load {pattern}, {n} publishers'
+        print(f'   {server}{" recording" if record else ""} with {who} (round {r + 1} of {rounds})', flush=True)
+        runs[setup].append(one(server, n, binary, rtmp_load, fixture, out, pattern, record, real))
+    return [median_run(runs[setup]) for setup in setups]
 
 
 def median_run(runs):
@@ -236,18 +352,63 @@ def median_run(runs):
     return row
 
 
+def server_label(row):
+    return row['server'] + (', recording' if row.get('record') else '')
+
+
+def nginx_reference(rows):
+    """(publishers, publisher) -> the nginx-rtmp row with the same publishers."""
+    return {(r['publishers'], r['publisher']): r for r in rows if r['server'] == NGINX}
+
+
 def render(rows):
-    header = ['publishers', 'server', 'CPU-s / stream-min: median (runs)', 'ratio', 'CPU %', 'RSS MB / stream',
-              'playlists advancing', 'dropped', 'segment latency p50 / p95 / max ms (n)']
-    lines, ref = [], {r['publishers']: r for r in rows if r['server'] == 'nginx-rtmp'}
-    for r in rows:
-        other = ref.get(r['publishers'])
+    header = ['publishers', 'publisher', 'server', 'CPU-s / stream-min: median (runs)', 'ratio', 'CPU %',
+              'RSS MB / stream', 'playlists advancing', 'dropped', 'segment latency p50 / p95 / max ms (n)']
+    main = [r for r in rows if not r.get('check')]
+    lines, ref = [], nginx_reference(main)
+    for r in main:
+        other = ref.get((r['publishers'], r['publisher']))
         ratio = common.ratio(r['cpu_s_per_stream_min'], other and other['cpu_s_per_stream_min'])
         lat = r['latency_ms']
-        lines.append([r['publishers'], r['server'],
+        lines.append([r['publishers'], r['publisher'], server_label(r),
                       common.with_runs(r['cpu_s_per_stream_min'], r.get('cpu_s_per_stream_min_runs', []), 3),
-                      common.fmt(ratio, 2) if r['server'] == 'souk-live' else '',
+                      common.fmt(ratio, 2) if r['server'] == SOUK else '',
                       common.fmt(r['cpu_percent'], 0), common.fmt(r['rss_mb_per_stream'], 2),
                       f"{r['advancing']}/{r['publishers']}", r['dropped'],
                       f"{common.fmt(lat['p50'], 0)} / {common.fmt(lat['p95'], 0)} / {common.fmt(lat['max'], 0)} ({lat['samples']})"])
+    text = common.table(header, lines) if lines else ''
+    check = [r for r in rows if r.get('check')]
+    if check:
+        text += '\n\nCheck on the generator: real ffmpeg processes against rtmp-load\'s ffmpeg pattern\n\n'
+        text += render_check(check)
+    return text.lstrip('\n')
+
+
+def render_check(rows):
+    """Souk/nginx CPU ratio with real ffmpeg processes and with rtmp-load's ffmpeg
+    pattern at the same N, and whether they agree within CHECK_TOLERANCE."""
+    header = ['publishers', 'publisher', 'souk-live CPU-s / stream-min: median (runs)',
+              'nginx-rtmp CPU-s / stream-min: median (runs)', 'ratio', 'playlists advancing (souk, nginx)',
+              'dropped (souk, nginx)', f'ratio − real ffmpeg\'s (within {CHECK_TOLERANCE})']
+    by = {(r['publisher'], r['server']): r for r in rows}
+    real_ratio = None
+    lines = []
+    for publisher in ('ffmpeg', 'rtmp-load ffmpeg'):
+        souk, nginx = by.get((publisher, SOUK)), by.get((publisher, NGINX))
+        if not souk or not nginx:
+            continue
+        ratio = common.ratio(souk['cpu_s_per_stream_min'], nginx['cpu_s_per_stream_min'])
+        if publisher == 'ffmpeg':
+            real_ratio, agreement = ratio, ''
+        elif ratio is None or real_ratio is None:
+            agreement = '–'
+        else:
+            diff = ratio - real_ratio
+            agreement = f"{diff:+.2f} {'PASS' if abs(diff) <= CHECK_TOLERANCE else 'FAIL'}"
+        n = souk['publishers']
+        lines.append([n, f'{n} ffmpeg processes' if publisher == 'ffmpeg' else publisher,
+                      common.with_runs(souk['cpu_s_per_stream_min'], souk.get('cpu_s_per_stream_min_runs', []), 3),
+                      common.with_runs(nginx['cpu_s_per_stream_min'], nginx.get('cpu_s_per_stream_min_runs', []), 3),
+                      common.fmt(ratio, 2), f"{souk['advancing']}/{n}, {nginx['advancing']}/{n}",
+                      f"{souk['dropped']}, {nginx['dropped']}", agreement])
     return common.table(header, lines)

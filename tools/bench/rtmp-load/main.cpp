@@ -5,8 +5,9 @@
 //   connector threads (--connect-threads) ─ librtmp: TCP, handshake, publish
 //        │ established session (non-blocking socket)
 //        ▼
-//   sender threads (--threads) ─ epoll + timer heap by next-tag time; writev of
-//        a 12-byte header + the shared pre-chunked body; answers pings, acks
+//   sender threads (--threads) ─ epoll + timer heap by each session's next look
+//        (pacer.hpp); write each tag's chunk headers and shared body in the
+//        syscalls of the client --pattern names (write_pattern.hpp); answer pings, acks
 //
 // Usage and exit codes: see options.cpp (rtmp-load --help).
 #include "connector.hpp"
@@ -82,13 +83,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   Media media;
-  if (!build_media(flv.tags, o.chunk_size, media, error)) {
+  if (!build_media(flv.tags, media, error)) {
     std::fprintf(stderr, "rtmp-load: %s: %s\n", o.flv.c_str(), error.c_str());
     return 2;
   }
   std::fprintf(stderr,
-               "rtmp-load: %zu publishers, %s: %zu tags, %u ms a pass (%.0f kbit/s), %zu trimmed\n",
-               o.urls.size(), o.flv.c_str(), media.tags.size(), media.pass_ms,
+               "rtmp-load: %zu publishers, %s pattern, %u-byte chunks, %s: %zu tags, %u ms a pass "
+               "(%.0f kbit/s), %zu trimmed\n",
+               o.urls.size(), pattern_name(o.pattern), o.chunk_size, o.flv.c_str(),
+               media.tags.size(), media.pass_ms,
                static_cast<double>(media.bytes_per_pass) * 8.0 / media.pass_ms, media.trimmed_tags);
 
   install_librtmp_log(o.verbose);
@@ -111,6 +114,7 @@ int main(int argc, char** argv) {
   cs.connect.timeout_ms = o.timeout_ms;
   cs.connect.chunk_size = o.chunk_size;
   cs.connect.sndbuf = o.sndbuf;
+  cs.connect.nagle = uses_nagle(o.pattern);
   cs.duration_ms = o.duration_ms;
   cs.reconnect = o.reconnect;
   cs.reconnect_delay_ms = o.reconnect_delay_ms;
@@ -118,8 +122,11 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<Worker>> workers;
   std::unique_ptr<Connector> connector;
   WorkerSettings ws;
+  ws.pattern = o.pattern;
+  ws.chunk_size = o.chunk_size;
   ws.max_backlog_ms = o.max_backlog_ms;
   ws.batch_ms = o.batch_ms;
+  ws.pace_ms = *o.pace_ms;
   for (unsigned i = 0; i < o.threads; ++i) {
     workers.push_back(std::make_unique<Worker>(
         media, ws, totals,

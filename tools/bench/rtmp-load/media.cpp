@@ -45,23 +45,10 @@ std::uint32_t track_length(const std::vector<std::uint32_t>& times) {
   return static_cast<std::uint32_t>(std::lround(static_cast<double>(times.back()) + step));
 }
 
-std::string cut_into_chunks(std::string_view body, std::uint32_t chunk_size) {
-  std::string wire;
-  wire.reserve(body.size() + body.size() / chunk_size + 1);
-  for (std::size_t at = 0; at < body.size(); at += chunk_size) {
-    // Format 3 (0b11 in the top bits): same message, next chunk. RTMP spec 5.3.1.2.4.
-    if (at > 0) wire.push_back(static_cast<char>(0xC0 | media_csid));
-    wire.append(body.substr(at, chunk_size));
-  }
-  return wire;
-}
-
 }  // namespace
 
-bool build_media(const std::vector<rtmp_publish::FlvTag>& tags, std::uint32_t chunk_size,
-                 Media& media, std::string& error) {
+bool build_media(const std::vector<rtmp_publish::FlvTag>& tags, Media& media, std::string& error) {
   media = Media{};
-  media.chunk_size = chunk_size;
   if (tags.empty()) {
     error = "the FLV file has no audio, video or script-data tags";
     return false;
@@ -114,9 +101,9 @@ bool build_media(const std::vector<rtmp_publish::FlvTag>& tags, std::uint32_t ch
       return false;
     }
     m.size = static_cast<std::uint32_t>(body.size());
-    m.wire = cut_into_chunks(body, chunk_size);
+    m.body = std::move(body);
     if (!m.first_pass_only) {
-      media.bytes_per_pass += 12 + m.wire.size();
+      media.bytes_per_pass += m.size;
       if (m.keyframe) ++media.keyframes_per_pass;
     }
     media.tags.push_back(std::move(m));

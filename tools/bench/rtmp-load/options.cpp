@@ -25,7 +25,14 @@ constexpr const char* usage_text =
     "  --ramp SECONDS        spread connection starts evenly over this (default 0)\n"
     "  --threads N           sender threads (default: one per core)\n"
     "  --connect-threads N   threads for the blocking RTMP handshakes (default 8)\n"
-    "  --chunk-size N        outgoing RTMP chunk size (default 4096)\n"
+    "  --pattern NAME        how each message is written, as a real client does:\n"
+    "                        ffmpeg (default: header, then each chunk, and the 1-byte\n"
+    "                        format 3 header between chunks, each its own send; csid 4\n"
+    "                        audio, 6 video), librtmp (OBS's lineage: one send per chunk,\n"
+    "                        header included; csid 4) or tag (a whole message per writev,\n"
+    "                        no client's; for comparison)\n"
+    "  --chunk-size N        outgoing RTMP chunk size (default: the pattern's, ffmpeg\n"
+    "                        60000, librtmp and tag 4096)\n"
     "  --sndbuf BYTES        SO_SNDBUF per socket (default 1048576; 0 = kernel's)\n"
     "  --timeout-ms MS       connect + handshake + publish answer (default 10000)\n"
     "  --reconnect           reconnect publishers that fail or are dropped, until their\n"
@@ -34,6 +41,10 @@ constexpr const char* usage_text =
     "  --max-backlog-ms MS   drop a connection whose unsent media is older (default 10000)\n"
     "  --batch-ms MS         when a tag comes due, also send the connection's tags due in\n"
     "                        the next MS ms, in one write (default 0: each tag on time)\n"
+    "  --pace-ms MS          0: send each tag at its timestamp; N: as ffmpeg -re does,\n"
+    "                        read while no stream is ahead of the clock, else sleep N ms,\n"
+    "                        and interleave audio and video (default: the pattern's,\n"
+    "                        ffmpeg 10, librtmp and tag 0)\n"
     "  --report FILE         write the JSON summary there ('-' = stdout)\n"
     "  --keyframe-log FILE   write keyframe send times as CSV (conn,session,ts_ms,sent_at_ms)\n"
     "                        instead of into the report\n"
@@ -133,6 +144,10 @@ std::optional<Options> parse_options(int argc, char** argv, bool& help) {
       const auto n = parse_number<unsigned>(value, 1, 256);
       ok = n.has_value();
       if (ok) (arg == "--threads" ? o.threads : o.connect_threads) = *n;
+    } else if (arg == "--pattern") {
+      const auto p = parse_pattern(value);
+      ok = p.has_value();
+      if (ok) o.pattern = *p;
     } else if (arg == "--chunk-size") {
       set_u32(o.chunk_size, 128, 1 << 24);
     } else if (arg == "--sndbuf") {
@@ -145,6 +160,10 @@ std::optional<Options> parse_options(int argc, char** argv, bool& help) {
       set_u32(o.reconnect_delay_ms, 0, 600000);
     } else if (arg == "--batch-ms") {
       set_u32(o.batch_ms, 0, 1000);
+    } else if (arg == "--pace-ms") {
+      std::uint32_t ms = 0;
+      set_u32(ms, 0, 1000);
+      if (ok) o.pace_ms = ms;
     } else if (arg == "--max-backlog-ms") {
       set_u32(o.max_backlog_ms, 100, 3600000);
     } else if (arg == "--report") {
@@ -194,6 +213,8 @@ std::optional<Options> parse_options(int argc, char** argv, bool& help) {
     // Never echo a URL: it carries a stream key.
     if (url.rfind("rtmp://", 0) != 0) return fail("every URL must start with rtmp://");
   }
+  if (o.chunk_size == 0) o.chunk_size = default_chunk_size(o.pattern);
+  if (!o.pace_ms) o.pace_ms = default_pace_ms(o.pattern);
   if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
   return o;
 }

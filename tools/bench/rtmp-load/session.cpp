@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -242,6 +243,13 @@ std::unique_ptr<Session> connect_publisher(Slot& slot, const ConnectSettings& se
     return nullptr;
   }
   s->fd = RTMP_Socket(r);
+  if (settings.nagle) {
+    // RTMP_Connect0 set TCP_NODELAY; ffmpeg's tcp.c leaves it off (tcp_nodelay=0), so
+    // its 8-byte header writes wait for the previous segment's ACK and often leave
+    // with the body: fewer, larger segments reach the server than ffmpeg writes.
+    const int off = 0;
+    ::setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &off, sizeof off);
+  }
   if (settings.sndbuf > 0) {
     // Room for a few seconds of media, so bursts (keyframes) go out in one write
     // and a server that reads late costs us no extra wake-ups.

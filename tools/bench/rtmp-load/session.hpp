@@ -2,14 +2,16 @@
 // connection (TCP connect, handshake, connect/createStream/publish, waiting for
 // NetStream.Publish.Start), blocking, on a connector thread. Then the socket is
 // made non-blocking and handed to a sender thread, which writes the media itself
-// (pre-chunked shared bodies behind a per-connection 12-byte header) and reads the
+// (shared bodies, per-connection chunk headers, as --pattern says) and reads the
 // server's few messages with ChunkReader: librtmp's own send and read loops would
 // block a thread serving hundreds of connections, or close on EAGAIN.
 #pragma once
 
 #include "chunk_reader.hpp"
 #include "media.hpp"
+#include "pacer.hpp"
 #include "stats.hpp"
+#include "write_pattern.hpp"
 
 #include <librtmp/rtmp.h>
 
@@ -32,13 +34,26 @@ using RtmpPtr = std::unique_ptr<RTMP, RtmpDeleter>;
 
 // A message (or what is left of it) waiting for the socket.
 struct Pending {
-  std::array<std::uint8_t, 24> head{};  // chunk header (+ a small control body)
+  std::array<std::uint8_t, 24> head{};  // first chunk header (+ a small control body)
   std::uint8_t head_size = 0;
-  const MediaTag* tag = nullptr;  // media body: tag->wire; null for control
-  std::size_t written = 0;        // bytes of head + body already sent
+  std::uint8_t marker = 0;        // the format 3 header between chunks: 0xC0 | csid
+  const MediaTag* tag = nullptr;  // media body: tag->body; null for control
+  std::uint32_t chunk_size = 1;
+  std::size_t written = 0;  // bytes of wire() already sent
   std::uint32_t timestamp = 0;
   Clock::time_point due{};  // when real time wanted it sent
-  std::size_t size() const { return head_size + (tag != nullptr ? tag->wire.size() : 0); }
+  WireMessage wire() const {
+    WireMessage m;
+    m.head = head.data();
+    m.head_size = head_size;
+    m.marker = &marker;
+    if (tag != nullptr) {
+      m.body = tag->body.data();
+      m.body_size = tag->body.size();
+    }
+    m.chunk_size = chunk_size;
+    return m;
+  }
 };
 
 struct Session {
@@ -58,11 +73,9 @@ struct Session {
 
   // Outgoing: the media position and what waits for the socket.
   Clock::time_point start{};
-  Clock::time_point next_due{};
-  std::size_t position = 0;  // index into Media::tags of the next tag
-  std::uint32_t loop = 0;
-  std::uint64_t end_ms = 0;  // media time at which this session stops
-  bool media_done = false;   // the last tag before end_ms is queued
+  std::uint64_t end_ms = 0;    // media time at which this session stops
+  std::optional<Pacer> pacer;  // set by the sender that adopts the session
+  ChunkHeaders headers;        // what the previous media message's header carried
   std::deque<Pending> queue;
   bool backlogged = false;       // counted in Totals::backlogged
   std::uint64_t generation = 0;  // matches the sender's timer entries
@@ -72,6 +85,7 @@ struct ConnectSettings {
   std::uint32_t timeout_ms = 10000;
   std::uint32_t chunk_size = 4096;
   int sndbuf = 0;
+  bool nagle = false;  // leave Nagle's algorithm on, as ffmpeg does (librtmp turns it off)
 };
 
 // Connects and publishes `slot.url` with librtmp; on success the session's

@@ -20,7 +20,9 @@ using std::chrono::microseconds;
 using std::chrono::milliseconds;
 
 constexpr std::uint64_t wake_id = 0;
-constexpr std::size_t max_iov = 64;
+// Enough for a keyframe of the tag pattern in one writev: a header, then a body
+// and a format 3 header per chunk.
+constexpr std::size_t max_iov = 256;
 constexpr auto idle_wait = milliseconds(100);  // re-check stop and inbox at least this often
 
 // RTMP message types and User Control events we answer (RTMP spec 5.4, 6.2).
@@ -43,15 +45,14 @@ void put_be(std::uint8_t* out, std::uint32_t v, int bytes) {
   }
 }
 
-// A type 0 chunk header: fmt 0 + csid, timestamp, length, type, stream id (LE).
-// Timestamps stay below 0xFFFFFF (--duration is capped), so no extended field.
-void put_header(std::uint8_t* out, std::uint8_t csid, std::uint32_t timestamp, std::uint32_t length,
-                std::uint8_t type, std::uint32_t stream_id) {
+// A format 0 chunk header: fmt 0 + csid, timestamp, length, type, stream id (LE).
+void put_full_header(std::uint8_t* out, std::uint8_t csid, std::uint32_t length,
+                     std::uint8_t type) {
   out[0] = csid;
-  put_be(out + 1, timestamp, 3);
+  put_be(out + 1, 0, 3);
   put_be(out + 4, length, 3);
   out[7] = type;
-  for (int i = 0; i < 4; ++i) out[8 + i] = static_cast<std::uint8_t>(stream_id >> (8 * i));
+  put_be(out + 8, 0, 4);
 }
 
 std::uint32_t be32(std::string_view b, std::size_t at) {
@@ -160,7 +161,7 @@ void Worker::run() {
         continue;
       }
       if ((what & EPOLLOUT) != 0 && !s.queue.empty() && !flush(id, s)) continue;
-      if (s.media_done && s.queue.empty()) finish(id, s);
+      if (s.pacer->done() && s.queue.empty()) finish(id, s);
     }
   }
   // Stopped: close what is still open, as an encoder that is switched off would.
@@ -193,7 +194,7 @@ void Worker::take_inbox() {
       continue;
     }
     s.start = Clock::now();
-    s.next_due = s.start;
+    s.pacer.emplace(media_, settings_.pace_ms, s.end_ms);
     if (!s.leftover.empty()) {
       // Bytes librtmp had already read: the server's first messages after the publish.
       std::string bytes = std::move(s.leftover);
@@ -208,7 +209,7 @@ void Worker::take_inbox() {
         continue;
       }
     }
-    schedule(id, s, s.next_due);
+    schedule(id, s, s.start);
   }
 }
 
@@ -224,80 +225,68 @@ void Worker::run_due_timers() {
     timers_.pop();
     auto found = sessions_.find(due.id);
     if (found == sessions_.end() || found->second->generation != due.generation) continue;
-    service(due.id, *found->second, now);
+    service(due.id, *found->second, due.when, now);
     now = Clock::now();
   }
 }
 
-// A session's timer fired: queue every tag now due, write, and set the next timer.
-void Worker::service(std::uint64_t id, Session& s, Clock::time_point now) {
-  queue_due_media(s, now + milliseconds(settings_.batch_ms));
+// A session's timer fired (it was set for `look`): queue what its pacer hands
+// out now, write, and set the next timer.
+void Worker::service(std::uint64_t id, Session& s, Clock::time_point look, Clock::time_point now) {
+  Pacer& pacer = *s.pacer;
+  const auto elapsed = duration_cast<microseconds>(now - s.start).count();
+  released_.clear();
+  pacer.take(elapsed, std::int64_t{settings_.batch_ms} * 1000, released_);
+  for (const TimedTag& t : released_) queue_media(s, t, look, now);
   if (!s.queue.empty() && !flush(id, s)) return;
   if (!s.queue.empty() && now - s.queue.front().due > milliseconds(settings_.max_backlog_ms)) {
     drop(id, s, "send backlog over --max-backlog-ms (the server stopped reading)");
     return;
   }
-  if (s.media_done && s.queue.empty()) {
+  if (pacer.done() && s.queue.empty()) {
     finish(id, s);
     return;
   }
-  // Media left: the next tag's time; only draining: look at the backlog again soon.
-  schedule(id, s, s.media_done ? now + idle_wait : s.next_due);
+  // Media left: the pacer's next look; only draining: look at the backlog again soon.
+  schedule(id, s,
+           pacer.done() ? now + idle_wait : s.start + microseconds(pacer.next_look_us(elapsed)));
 }
 
-// Queues the tags due by `until` (now, or a little later with --batch-ms).
-void Worker::queue_due_media(Session& s, Clock::time_point until) {
-  const auto& tags = media_.tags;
-  const auto now = Clock::now();
-  while (!s.media_done && s.next_due <= until) {
-    const MediaTag& tag = tags[s.position];
-    const std::uint64_t media_time = tag.timestamp + std::uint64_t{s.loop} * media_.pass_ms;
-    Pending p;
-    put_header(p.head.data(), media_csid, static_cast<std::uint32_t>(media_time), tag.size,
-               tag.type, s.stream_id);
-    p.head_size = 12;
-    p.tag = &tag;
-    p.timestamp = static_cast<std::uint32_t>(media_time);
-    p.due = s.next_due;
-    s.queue.push_back(p);
-    schedule_lateness_.add(duration_cast<microseconds>(now - p.due).count());
-
-    // Advance to the next tag to send: the sequence headers and metadata only on
-    // the first pass; a new pass starts pass_ms later so timestamps keep rising.
-    for (;;) {
-      if (++s.position == tags.size()) {
-        s.position = 0;
-        ++s.loop;
-      }
-      if (s.loop == 0 || !tags[s.position].first_pass_only) break;
-    }
-    const std::uint64_t next_time =
-        tags[s.position].timestamp + std::uint64_t{s.loop} * media_.pass_ms;
-    if (next_time >= s.end_ms) {
-      s.media_done = true;
-    } else {
-      s.next_due = s.start + milliseconds(next_time);
-    }
-  }
+// Queues one tag behind its chunk header, as the pattern's client would write it.
+// Timestamps stay below 0xFFFFFF (--duration is capped): no extended field.
+void Worker::queue_media(Session& s, const TimedTag& t, Clock::time_point look,
+                         Clock::time_point now) {
+  const MediaTag& tag = *t.tag;
+  Pending p;
+  std::uint8_t csid = 0;
+  const MessageInfo info{tag.type, tag.size, static_cast<std::uint32_t>(t.time_ms), s.stream_id};
+  p.head_size =
+      static_cast<std::uint8_t>(s.headers.encode(settings_.pattern, info, p.head.data(), csid));
+  p.marker = static_cast<std::uint8_t>(0xC0 | csid);
+  p.chunk_size = settings_.chunk_size;
+  p.tag = &tag;
+  p.timestamp = static_cast<std::uint32_t>(t.time_ms);
+  p.due = s.start + milliseconds(t.time_ms);
+  s.queue.push_back(p);
+  // The generator's own lag: from when the tag was due, or the pacer meant to look
+  // if that is later (ffmpeg -re's grid), to now.
+  schedule_lateness_.add(duration_cast<microseconds>(now - std::max(p.due, look)).count());
 }
 
-// Writes queued messages until the queue is empty or the socket is full.
+// Writes queued messages until the queue is empty or the socket is full: one
+// syscall per piece the pattern cuts a message into (a partial write goes on
+// from where it stopped, the pieces after it unchanged), or for `tag` as many
+// whole messages as one writev takes.
 bool Worker::flush(std::uint64_t id, Session& s) {
+  const Pattern pattern = settings_.pattern;
   while (!s.queue.empty()) {
     iovec iov[max_iov];
     std::size_t count = 0;
-    for (auto it = s.queue.begin(); it != s.queue.end() && count + 2 <= max_iov; ++it) {
-      std::size_t skip = it->written;
-      if (skip < it->head_size) {
-        iov[count++] = iovec{it->head.data() + skip, it->head_size - skip};
-        skip = 0;
-      } else {
-        skip -= it->head_size;
-      }
-      if (it->tag != nullptr && skip < it->tag->wire.size()) {
-        iov[count++] =
-            iovec{const_cast<char*>(it->tag->wire.data()) + skip, it->tag->wire.size() - skip};
-      }
+    for (auto it = s.queue.begin(); it != s.queue.end() && count < max_iov; ++it) {
+      const WireMessage m = it->wire();
+      const std::size_t end = write_end(pattern, m, it->written);
+      count += gather(m, it->written, end, iov + count, max_iov - count);
+      if (!coalesces(pattern) || end < m.size()) break;
     }
     const ssize_t n = ::writev(s.fd, iov, static_cast<int>(count));
     ++writes_;
@@ -316,7 +305,7 @@ bool Worker::flush(std::uint64_t id, Session& s) {
     totals_.bytes_sent.fetch_add(left, std::memory_order_relaxed);
     while (left > 0 && !s.queue.empty()) {
       Pending& front = s.queue.front();
-      const std::size_t rest = front.size() - front.written;
+      const std::size_t rest = front.wire().size() - front.written;
       if (left < rest) {
         front.written += left;
         break;
@@ -407,11 +396,12 @@ bool Worker::handle_message(std::uint64_t id, Session& s, const RtmpMessage& m) 
 }
 
 // A control message on chunk stream 2, stream 0, queued behind whole messages so
-// it never lands inside a media message's chunks.
+// it never lands inside a media message's chunks. One write in every pattern
+// (ffmpeg would make it two): one every acknowledgement window or ping.
 void Worker::queue_control(Session& s, std::uint8_t type, const std::uint8_t* body,
                            std::uint8_t size) {
   Pending p;
-  put_header(p.head.data(), 2, 0, size, type, 0);
+  put_full_header(p.head.data(), 2, size, type);
   std::memcpy(p.head.data() + 12, body, size);
   p.head_size = static_cast<std::uint8_t>(12 + size);
   p.due = Clock::now();

@@ -1,9 +1,10 @@
 // A sender thread of rtmp-load: one epoll instance and one timer heap serving
-// many sessions. Each session's next tag sits in the heap at the steady-clock time
-// its timestamp comes due; the thread sleeps in epoll_wait until the earliest,
-// writes every tag then due (writev of the session's header and the shared
-// pre-chunked body), and otherwise only wakes for the server's few messages and for
-// sockets that become writable again. Sockets are non-blocking: a connection whose
+// many sessions. Each session sits in the heap at the steady-clock time its pacer
+// next looks for media (pacer.hpp); the thread sleeps in epoll_wait until the
+// earliest, writes every tag the pacer then hands out (the session's chunk headers
+// and the shared body, in the syscalls --pattern prescribes: write_pattern.hpp),
+// and otherwise only wakes for the server's few messages and for sockets that
+// become writable again. Sockets are non-blocking: a connection whose
 // server reads slowly keeps its unsent messages in its own queue (and is dropped
 // past --max-backlog-ms); nobody else waits for it.
 #pragma once
@@ -25,8 +26,11 @@
 namespace rtmp_load {
 
 struct WorkerSettings {
+  Pattern pattern = Pattern::ffmpeg;
+  std::uint32_t chunk_size = 60000;  // what the connector announced with Set Chunk Size
   std::uint32_t max_backlog_ms = 10000;
   std::uint32_t batch_ms = 0;  // also send tags due within this much of now (fewer, larger writes)
+  std::uint32_t pace_ms = 0;   // 0: each tag at its time; N: ffmpeg -re's N ms read loop
 };
 
 class Worker {
@@ -67,8 +71,8 @@ class Worker {
   void take_inbox();
   void run_due_timers();
   void schedule(std::uint64_t id, Session& s, Clock::time_point when);
-  void service(std::uint64_t id, Session& s, Clock::time_point now);
-  void queue_due_media(Session& s, Clock::time_point until);
+  void service(std::uint64_t id, Session& s, Clock::time_point look, Clock::time_point now);
+  void queue_media(Session& s, const TimedTag& t, Clock::time_point look, Clock::time_point now);
   bool flush(std::uint64_t id, Session& s);
   bool read_incoming(std::uint64_t id, Session& s);
   bool handle_message(std::uint64_t id, Session& s, const RtmpMessage& m);
@@ -98,6 +102,7 @@ class Worker {
   std::vector<std::unique_ptr<Session>> closed_;
   std::priority_queue<Due, std::vector<Due>, std::greater<>> timers_;
   std::vector<char> read_buffer_;
+  std::vector<TimedTag> released_;  // what a session's pacer hands out at one look
 
   LatenessHistogram schedule_lateness_;
   LatenessHistogram write_lateness_;
