@@ -32,9 +32,9 @@ if [ "${1:-}" = "tidy" ]; then
 fi
 # `install-deps.sh bench` adds the benchmark's peers (for `make bench`): nginx's
 # RTMP module (nginx itself is above; the reference ingest and file server), wrk
-# (HTTP load).
+# (HTTP load), strace (the load generator's writes against real clients').
 if [ "${1:-}" = "bench" ]; then
-  packages+=(libnginx-mod-rtmp wrk)
+  packages+=(libnginx-mod-rtmp wrk strace)
 fi
 # Node.js and npm from Debian only when there is no node at all (a newer one,
 # e.g. NodeSource's with its own npm, is kept).
