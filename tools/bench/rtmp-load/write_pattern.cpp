@@ -127,7 +127,10 @@ std::size_t ChunkHeaders::encode(Pattern p, const MessageInfo& m, std::uint8_t* 
     // timestamp 0, otherwise a format 1; RTMP_SendPacket makes that a format 2
     // when length and type repeat, and a format 3 when the timestamp repeats too.
     const bool large = m.type == type_script_data || (audio_video && m.timestamp == 0);
-    if (prev.valid && !large) {
+    // A step back on the shared chunk stream (never in a file in DTS order, as the
+    // fixture is) would be a negative delta, which librtmp sends as an extended
+    // timestamp and this 12-byte header cannot carry: a full header instead.
+    if (prev.valid && !large && m.timestamp >= prev.message.timestamp) {
       field = m.timestamp - prev.message.timestamp;
       format = 1;
       if (m.type == prev.message.type && m.length == prev.message.length) {
