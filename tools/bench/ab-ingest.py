@@ -40,22 +40,20 @@ def main():
     pattern = 'ffmpeg' if real else args.publisher
     n = args.publishers
     setups = list(builds) + [NGINX]
-    cpu = {s: [] for s in setups}
+    runs = {s: [] for s in setups}
     for r, s in common.alternating(setups, args.rounds):
         server = NGINX if s == NGINX else 'souk-live'
         row = ingest_bench.one(server, n, builds.get(s), rtmp_load, fixture, args.out, pattern, False, real)
-        cpu[s].append(row['cpu_s_per_stream_min'])
+        runs[s].append(row)
         print(f'round {r + 1}, {s}: {row["cpu_s_per_stream_min"]:.4f} CPU-s / stream-min, '
               f'{row["advancing"]}/{n} playlists advancing, {row["dropped"] or 0} dropped', flush=True)
 
-    def median(values):
-        return sorted(values)[len(values) // 2]
-
-    reference = median(cpu[NGINX])
+    key = 'cpu_s_per_stream_min'
+    medians = {s: common.median_run(runs[s], key) for s in setups}
+    reference = medians[NGINX][key]
     print(common.table(['server', 'CPU-s / stream-min: median (runs)', 'ratio to nginx-rtmp'],
-                       [[s, common.with_runs(median(cpu[s]), cpu[s], 3), common.fmt(median(cpu[s]) / reference, 2)]
-                        for s in setups]))
-
+                       [[s, common.with_runs(m[key], m[key + '_runs'], 3), common.fmt(m[key] / reference, 2)]
+                        for s, m in medians.items()]))
 
 if __name__ == '__main__':
     main()
