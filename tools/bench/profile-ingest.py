@@ -6,12 +6,13 @@ window, from the server's own processes:
   - syscalls and context switches counted by `perf stat` (kernel tracepoints:
     cheap, unlike strace, which doubles the server's CPU), per second and per
     RTMP chunk received;
-  - with --record FILE, a `perf record -g` profile (read it with
+  - with --record FILE, a `perf record -g` profile (with --record-event EVENT,
+    of that event instead of CPU time; read it with
     `perf report -i FILE --no-children --sort dso,symbol`).
 
   profile-ingest.py --server souk-live|nginx-rtmp [--publishers 50]
                     [--publisher ffmpeg|librtmp|tag|real-ffmpeg] [--window 20]
-                    [--record FILE] [--build build/release] [--out build/bench]
+                    [--record FILE [--record-event EVENT]] [--build build/release] [--out build/bench]
 
 Chunks per second come from the fixture: each audio and video tag is
 ceil(size / chunk size) chunks at the client's chunk size (write_pattern.cpp:
@@ -86,6 +87,9 @@ def main():
                     help='an rtmp-load write pattern, or real-ffmpeg (N ffmpeg processes)')
     ap.add_argument('--window', type=float, default=20)
     ap.add_argument('--record', help='also write a perf record -g profile of the window here')
+    ap.add_argument('--record-event',
+                    help='with --record: sample this event instead of CPU time, with DWARF call graphs '
+                         '(e.g. syscalls:sys_enter_futex: who makes the futex calls)')
     ap.add_argument('--build', default=os.path.join(common.REPO, 'build', 'release'))
     ap.add_argument('--out', default=os.path.join(common.REPO, 'build', 'bench'))
     args = ap.parse_args()
@@ -119,7 +123,9 @@ def main():
         group = proc.group()
         recorder = None
         if args.record:
-            recorder = subprocess.Popen(['perf', 'record', '-F', '999', '-g', '-o', args.record,
+            what = (['-e', args.record_event, '--call-graph', 'dwarf,16384'] if args.record_event
+                    else ['-F', '999', '-g'])
+            recorder = subprocess.Popen(['perf', 'record', *what, '-o', args.record,
                                          '-p', ','.join(str(p) for p in group.pids)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cpu0, t0 = group.cpu(), time.time()
