@@ -264,6 +264,30 @@ TEST_CASE("streams: an operator's end request is kept until the stream ends") {
   });
 }
 
+TEST_CASE("streams: a disabled seller's key no longer publishes, and their live streams are asked to end") {
+  Database db(":memory:");
+  db.write([](Connection& c) {
+    users::insert(c, user("s1", "seller"));
+    users::insert(c, user("s2", "seller"));
+    streams::insert(c, stream(ids[0], "s1", 1000));
+    streams::insert(c, stream(ids[1], "s1", 1001));
+    streams::insert(c, stream(ids[2], "s2", 1002));
+    CHECK(streams::set_live(c, ids[0], souk::sha256("k0"), 2000, 0));
+    CHECK(streams::set_live(c, ids[2], souk::sha256("k2"), 2000, 0));
+  });
+  db.write([](Connection& c) {
+    users::set_disabled(c, "s1", 2500);
+    // Disabled: the key is refused at once, before the stream is ended.
+    CHECK_FALSE(streams::find_live_by_key_hash(c, souk::sha256("k0")));
+    CHECK(streams::find_live_by_key_hash(c, souk::sha256("k2")) == ids[2]);
+    // Only s1's live stream: not the scheduled one, not another seller's.
+    CHECK(streams::request_end_for_seller(c, "s1", 2600) == 1);
+    CHECK(streams::end_requested(c) == std::vector<std::string>{ids[0]});
+    users::set_disabled(c, "s1", std::nullopt);
+    CHECK(streams::find_live_by_key_hash(c, souk::sha256("k0")) == ids[0]);
+  });
+}
+
 TEST_CASE("streams: live count, ingest state, and the restart's interruption") {
   Database db(":memory:");
   db.write([](Connection& c) {
