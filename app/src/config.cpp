@@ -175,6 +175,13 @@ const std::vector<Setting>& all_settings() {
        [](ServerConfig& c, const std::string& v) {
          c.rtmp_max_chunk_streams = static_cast<std::size_t>(parse_int(v, 4, 65599));
        }},
+      {{"rtmp-max-partial-bytes", "SOUK_RTMP_MAX_PARTIAL_BYTES",
+        "Bytes of unfinished messages one RTMP connection may hold (the largest video frame "
+        "must fit), 65536..1073741824",
+        "8388608"},
+       [](ServerConfig& c, const std::string& v) {
+         c.rtmp_max_partial_bytes = static_cast<std::size_t>(parse_int(v, 65536, std::int64_t{1} << 30));
+       }},
       {{"rtmp-idle-timeout", "SOUK_RTMP_IDLE_TIMEOUT",
         "Seconds an RTMP connection may go without media (a stalled publisher) before it is "
         "closed, 1..3600",

@@ -7,6 +7,13 @@
 //        accepted: Stream Begin + onStatus NetStream.Publish.Start, media flows
 //        refused:  onStatus NetStream.Publish.BadName, then close
 //
+// Until a publish is accepted the peer has shown no key, so it gets little:
+// messages of 64 KiB at most, and no data messages before it sends publish (so
+// nothing of it is decoded and kept but its commands). Whatever the state, the
+// chunk reader holds at most max_partial_bytes of unfinished messages, AMF0
+// decodes at most amf0::default_max_values values, and onMetaData over 64 KiB is
+// ignored (issue 21).
+//
 // publish is answered by onStatus with transaction id 0, as nginx-rtmp sends it
 // (ngx_rtmp_create_status): a notification, not publish's _result. librtmp, which
 // OBS and ffmpeg use, matches onStatus by its code, so publish's id is not kept.
@@ -19,6 +26,7 @@
 #include "souk/ingest/stream_hub.hpp"
 #include "souk/log.hpp"
 #include "souk/metrics.hpp"
+#include "souk/refusals.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -38,11 +46,24 @@ using error_code = boost::system::error_code;
 namespace {
 
 // Chunk stream ids the server writes on (as FMS and nginx-rtmp use them).
-// Chunk stream ids the server writes on (as FMS and nginx-rtmp use them).
 constexpr std::uint32_t csid_control = 2;
 constexpr std::uint32_t csid_command = 3;
 constexpr std::uint32_t csid_status = 5;
 constexpr std::uint32_t publish_stream_id = 1;  // the one message stream we create
+
+// Commands are a few hundred bytes; one larger is not from a publisher.
+constexpr std::size_t max_command_size = std::size_t{64} * 1024;
+
+// The chunk reader's errors that are bounds on what a client may use (the rest
+// are protocol errors): the reason souk_refused_total counts them under.
+const char* refusal_reason(ChunkError e) {
+  switch (e) {
+    case ChunkError::message_too_large: return "rtmp_message_size";
+    case ChunkError::partial_bytes_exceeded: return "rtmp_partial_bytes";
+    case ChunkError::too_many_streams: return "rtmp_chunk_streams";
+    default: return nullptr;
+  }
+}
 
 class RtmpSession : public Publisher, public Connection, public std::enable_shared_from_this<RtmpSession> {
  public:
@@ -51,6 +72,7 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
         timer_(socket_.get_executor()),
         server_(std::move(server)),
         reader_(server_->options.chunk_limits) {
+    reader_.set_message_limit(server_->options.max_message_size_before_publish);
     error_code ec;
     const auto ep = socket_.remote_endpoint(ec);
     if (!ec) {
@@ -199,7 +221,10 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
       if (!closed_) on_message(m);
     });
     if (closed_) return;  // a message already ended the session; the rest is moot
-    if (err != ChunkError::none) return protocol_error(to_string(err));
+    if (err != ChunkError::none) {
+      if (const char* reason = refusal_reason(err)) count_refusal(reason);
+      return protocol_error(to_string(err));
+    }
     maybe_acknowledge();
     do_read();
   }
@@ -252,6 +277,10 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
 
   // --- commands --------------------------------------------------------------
   void on_command(std::span<const std::uint8_t> payload) {
+    if (payload.size() > max_command_size) {
+      count_refusal("rtmp_command_size");
+      return protocol_error("command too large");
+    }
     auto cmd = parse_command(payload);
     if (!cmd) return protocol_error("malformed command");
     const auto& name = cmd->name;
@@ -343,6 +372,8 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
     }
     publishing_ = true;
     stream_id_ = *stream_id;
+    // The key is good: media and metadata of full size may come now.
+    reader_.set_message_limit(server_->options.chunk_limits.max_message_size);
     log::info("rtmp publish started", {{"stream_id", stream_id_}, {"remote", remote_}});
     send_message(csid_control, msg_user_control, 0, control::stream_begin(publish_stream_id));
     send_command(csid_status, publish_stream_id, "onStatus",
@@ -362,6 +393,23 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
 
   // --- data and media ----------------------------------------------------------
   void on_data(std::span<const std::uint8_t> payload) {
+    if (!publishing_ && !authorizing_) {
+      // Not asked for publish yet: nothing of it is decoded or kept. A client
+      // that sends @setDataFrame right after publish, without waiting for
+      // Publish.Start, still has it kept (authorizing_).
+      count_refusal("rtmp_data_before_publish");
+      return;
+    }
+    if (payload.size() > server_->options.max_metadata_bytes) {
+      count_refusal("rtmp_metadata_size");
+      if (!metadata_refusal_logged_) {
+        metadata_refusal_logged_ = true;
+        log::info("rtmp data message ignored: too large",
+                  {{"stream_id", stream_id_}, {"remote", remote_},
+                   {"bytes", static_cast<std::uint64_t>(payload.size())}});
+      }
+      return;
+    }
     auto values = amf0::decode_all(payload);
     if (!values || values->empty()) return;  // malformed metadata is not worth a disconnect
     const auto* first = (*values)[0].as_string();
@@ -534,6 +582,7 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
   bool connected_ = false;
   bool authorizing_ = false;
   bool publishing_ = false;
+  bool metadata_refusal_logged_ = false;
   bool closed_ = false;
   bool close_when_written_ = false;
 };

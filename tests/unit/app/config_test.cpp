@@ -120,6 +120,16 @@ TEST_CASE("config: rtmp-idle-timeout defaults to 30 s, within 1..3600") {
   }
 }
 
+TEST_CASE("config: rtmp-max-partial-bytes defaults to 8 MiB, within 65536..2^30 (issue 21)") {
+  const auto d = resolve_config({}, env_of({}));
+  CHECK(d.rtmp_max_partial_bytes == 8u * 1024 * 1024);
+  CHECK(resolve_config({}, env_of({{"SOUK_RTMP_MAX_PARTIAL_BYTES", "65536"}})).rtmp_max_partial_bytes == 65536);
+  for (const char* bad : {"65535", "1073741825", "x"}) {
+    CAPTURE(bad);
+    CHECK(error_of({{"rtmp-max-partial-bytes", bad}}, env_of({})).starts_with("--rtmp-max-partial-bytes: "));
+  }
+}
+
 TEST_CASE(
     "config: socketio ping interval and timeout default to 25000 and 20000 ms, within "
     "100..300000") {

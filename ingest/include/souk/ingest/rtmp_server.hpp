@@ -29,6 +29,12 @@ struct RtmpOptions {
   std::string app = "live";  // the application name publishers connect to
   std::size_t max_connections = 1000;
   ChunkLimits chunk_limits;
+  // Until a publish is accepted, a connection has shown no key: its messages may
+  // be no longer than this (commands are a few hundred bytes; OBS and ffmpeg send
+  // media and metadata only after NetStream.Publish.Start).
+  std::uint32_t max_message_size_before_publish = 64 * 1024;
+  // onMetaData larger than this is ignored, not decoded (real ones are < 1 KiB).
+  std::size_t max_metadata_bytes = 64 * 1024;
   std::uint32_t out_chunk_size = 60000;  // what the server announces and sends with
   std::uint32_t window_ack_size = 2500000;
   std::chrono::seconds handshake_timeout{10};
