@@ -6,6 +6,7 @@
 //   -> publish(key) -> authorize (storage, off the network thread)
 //        accepted: Stream Begin + onStatus NetStream.Publish.Start, media flows
 //        refused:  onStatus NetStream.Publish.BadName, then close
+//   all of it within the publish deadline (10 s) of the accept.
 //
 // Until a publish is accepted the peer has shown no key, so it gets little:
 // messages of 64 KiB at most, and no data messages before it sends publish (so
@@ -35,6 +36,7 @@
 #include <boost/asio/write.hpp>
 #include <sodium.h>
 
+#include <algorithm>
 #include <deque>
 
 namespace souk::ingest {
@@ -71,7 +73,8 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
       : socket_(std::move(socket)),
         timer_(socket_.get_executor()),
         server_(std::move(server)),
-        reader_(server_->options.chunk_limits) {
+        reader_(server_->options.chunk_limits),
+        publish_deadline_(std::chrono::steady_clock::now() + server_->options.publish_deadline) {
     reader_.set_message_limit(server_->options.max_message_size_before_publish);
     error_code ec;
     const auto ep = socket_.remote_endpoint(ec);
@@ -90,7 +93,7 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
       // A trusted proxy may put a PROXY protocol header first (nginx's stream
       // module with proxy_protocol on); from anyone else one is an RTMP error.
       if (self->server_->options.trusted_proxies.contains(self->peer_)) {
-        self->arm_timer(self->server_->options.handshake_timeout, "handshake timeout");
+        self->arm_timer(self->handshake_timeout(), "handshake timeout");
         self->do_read_proxy_header();
       } else {
         self->do_handshake();
@@ -163,8 +166,13 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
   }
 
   // --- handshake -----------------------------------------------------------
+  // The handshake's own timeout, or the publish deadline when that comes first.
+  std::chrono::seconds handshake_timeout() const {
+    return std::min(server_->options.handshake_timeout, server_->options.publish_deadline);
+  }
+
   void do_handshake() {
-    arm_timer(server_->options.handshake_timeout, "handshake timeout");
+    arm_timer(handshake_timeout(), "handshake timeout");
     in_.resize(1 + handshake::packet_size);
     read_exactly(&RtmpSession::on_c0c1);
   }
@@ -371,6 +379,7 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
       return refuse("NetStream.Publish.BadName", "this stream already has a publisher");
     }
     publishing_ = true;
+    published_ = true;
     stream_id_ = *stream_id;
     // The key is good: media and metadata of full size may come now.
     reader_.set_message_limit(server_->options.chunk_limits.max_message_size);
@@ -515,12 +524,21 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
     });
   }
 
-  // Checks every few seconds that media (or, before publishing, anything) still flows.
+  // Checks every second that the publish deadline is kept and that media (or,
+  // before publishing, anything) still flows.
   void arm_idle_check() {
     timer_.expires_after(std::chrono::seconds(1));
     timer_.async_wait([self = shared_from_this()](error_code ec) {
       if (ec || self->closed_) return;
-      if (std::chrono::steady_clock::now() - self->last_activity_ > self->server_->options.idle_timeout) {
+      const auto now = std::chrono::steady_clock::now();
+      // A key being checked gets its answer first: that decides.
+      if (!self->published_ && !self->authorizing_ && now >= self->publish_deadline_) {
+        count_refusal("rtmp_publish_deadline");
+        log::info("rtmp connection closed", {{"remote", self->remote_},
+                                             {"reason", "no publish within the publish deadline"}});
+        return self->close();
+      }
+      if (now - self->last_activity_ > self->server_->options.idle_timeout) {
         log::info("rtmp connection closed", {{"stream_id", self->stream_id_},
                                              {"remote", self->remote_},
                                              {"reason", "no media within the idle timeout"}});
@@ -564,6 +582,7 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
   std::vector<std::uint8_t> pending_;  // read with the PROXY header, not yet consumed
   ChunkReader reader_;
   ChunkWriter writer_;
+  std::chrono::steady_clock::time_point publish_deadline_;
   std::deque<std::shared_ptr<std::vector<std::uint8_t>>> queue_;
   // Every byte read from RTMP connections, publishing or not (one counter for all).
   metrics::Counter& received_bytes_ =
@@ -582,6 +601,7 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
   bool connected_ = false;
   bool authorizing_ = false;
   bool publishing_ = false;
+  bool published_ = false;  // a publish was accepted once: the deadline is met
   bool metadata_refusal_logged_ = false;
   bool closed_ = false;
   bool close_when_written_ = false;

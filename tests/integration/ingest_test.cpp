@@ -976,3 +976,62 @@ TEST_CASE("ingest: a client cannot make the server hold or decode large messages
   publisher.send_signal(SIGKILL);
   check_log_has_no_keys(server, {live.stream_key});
 }
+
+// Issue 21, finding 8: 50 sockets that completed the handshake and said nothing
+// held every RTMP slot for 30 s (the idle timeout). A deadline from accept to an
+// accepted publish (2 s here, 10 s by default) closes them.
+TEST_CASE("ingest: connections that never publish are closed at the publish deadline; a publisher gets in") {
+  ServerOptions options;
+  options.extra_args = {"--rtmp-max-connections", "50", "--rtmp-max-per-address", "100",
+                        "--rtmp-publish-deadline", "2"};
+  auto& server = test_case_server("deadline", options);
+  ApiClient client(server.http_port());
+  const Live live = new_live_stream(client, client.register_user("seller"), server);
+  const double refused_before = refused(client, "rtmp_publish_deadline");
+
+  const auto started = Clock::now();
+  std::vector<std::unique_ptr<TcpConnection>> silent;
+  for (int i = 0; i < 50; ++i) {
+    silent.push_back(std::make_unique<TcpConnection>(server.rtmp_port()));
+    REQUIRE(rtmp_handshake(*silent.back()));
+  }
+  {
+    // Every slot is taken: the next is closed at accept.
+    TcpConnection over(server.rtmp_port());
+    CHECK(over.wait_closed(close_timeout()));
+  }
+  // Closed at the deadline (checked each second), not at the 30 s idle timeout.
+  for (auto& c : silent) CHECK(c->wait_closed(scaled(5s)));
+  CHECK(Clock::now() - started < scaled(6s));
+  CHECK(refused(client, "rtmp_publish_deadline") >= refused_before + 50);
+
+  const auto result = run_process(librtmp_publish(live.publish_url), publish_timeout());
+  INFO("rtmp-publish: " << result.describe());
+  CHECK(result.exit_code == 0);
+  check_healthy(server, client);
+}
+
+// Issue 21, finding 8: one address may hold --rtmp-max-per-address connections
+// (16 by default), so one client cannot take all of --rtmp-max-connections.
+TEST_CASE("ingest: connections over the per-address cap are closed at accept; a freed slot takes a publisher") {
+  auto& server = test_case_server();
+  ApiClient client(server.http_port());
+  const Live live = new_live_stream(client, client.register_user("seller"), server);
+  const double refused_before = refused(client, "rtmp_per_address");
+
+  std::vector<std::unique_ptr<TcpConnection>> held;
+  for (int i = 0; i < 16; ++i) {
+    held.push_back(std::make_unique<TcpConnection>(server.rtmp_port()));
+    REQUIRE(rtmp_handshake(*held.back()));
+  }
+  TcpConnection over(server.rtmp_port());
+  CHECK(over.wait_closed(close_timeout()));
+  CHECK(refused(client, "rtmp_per_address") == refused_before + 1);
+
+  held.pop_back();  // a slot of this address is free again, once the server sees it close
+  std::this_thread::sleep_for(500ms);
+  const auto result = run_process(librtmp_publish(live.publish_url), publish_timeout());
+  INFO("rtmp-publish: " << result.describe());
+  CHECK(result.exit_code == 0);
+  check_healthy(server, client);
+}
