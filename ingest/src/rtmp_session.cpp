@@ -38,6 +38,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <string_view>
 
 namespace souk::ingest {
 
@@ -55,6 +56,14 @@ constexpr std::uint32_t publish_stream_id = 1;  // the one message stream we cre
 
 // Commands are a few hundred bytes; one larger is not from a publisher.
 constexpr std::size_t max_command_size = std::size_t{64} * 1024;
+
+// What the log shows of something that may hold a stream key (OBS users paste
+// rtmp://host/live/KEY into the Server field, so the key arrives as the app):
+// its first 4 characters.
+std::string redacted(std::string_view s) {
+  if (s.size() <= 4) return std::string(s);
+  return std::string(s.substr(0, 4)) + "\u2026";
+}
 
 // The chunk reader's errors that are bounds on what a client may use (the rest
 // are protocol errors): the reason souk_refused_total counts them under.
@@ -326,7 +335,7 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
     app = app.substr(0, app.find('?'));
     while (!app.empty() && app.back() == '/') app.pop_back();
     if (app != server_->options.app) {
-      log::info("rtmp connect refused", {{"remote", remote_}, {"app", app.substr(0, 64)}});
+      log::info("rtmp connect refused", {{"remote", remote_}, {"app", loggable_app(app)}});
       send_command(csid_command, 0, "_error",
                    {cmd.transaction_id, nullptr,
                     status_object("error", "NetConnection.Connect.Rejected",
@@ -347,6 +356,17 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
                        {"description", "Connection succeeded."},
                        {"objectEncoding", 0.0}}};
     send_command(csid_command, 0, "_result", {cmd.transaction_id, props, amf0::Value(info)});
+  }
+
+  // The app as the log may show it: a stream key pasted into OBS's Server field
+  // (rtmp://host/live/KEY) comes as "live/KEY", and any other unknown app may be
+  // a key too; only the configured app is shown whole.
+  std::string loggable_app(std::string_view app) const {
+    const std::string& ours = server_->options.app;
+    if (app.size() > ours.size() && app.substr(0, ours.size()) == ours && app[ours.size()] == '/') {
+      return ours + "/" + redacted(app.substr(ours.size() + 1));
+    }
+    return redacted(app);
   }
 
   void on_publish(const Command& cmd) {
@@ -448,9 +468,13 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
                 {{"stream_id", stream_id_}, {"track", kind == MediaKind::audio ? "audio" : "video"},
                  {"clamps", clamps_}});
     } else if (ts.repair == TimestampRepair::Repair::rebased) {
-      log::warn("rtmp timestamp jumped; the track continues from its last frame",
-                {{"stream_id", stream_id_}, {"track", kind == MediaKind::audio ? "audio" : "video"},
-                 {"timestamp_ms", static_cast<std::int64_t>(m.timestamp)}, {"dts_ms", ts.dts}});
+      // A publisher whose clock jumps on every frame would write a line per frame.
+      if (const auto suppressed = jump_log_.admit()) {
+        log::warn("rtmp timestamp jumped; the track continues from its last frame",
+                  {{"stream_id", stream_id_}, {"track", kind == MediaKind::audio ? "audio" : "video"},
+                   {"timestamp_ms", static_cast<std::int64_t>(m.timestamp)}, {"dts_ms", ts.dts},
+                   {"suppressed", *suppressed}});
+      }
     }
     auto frame = std::make_shared<Frame>();
     frame->stream_id = stream_id_;
@@ -598,6 +622,7 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
   std::uint64_t last_ack_ = 0;
   std::uint32_t peer_window_ = 0;
   std::uint64_t clamps_ = 0;
+  LogThrottle jump_log_;  // "timestamp jumped": one line per 10 s of this session
   bool connected_ = false;
   bool authorizing_ = false;
   bool publishing_ = false;

@@ -1035,3 +1035,28 @@ TEST_CASE("ingest: connections over the per-address cap are closed at accept; a 
   CHECK(result.exit_code == 0);
   check_healthy(server, client);
 }
+
+// Issue 21, finding 12: OBS users paste rtmp://host/live/KEY into the Server
+// field; librtmp then connects to the app "live/KEY", which the log showed whole.
+TEST_CASE("ingest: a stream key pasted into the server URL is refused and never logged") {
+  auto& server = test_case_server();
+  ApiClient client(server.http_port());
+  const Live live = new_live_stream(client, client.register_user("seller"), server);
+  const auto log_mark = server.log_text().size();
+
+  // librtmp takes rtmp://host/app/instance/playpath: app "live/KEY", play path KEY.
+  const auto result = run_process(librtmp_publish(live.rtmp_url + "/" + live.stream_key + "/" + live.stream_key),
+                                  refusal_timeout());
+  {
+    INFO("rtmp-publish: " << result.describe());
+    CHECK_FALSE(result.timed_out);
+    CHECK(result.exit_code != 0);
+  }
+  const auto refused_lines = wait_for_lines_with(server, "rtmp connect refused", log_mark);
+  INFO("log tail:\n" << server.log_tail(10));
+  REQUIRE(refused_lines.size() == 1);
+  // The app as far as its first 4 characters after "live/", then an ellipsis.
+  CHECK(refused_lines[0].find("live/" + live.stream_key.substr(0, 4) + "\u2026") != std::string::npos);
+  check_log_has_no_keys(server, {live.stream_key});
+  CHECK(field(client.stream_details(live.id), "/ingest/state") == "waiting");
+}
