@@ -163,6 +163,12 @@ const std::vector<Setting>& all_settings() {
        [](ServerConfig& c, const std::string& v) {
          c.rtmp_max_connections = static_cast<std::size_t>(parse_int(v, 1, 100000));
        }},
+      {{"rtmp-max-per-address", "SOUK_RTMP_MAX_PER_ADDRESS",
+        "Most RTMP connections at once from one address (behind a proxy, the proxy's), 1..100000",
+        "16"},
+       [](ServerConfig& c, const std::string& v) {
+         c.rtmp_max_per_address = static_cast<std::size_t>(parse_int(v, 1, 100000));
+       }},
       {{"rtmp-threads", "SOUK_RTMP_THREADS",
         "Threads that run RTMP connections, each an event loop of its own; 0: one per core, "
         "0..256",
@@ -174,6 +180,20 @@ const std::vector<Setting>& all_settings() {
         "Most chunk stream ids one RTMP connection may use", "64"},
        [](ServerConfig& c, const std::string& v) {
          c.rtmp_max_chunk_streams = static_cast<std::size_t>(parse_int(v, 4, 65599));
+       }},
+      {{"rtmp-max-partial-bytes", "SOUK_RTMP_MAX_PARTIAL_BYTES",
+        "Bytes of unfinished messages one RTMP connection may hold (the largest video frame "
+        "must fit), 65536..1073741824",
+        "8388608"},
+       [](ServerConfig& c, const std::string& v) {
+         c.rtmp_max_partial_bytes = static_cast<std::size_t>(parse_int(v, 65536, std::int64_t{1} << 30));
+       }},
+      {{"rtmp-publish-deadline", "SOUK_RTMP_PUBLISH_DEADLINE",
+        "Seconds from an RTMP connection's accept to its publish accepted; later, it is closed, "
+        "1..3600",
+        "10"},
+       [](ServerConfig& c, const std::string& v) {
+         c.rtmp_publish_deadline = std::chrono::seconds(parse_int(v, 1, 3600));
        }},
       {{"rtmp-idle-timeout", "SOUK_RTMP_IDLE_TIMEOUT",
         "Seconds an RTMP connection may go without media (a stalled publisher) before it is "

@@ -170,7 +170,10 @@ int run_server(const ServerConfig& config) {
   ingest::RtmpOptions rtmp_options;
   rtmp_options.app = config.rtmp_app;
   rtmp_options.max_connections = config.rtmp_max_connections;
+  rtmp_options.max_per_address = config.rtmp_max_per_address;
   rtmp_options.chunk_limits.max_chunk_streams = config.rtmp_max_chunk_streams;
+  rtmp_options.chunk_limits.max_partial_bytes = config.rtmp_max_partial_bytes;
+  rtmp_options.publish_deadline = config.rtmp_publish_deadline;
   rtmp_options.idle_timeout = config.rtmp_idle_timeout;
   rtmp_options.trusted_proxies = config.trusted_proxies;
   // Publishers run on event loops of their own, a thread each (souk/event_loops.hpp

@@ -19,10 +19,11 @@ RtmpServer::RtmpServer(net::io_context& ioc, RtmpOptions options, StreamHub& hub
                        PublishAuthorizer& authorizer, EventLoops* loops)
     : state_(std::make_shared<State>()) {
   const std::size_t max_connections = options.max_connections;
+  const std::size_t max_per_address = options.max_per_address;
   auto context = std::make_shared<const RtmpSessionContext>(
       RtmpSessionContext{std::move(options), hub, authorizer});
   state_->listener = std::make_shared<Listener>(
-      ioc, ListenerOptions{.name = "rtmp", .max_connections = max_connections},
+      ioc, ListenerOptions{.name = "rtmp", .max_connections = max_connections, .max_per_address = max_per_address},
       [context = std::move(context)](tcp::socket&& socket) {
         boost::system::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);  // replies go out whole, not after Nagle's 40 ms

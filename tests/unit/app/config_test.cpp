@@ -120,6 +120,29 @@ TEST_CASE("config: rtmp-idle-timeout defaults to 30 s, within 1..3600") {
   }
 }
 
+TEST_CASE("config: the RTMP bounds of issue 21 (per address, partial bytes, publish deadline)") {
+  const auto d = resolve_config({}, env_of({}));
+  CHECK(d.rtmp_max_per_address == 16);
+  CHECK(d.rtmp_max_partial_bytes == 8u * 1024 * 1024);
+  CHECK(d.rtmp_publish_deadline == std::chrono::seconds(10));
+  CHECK(resolve_config({{"rtmp-max-per-address", "2"}}, env_of({})).rtmp_max_per_address == 2);
+  CHECK(resolve_config({}, env_of({{"SOUK_RTMP_MAX_PARTIAL_BYTES", "65536"}})).rtmp_max_partial_bytes == 65536);
+  CHECK(resolve_config({{"rtmp-publish-deadline", "3"}}, env_of({})).rtmp_publish_deadline ==
+        std::chrono::seconds(3));
+  for (const char* bad : {"0", "100001", "x"}) {
+    CAPTURE(bad);
+    CHECK(error_of({{"rtmp-max-per-address", bad}}, env_of({})).starts_with("--rtmp-max-per-address: "));
+  }
+  for (const char* bad : {"65535", "1073741825", "x"}) {
+    CAPTURE(bad);
+    CHECK(error_of({{"rtmp-max-partial-bytes", bad}}, env_of({})).starts_with("--rtmp-max-partial-bytes: "));
+  }
+  for (const char* bad : {"0", "3601"}) {
+    CAPTURE(bad);
+    CHECK(error_of({{"rtmp-publish-deadline", bad}}, env_of({})).starts_with("--rtmp-publish-deadline: "));
+  }
+}
+
 TEST_CASE(
     "config: socketio ping interval and timeout default to 25000 and 20000 ms, within "
     "100..300000") {

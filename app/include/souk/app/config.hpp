@@ -41,7 +41,10 @@ struct ServerConfig {
   std::chrono::seconds token_ttl{std::int64_t{30} * 86400};
   std::string rtmp_app = "live";
   std::size_t rtmp_max_connections = 1000;
+  std::size_t rtmp_max_per_address = 16;  // RTMP connections from one peer address
   std::size_t rtmp_max_chunk_streams = 64;
+  std::size_t rtmp_max_partial_bytes = std::size_t{8} * 1024 * 1024;  // unfinished messages, per connection
+  std::chrono::seconds rtmp_publish_deadline{10};  // from accept to an accepted publish
   unsigned rtmp_threads = 0;  // event loops for RTMP connections; 0: one per core
   double hls_segment_seconds = 2.0;
   std::size_t hls_window = 6;
