@@ -209,6 +209,20 @@ const std::vector<Setting>& all_settings() {
        [](ServerConfig& c, const std::string& v) {
          c.socketio_ping_timeout = std::chrono::milliseconds(parse_int(v, 100, 300000));
        }},
+      {{"reactions-per-second", "SOUK_REACTIONS_PER_SECOND",
+        "Reactions one user may send a second, across their sockets (twice as many at "
+        "once), 1..100000",
+        "10"},
+       [](ServerConfig& c, const std::string& v) {
+         c.reactions_per_second = static_cast<double>(parse_int(v, 1, 100000));
+       }},
+      {{"reaction-batch-ms", "SOUK_REACTION_BATCH_MS",
+        "Milliseconds over which a busy room's reactions are sent together, one "
+        "reaction:new per emoji with its count; 0 sends each at once, 0..1000",
+        "200"},
+       [](ServerConfig& c, const std::string& v) {
+         c.reaction_batch_interval = std::chrono::milliseconds(parse_int(v, 0, 1000));
+       }},
       {{"hls-window", "SOUK_HLS_WINDOW", "Segments in the live HLS playlist, 3..30", "6"},
        [](ServerConfig& c, const std::string& v) {
          c.hls_window = static_cast<std::size_t>(parse_int(v, 3, 30));

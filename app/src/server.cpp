@@ -124,6 +124,8 @@ int run_server(const ServerConfig& config) {
   realtime_options.cors_origins = config.cors_origins;
   realtime_options.ping_interval = config.socketio_ping_interval;
   realtime_options.ping_timeout = config.socketio_ping_timeout;
+  realtime_options.reactions_per_second = config.reactions_per_second;
+  realtime_options.reaction_batch_interval = config.reaction_batch_interval;
   // A player buffers about three segments behind the live edge.
   realtime_options.estimated_latency_seconds = 3 * config.hls_segment_seconds;
   DatabaseRealtimeStore realtime_store(*db);

@@ -8,6 +8,7 @@
 //   events            the Socket.IO events and their rules (data via RealtimeStore)
 //   rooms             membership and fan-out (RoomFanout: the multi-node seam)
 //   chat_limiter      the per-user chat rate limit
+//   reaction_batcher  a busy room's reactions, one reaction:new per emoji per interval
 //
 //   client                                   server
 //   GET  /socket.io/?EIO=4&transport=polling  -> 0{"sid",...}        (open)

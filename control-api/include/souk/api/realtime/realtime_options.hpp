@@ -36,6 +36,14 @@ struct RealtimeOptions {
   // Past this many users tracked, the chat limiter forgets those whose minute
   // has passed, so its map stays as small as the set of recent chatters.
   std::size_t chat_limiter_prune_threshold = 4096;
+
+  // Reactions per user, across their sockets: this many a second on average,
+  // twice as many at once.
+  double reactions_per_second = 10;
+  // A room's reactions go out at most once per interval: the first after a
+  // quiet interval at once, the rest as one reaction:new per emoji with its
+  // count when the interval ends. Zero: each reaction at once, alone.
+  std::chrono::milliseconds reaction_batch_interval{200};
 };
 
 }  // namespace souk::api
