@@ -101,6 +101,8 @@ RealtimeEvents::RealtimeEvents(RealtimeStore& store, std::shared_ptr<Rooms> room
       options_(options),
       chat_limiter_(options.chat_per_minute, options.chat_limiter_prune_threshold),
       reaction_limiter_(options.reactions_per_second, 2 * options.reactions_per_second),
+      join_limiter_(options.joins_per_minute / 60.0, options.joins_per_minute),
+      address_join_limiter_(10 * options.joins_per_minute / 60.0, 10 * options.joins_per_minute),
       reaction_batcher_(options.reaction_batch_interval),
       chat_messages_(metrics::Registry::global()
                          .counter("souk_chat_messages_total", "Chat messages stored and broadcast.")
@@ -206,6 +208,29 @@ json RealtimeEvents::on_event(const std::shared_ptr<RealtimeSocket>& s, const st
 }
 
 json RealtimeEvents::join(const std::shared_ptr<RealtimeSocket>& s, const std::string& stream_id) {
+  // Already in the room: the client has its state; the ack says so, nothing is
+  // read or written (a repeat join was a fresh snapshot, tens of KB, each time).
+  if (s->rooms.contains(stream_id)) {
+    return {{"streamId", stream_id}, {"viewerCount", rooms_->join(stream_id, s).count}};
+  }
+  // Each room entered is a viewer session written and announced: a socket, and
+  // an address across its sockets, may enter only so many a minute. A join
+  // that fails gives its tokens back (taking a negative cost).
+  const auto at = RateLimiter::Clock::now();
+  if (!join_limiter_.take(s->id(), at)) {
+    count_refusal("realtime_join_rate");
+    throw EventError{"rate_limited", "at most " + std::to_string(options_.joins_per_minute) +
+                                         " rooms entered a minute"};
+  }
+  if (!address_join_limiter_.take(s->address(), at)) {
+    join_limiter_.take(s->id(), at, -1);
+    count_refusal("realtime_join_rate_address");
+    throw EventError{"rate_limited", "too many rooms entered from this address; try again later"};
+  }
+  const auto give_back = [&] {
+    join_limiter_.take(s->id(), at, -1);
+    address_join_limiter_.take(s->address(), at, -1);
+  };
   const auto now = now_millis();
   const auto [fresh, count] = rooms_->join(stream_id, s);
   std::optional<JoinSnapshot> snapshot;
@@ -220,6 +245,7 @@ json RealtimeEvents::join(const std::shared_ptr<RealtimeSocket>& s, const std::s
     if (fresh) s->rooms[stream_id] = snapshot->viewer_session.value_or(0);
   } catch (...) {
     if (fresh) rooms_->leave(stream_id, s);
+    give_back();
     throw;
   }
   json products = json::array();

@@ -116,6 +116,10 @@ void Realtime::polling(const HttpRequest& request, std::function<void(HttpRespon
   impl_->engine->polling(request, std::move(reply));
 }
 
+std::optional<HttpResponse> Realtime::check_upgrade(const HttpRequest& request) {
+  return impl_->engine->check_upgrade(request);
+}
+
 std::shared_ptr<WsHandler> Realtime::websocket(const HttpRequest& request,
                                                std::shared_ptr<WsConnection> connection) {
   return impl_->engine->websocket(request, std::move(connection));

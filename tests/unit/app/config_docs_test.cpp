@@ -78,7 +78,9 @@ std::string describe(const ServerConfig& c) {
       << c.hls_segment_seconds << '|' << c.hls_window << '|' << c.hls_cache_mb << '|'
       << c.viewer_count_interval.count() << '|' << c.idle_timeout.count() << '|'
       << c.rtmp_idle_timeout.count() << '|';
-  out << c.reactions_per_second << '|' << c.reaction_batch_interval.count() << '|';
+  out << c.realtime_max_connections << '|' << c.realtime_max_per_address << '|'
+      << c.realtime_max_queue_bytes << '|' << c.reactions_per_second << '|'
+      << c.reaction_batch_interval.count() << '|' << c.joins_per_minute << '|';
   for (const auto& u : c.webhook_urls) out << u << ',';
   out << '|' << c.webhook_secret << '|' << c.webhook_max_attempts << '|'
       << c.webhook_retry_base.count();

@@ -191,10 +191,14 @@ TEST_CASE_FIXTURE(
                             {{"streamId", live_id}, {"viewerCount", 1}, {"userId", "buyer-1"}}})
                    .dump());
 
-  // Joining again: the state again, but no second session and no announcement.
-  emit(s, "stream:join", {{"stream_id", live_id}});
+  // Joining again (issue 21): only the ack; no second session, no announcement,
+  // and not the room's state again (tens of KB each time, for nothing).
+  s->take_sent();
+  CHECK(emit(s, "stream:join", {{"stream_id", live_id}}) ==
+        json{{"ok", true}, {"streamId", live_id}, {"viewerCount", 1}});
   CHECK(store.sessions_opened.size() == 1);
   CHECK(fanout->take().empty());
+  CHECK(events_of(s->sent()).empty());
 
   // An anonymous viewer counts under its socket id.
   auto anonymous = connect();
@@ -477,6 +481,44 @@ TEST_CASE_FIXTURE(Fixture, "events: a busy room's reactions go out as one count 
   CHECK(decode_message(broadcasts[1].second).data ==
         json::array({"reaction:new",
                      {{"streamId", live_id}, {"emoji", heart}, {"userId", "seller-1"}, {"count", 15}}}));
+}
+
+// Issue 21: anonymous sockets cycling join/leave added a viewer session per cycle.
+TEST_CASE_FIXTURE(Fixture, "events: rooms entered are rate limited per socket and per address") {
+  options.joins_per_minute = 2;  // per socket; 20 per address
+  make_events();
+  auto s = connect();
+  for (int i = 0; i < 2; ++i) {
+    CHECK(emit(s, "stream:join", {{"stream_id", live_id}})["ok"] == true);
+    CHECK(emit(s, "stream:leave", {{"stream_id", live_id}})["ok"] == true);
+  }
+  const auto refused = emit(s, "stream:join", {{"stream_id", live_id}});
+  CHECK(error_code(refused) == "rate_limited");
+  CHECK(refused["error"]["message"] == "at most 2 rooms entered a minute");
+  CHECK(store.sessions_opened.size() == 2);
+  CHECK(rooms->members(live_id).empty());
+
+  // Joins that fail cost nothing: a fresh socket still has its two.
+  auto t = connect();
+  for (int i = 0; i < 5; ++i) {
+    CHECK(error_code(emit(t, "stream:join", {{"stream_id", unknown_id}})) == "stream_not_found");
+  }
+  CHECK(emit(t, "stream:join", {{"stream_id", live_id}})["ok"] == true);
+  CHECK(emit(t, "stream:join", {{"stream_id", quiet_id}})["ok"] == true);
+  CHECK(emit(t, "stream:join", {{"stream_id", live_id}})["ok"] == true);  // a repeat: free
+
+  // The address has 20 across its sockets (4 taken above); another address is apart.
+  int entered = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto u = connect();
+    for (const auto& id : {live_id, quiet_id}) {
+      if (emit(u, "stream:join", {{"stream_id", id}})["ok"] == true) ++entered;
+    }
+  }
+  CHECK(entered == 16);
+  auto elsewhere = std::make_shared<FakeSocket>("socket-elsewhere", "192.0.2.7");
+  events->on_packet(elsewhere, "0");
+  CHECK(emit(elsewhere, "stream:join", {{"stream_id", live_id}})["ok"] == true);
 }
 
 // Issue 21: on a full disk every reaction logged a line (74k in 5 s).

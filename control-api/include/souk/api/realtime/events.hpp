@@ -84,6 +84,8 @@ class RealtimeEvents final : public SocketHandler {
   const RealtimeOptions options_;
   ChatLimiter chat_limiter_;
   RateLimiter reaction_limiter_;     // by user id
+  RateLimiter join_limiter_;         // by socket id
+  RateLimiter address_join_limiter_;  // by client address
   ReactionBatcher reaction_batcher_;
   FlushScheduler schedule_flush_;
   LogThrottle failure_log_;  // "realtime event failed": a full disk fails every event

@@ -49,6 +49,7 @@ class Realtime final : public RealtimeEndpoint, public StreamObserver {
   void polling(const HttpRequest& request, std::function<void(HttpResponse)> reply) override;
   std::shared_ptr<WsHandler> websocket(const HttpRequest& request,
                                        std::shared_ptr<WsConnection> connection) override;
+  std::optional<HttpResponse> check_upgrade(const HttpRequest& request) override;
 
   // StreamObserver
   void stream_live(const std::string& stream_id, const std::vector<std::string>& notified) override;
