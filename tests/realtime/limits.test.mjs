@@ -245,3 +245,16 @@ test('sessions from one address stop at --realtime-max-per-address (default 100)
     await close.text();
     assert.equal((await open()).status, 200);
   }));
+
+// Issue 21: with a list of --cors-origins, any page could still open a WebSocket.
+test('a WebSocket upgrade from an origin not in --cors-origins is 403', { timeout: scaled(30_000) }, () =>
+  scenario(async (ctx) => {
+    const { streamId } = await ctx.liveStream();
+    assert.equal(await upgradeOutcome(ctx.server.port, { Origin: 'https://evil.example' }), 403);
+    assert.equal(await upgradeOutcome(ctx.server.port, { Origin: 'https://shop.example' }), 'open');
+    assert.equal(await upgradeOutcome(ctx.server.port), 'open', 'no Origin: not a browser, let in');
+    assert.ok((await refused(ctx, 'realtime_origin')) >= 1);
+    // socket.io-client (node: no Origin) still connects, polling then WebSocket.
+    const s = await ctx.connect();
+    await join(s, streamId);
+  }, { serverArgs: ['--cors-origins', 'https://shop.example'] }));

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <utility>
 
 namespace souk::api {
@@ -518,6 +519,17 @@ std::shared_ptr<WsHandler> EngineIoServer::websocket(const HttpRequest& request,
 namespace souk::api {
 
 std::optional<HttpResponse> EngineIoServer::check_upgrade(const HttpRequest& request) const {
+  // A browser page may open a WebSocket to any host (the same-origin policy
+  // does not cover it), so a list of --cors-origins is enforced here; "*", and
+  // a client that sends no Origin (not a browser), go on.
+  const auto& allowed = options_.cors_origins;
+  const auto origin = request.header("origin");
+  if (!origin.empty() && std::find(allowed.begin(), allowed.end(), "*") == allowed.end() &&
+      std::find(allowed.begin(), allowed.end(), origin) == allowed.end()) {
+    count_refusal("realtime_origin");
+    return text_response(403, json{{"code", 4}, {"message", "Forbidden: origin not allowed"}}.dump(),
+                         "application/json");
+  }
   // A new session (no sid: an upgrade names the session it upgrades).
   const auto q = engine_query(request);
   if (q && q->sid.empty()) {

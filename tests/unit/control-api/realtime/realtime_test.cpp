@@ -106,6 +106,29 @@ HttpRequest upgrade_request(std::string query, std::string origin) {
 
 }  // namespace
 
+// Issue 21: a page on any site could open a WebSocket to the server whatever
+// --cors-origins said (the same-origin policy does not cover WebSockets).
+TEST_CASE_FIXTURE(Fixture, "realtime: a WebSocket upgrade from an origin not listed is 403") {
+  RealtimeOptions options;
+  options.cors_origins = {"https://shop.example", "https://admin.example"};
+  Realtime realtime(ioc, blocking, store, options);
+  const std::string ws = "EIO=4&transport=websocket";
+  const auto refused = realtime.check_upgrade(upgrade_request(ws, "https://evil.example"));
+  REQUIRE(refused);
+  CHECK(refused->status == 403);
+  CHECK(refused->body == R"({"code":4,"message":"Forbidden: origin not allowed"})");
+  CHECK(realtime.check_upgrade(upgrade_request(ws + "&sid=abc", "https://evil.example"))->status ==
+        403);  // an upgrade of a polling session too
+  CHECK_FALSE(realtime.check_upgrade(upgrade_request(ws, "https://shop.example")));
+  CHECK_FALSE(realtime.check_upgrade(upgrade_request(ws, "https://admin.example")));
+  CHECK_FALSE(realtime.check_upgrade(upgrade_request(ws, "")));  // not a browser
+
+  Realtime open_to_all(ioc, blocking, store, RealtimeOptions{});
+  CHECK_FALSE(open_to_all.check_upgrade(upgrade_request(ws, "https://evil.example")));
+  realtime.stop();
+  open_to_all.stop();
+}
+
 // Issue 21: 16,000 polling sessions opened in 14 s, nothing refused.
 TEST_CASE_FIXTURE(Fixture, "realtime: sessions are capped in all (503) and per address (429)") {
   RealtimeOptions options;
