@@ -219,7 +219,7 @@ const std::vector<Setting>& all_settings() {
       {{"realtime-max-per-address", "SOUK_REALTIME_MAX_PER_ADDRESS",
         "Most Socket.IO sessions open at once from one client address; more get 429, "
         "1..1000000",
-        "100"},
+        "1000"},
        [](ServerConfig& c, const std::string& v) {
          c.realtime_max_per_address = static_cast<std::size_t>(parse_int(v, 1, 1000000));
        }},

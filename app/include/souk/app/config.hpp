@@ -52,7 +52,7 @@ struct ServerConfig {
   std::chrono::milliseconds socketio_ping_timeout{20000};
   // Bounds on what one Socket.IO client may use (see api::RealtimeOptions).
   std::size_t realtime_max_connections = 10000;
-  std::size_t realtime_max_per_address = 100;
+  std::size_t realtime_max_per_address = 1000;
   std::size_t realtime_max_queue_bytes = std::size_t{4} * 1024 * 1024;
   double reactions_per_second = 10;
   std::chrono::milliseconds reaction_batch_interval{200};

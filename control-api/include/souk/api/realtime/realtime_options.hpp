@@ -55,7 +55,7 @@ struct RealtimeOptions {
   // Engine.IO sessions (one per Socket.IO client, polling or WebSocket) open at
   // once, and per client address.
   std::size_t max_connections = 10000;
-  std::size_t max_per_address = 100;
+  std::size_t max_per_address = 1000;  // many viewers may share an address (NAT, CGNAT)
 };
 
 }  // namespace souk::api
