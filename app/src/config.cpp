@@ -229,6 +229,48 @@ const std::vector<Setting>& all_settings() {
        [](ServerConfig& c, const std::string& v) {
          c.socketio_ping_timeout = std::chrono::milliseconds(parse_int(v, 100, 300000));
        }},
+      {{"realtime-max-connections", "SOUK_REALTIME_MAX_CONNECTIONS",
+        "Most Socket.IO sessions (polling or WebSocket) open at once; more get 503, "
+        "1..1000000",
+        "10000"},
+       [](ServerConfig& c, const std::string& v) {
+         c.realtime_max_connections = static_cast<std::size_t>(parse_int(v, 1, 1000000));
+       }},
+      {{"realtime-max-per-address", "SOUK_REALTIME_MAX_PER_ADDRESS",
+        "Most Socket.IO sessions open at once from one client address; more get 429, "
+        "1..1000000",
+        "1000"},
+       [](ServerConfig& c, const std::string& v) {
+         c.realtime_max_per_address = static_cast<std::size_t>(parse_int(v, 1, 1000000));
+       }},
+      {{"realtime-max-queue-bytes", "SOUK_REALTIME_MAX_QUEUE_BYTES",
+        "Bytes waiting for one Socket.IO client before it is disconnected (it stopped "
+        "reading), 65536..1073741824",
+        "4194304"},
+       [](ServerConfig& c, const std::string& v) {
+         c.realtime_max_queue_bytes = static_cast<std::size_t>(parse_int(v, 65536, 1 << 30));
+       }},
+      {{"reactions-per-second", "SOUK_REACTIONS_PER_SECOND",
+        "Reactions one user may send a second, across their sockets (twice as many at "
+        "once), 1..100000",
+        "10"},
+       [](ServerConfig& c, const std::string& v) {
+         c.reactions_per_second = static_cast<double>(parse_int(v, 1, 100000));
+       }},
+      {{"reaction-batch-ms", "SOUK_REACTION_BATCH_MS",
+        "Milliseconds over which a busy room's reactions are sent together, one "
+        "reaction:new per emoji with its count; 0 sends each at once, 0..1000",
+        "200"},
+       [](ServerConfig& c, const std::string& v) {
+         c.reaction_batch_interval = std::chrono::milliseconds(parse_int(v, 0, 1000));
+       }},
+      {{"joins-per-minute", "SOUK_JOINS_PER_MINUTE",
+        "Stream rooms one Socket.IO client may enter a minute (one address: ten times "
+        "as many), 1..10000",
+        "30"},
+       [](ServerConfig& c, const std::string& v) {
+         c.joins_per_minute = static_cast<int>(parse_int(v, 1, 10000));
+       }},
       {{"hls-window", "SOUK_HLS_WINDOW", "Segments in the live HLS playlist, 3..30", "6"},
        [](ServerConfig& c, const std::string& v) {
          c.hls_window = static_cast<std::size_t>(parse_int(v, 3, 30));

@@ -124,6 +124,12 @@ int run_server(const ServerConfig& config) {
   realtime_options.cors_origins = config.cors_origins;
   realtime_options.ping_interval = config.socketio_ping_interval;
   realtime_options.ping_timeout = config.socketio_ping_timeout;
+  realtime_options.max_connections = config.realtime_max_connections;
+  realtime_options.max_per_address = config.realtime_max_per_address;
+  realtime_options.max_queue_bytes = config.realtime_max_queue_bytes;
+  realtime_options.reactions_per_second = config.reactions_per_second;
+  realtime_options.reaction_batch_interval = config.reaction_batch_interval;
+  realtime_options.joins_per_minute = config.joins_per_minute;
   // A player buffers about three segments behind the live edge.
   realtime_options.estimated_latency_seconds = 3 * config.hls_segment_seconds;
   DatabaseRealtimeStore realtime_store(*db);
@@ -188,6 +194,7 @@ int run_server(const ServerConfig& config) {
   http_options.max_body_bytes = config.max_body_bytes;
   http_options.request_timeout = config.http_request_timeout;
   http_options.trusted_proxies = config.trusted_proxies;
+  http_options.max_ws_queue_bytes = config.realtime_max_queue_bytes;
   api::HttpServer http(ioc, blocking, http_options,
                        [&api](const api::HttpRequest& r) { return api.handle(r); });
   http.set_realtime(&realtime);

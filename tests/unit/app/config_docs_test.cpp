@@ -79,6 +79,9 @@ std::string describe(const ServerConfig& c) {
       << c.viewer_count_interval.count() << '|' << c.idle_timeout.count() << '|'
       << c.rtmp_idle_timeout.count() << '|';
   out << c.rtmp_max_per_address << '|' << c.rtmp_max_partial_bytes << '|' << c.rtmp_publish_deadline.count() << '|';
+  out << c.realtime_max_connections << '|' << c.realtime_max_per_address << '|'
+      << c.realtime_max_queue_bytes << '|' << c.reactions_per_second << '|'
+      << c.reaction_batch_interval.count() << '|' << c.joins_per_minute << '|';
   for (const auto& u : c.webhook_urls) out << u << ',';
   out << '|' << c.webhook_secret << '|' << c.webhook_max_attempts << '|'
       << c.webhook_retry_base.count();

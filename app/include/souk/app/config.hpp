@@ -53,6 +53,13 @@ struct ServerConfig {
   // Engine.IO heartbeat: a ping every interval; no pong within the timeout closes the session.
   std::chrono::milliseconds socketio_ping_interval{25000};
   std::chrono::milliseconds socketio_ping_timeout{20000};
+  // Bounds on what one Socket.IO client may use (see api::RealtimeOptions).
+  std::size_t realtime_max_connections = 10000;
+  std::size_t realtime_max_per_address = 1000;
+  std::size_t realtime_max_queue_bytes = std::size_t{4} * 1024 * 1024;
+  double reactions_per_second = 10;
+  std::chrono::milliseconds reaction_batch_interval{200};
+  int joins_per_minute = 30;
   std::chrono::seconds idle_timeout{600};
   std::chrono::seconds rtmp_idle_timeout{30};  // a publisher silent this long is dropped
   TrustedProxies trusted_proxies;  // peers whose X-Forwarded-For and PROXY headers are believed

@@ -18,9 +18,13 @@ namespace souk::api {
 
 class RealtimeSocket : public RoomMember {
  public:
-  explicit RealtimeSocket(std::string id) : id_(std::move(id)) {}
+  // `address`: the client's IP address as the HTTP server saw it (behind a
+  // trusted proxy, the one it names), for the bounds kept per address.
+  explicit RealtimeSocket(std::string id, std::string address = {})
+      : id_(std::move(id)), address_(std::move(address)) {}
 
   const std::string& id() const { return id_; }  // the Socket.IO socket id
+  const std::string& address() const { return address_; }
 
   // One packet, after those sent before (thread-safe).
   void send(const SharedText& packet) { deliver(std::span<const SharedText>(&packet, 1)); }
@@ -46,6 +50,7 @@ class RealtimeSocket : public RoomMember {
 
  private:
   const std::string id_;
+  const std::string address_;
   mutable std::mutex signed_in_mutex_;
   std::string signed_in_user_;
 };
