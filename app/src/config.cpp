@@ -122,6 +122,18 @@ const std::vector<Setting>& all_settings() {
        [](ServerConfig& c, const std::string& v) {
          c.max_body_bytes = static_cast<std::size_t>(parse_int(v, 1, std::int64_t{1} << 32));
        }},
+      {{"http-max-connections", "SOUK_HTTP_MAX_CONNECTIONS",
+        "Most HTTP connections at once (WebSockets included); one more is closed at once, 1..1000000",
+        "20000"},
+       [](ServerConfig& c, const std::string& v) {
+         c.http_max_connections = static_cast<std::size_t>(parse_int(v, 1, 1000000));
+       }},
+      {{"http-max-per-address", "SOUK_HTTP_MAX_PER_ADDRESS",
+        "Most HTTP connections at once from one address (trusted proxies are not capped), 1..1000000",
+        "2000"},
+       [](ServerConfig& c, const std::string& v) {
+         c.http_max_per_address = static_cast<std::size_t>(parse_int(v, 1, 1000000));
+       }},
       {{"http-request-timeout", "SOUK_HTTP_REQUEST_TIMEOUT",
         "Seconds a client has to send one whole request, headers and body (an idle "
         "connection is closed after it too), 1..3600",

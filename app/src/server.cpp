@@ -193,6 +193,8 @@ int run_server(const ServerConfig& config) {
   http_options.metrics = &http_metrics;
   http_options.max_body_bytes = config.max_body_bytes;
   http_options.request_timeout = config.http_request_timeout;
+  http_options.max_connections = config.http_max_connections;
+  http_options.max_per_address = config.http_max_per_address;
   http_options.trusted_proxies = config.trusted_proxies;
   http_options.max_ws_queue_bytes = config.realtime_max_queue_bytes;
   api::HttpServer http(ioc, blocking, http_options,

@@ -86,8 +86,9 @@ void Listener::pause_after(const error_code& ec) {
 void Listener::accept(tcp::socket socket) {
   error_code peer_ec;
   const auto peer = socket.remote_endpoint(peer_ec);
-  // Unknown (the peer is already gone): not counted per address.
-  const std::string address = peer_ec ? std::string() : peer.address().to_string();
+  // Unknown (the peer is already gone) or a trusted proxy: not counted per address.
+  const bool counted = !peer_ec && !(options_.uncapped_address && options_.uncapped_address(peer.address()));
+  const std::string address = counted ? peer.address().to_string() : std::string();
   enum class Refusal { none, total, per_address } refusal = Refusal::none;
   {
     std::lock_guard lock(mutex_);

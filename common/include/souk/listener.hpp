@@ -61,6 +61,9 @@ struct ListenerOptions {
   std::chrono::milliseconds accept_error_pause{100};
   // While accepting keeps failing, one log line per this long, with the count.
   std::chrono::seconds accept_error_log_interval{10};
+  // Peers the per-address cap does not apply to: trusted proxies, whose
+  // connections carry many clients (they still count towards max_connections).
+  std::function<bool(const boost::asio::ip::address&)> uncapped_address{};
 };
 
 class Listener : public std::enable_shared_from_this<Listener> {

@@ -71,7 +71,8 @@ std::string describe(const ServerConfig& c) {
   out << c.data_dir.string() << '|' << c.rtmp_listen.to_string() << '|'
       << c.http_listen.to_string() << '|' << c.public_http_url << '|' << c.public_rtmp_url << '|'
       << static_cast<int>(c.log_level) << '|' << static_cast<int>(c.log_format) << '|'
-      << c.max_body_bytes << '|' << c.http_request_timeout.count() << '|';
+      << c.max_body_bytes << '|' << c.http_request_timeout.count() << '|'
+      << c.http_max_connections << '|' << c.http_max_per_address << '|';
   for (const auto& o : c.cors_origins) out << o << ',';
   out << '|' << c.login_max_failures << '|' << c.login_window.count() << '|' << c.rtmp_app << '|'
       << c.rtmp_max_connections << '|' << c.rtmp_max_chunk_streams << '|' << c.rtmp_threads << '|'

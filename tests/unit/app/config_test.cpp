@@ -38,6 +38,8 @@ TEST_CASE("config: defaults") {
   CHECK(c.log_level == spdlog::level::info);
   CHECK(c.log_format == souk::log::Format::text);
   CHECK(c.http_request_timeout == std::chrono::seconds(30));
+  CHECK(c.http_max_connections == 20000);
+  CHECK(c.http_max_per_address == 2000);
 }
 
 TEST_CASE("config: precedence is flag, then env, then file") {

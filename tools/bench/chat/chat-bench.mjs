@@ -237,6 +237,7 @@ async function startSouk(cfg, dataDir, logPath) {
     '--idle-timeout', String(7 * 86400),
     // Every viewer comes from 127.0.0.1: lift the per-address bounds.
     '--realtime-max-per-address', '1000000',
+    '--http-max-per-address', '1000000',
     '--joins-per-minute', '10000',
     ...cfg.soukArgs,
   ];

@@ -34,6 +34,8 @@ struct ServerConfig {
   log::Format log_format = log::Format::text;
   std::size_t max_body_bytes = std::size_t{1024} * 1024;
   std::chrono::seconds http_request_timeout{30};  // to send one whole request, idle time included
+  std::size_t http_max_connections = 20000;
+  std::size_t http_max_per_address = 2000;  // trusted proxies are not capped per address
   std::vector<std::string> cors_origins{"*"};
   int login_max_failures = 5;
   std::chrono::seconds login_window{15 * 60};

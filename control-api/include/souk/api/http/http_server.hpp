@@ -33,6 +33,10 @@ struct HttpServerOptions {
   HttpMetrics* metrics = nullptr;  // counts each response by its route template, when set
   // Peers whose X-Forwarded-For names the client (HttpRequest::remote, the access log).
   TrustedProxies trusted_proxies;
+  // Connections open at once, in all and from one address (trusted proxies are
+  // not capped per address); one more is closed as soon as it is accepted.
+  std::size_t max_connections = 20000;
+  std::size_t max_per_address = 2000;
 };
 
 class HttpServer {
