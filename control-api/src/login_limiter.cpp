@@ -1,18 +1,32 @@
 // Sliding-window login throttling.
 #include "souk/api/login_limiter.hpp"
 
+#include <sodium.h>
+
 #include <algorithm>
-#include <cctype>
+#include <stdexcept>
+#include <string>
 
 namespace souk::api {
 
 LoginLimiter::LoginLimiter(int max_failures, std::chrono::seconds window, std::size_t max_tracked)
-    : max_failures_(std::max(1, max_failures)), window_(window), max_tracked_(max_tracked) {}
+    : max_failures_(std::max(1, max_failures)), window_(window), max_tracked_(max_tracked) {
+  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialize");
+  static_assert(crypto_shorthash_KEYBYTES == 16);
+  crypto_shorthash_keygen(hash_key_.data());
+}
 
-std::string LoginLimiter::key(std::string_view username) {
-  std::string k(username);
-  for (char& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return k;
+// Usernames are unique without regard to case, so "Bob" and "bob" share a record.
+std::uint64_t LoginLimiter::key(std::string_view username) const {
+  std::string lower(username);
+  for (char& c : lower) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  std::uint64_t h = 0;
+  static_assert(crypto_shorthash_BYTES == sizeof h);
+  crypto_shorthash(reinterpret_cast<unsigned char*>(&h), reinterpret_cast<const unsigned char*>(lower.data()),
+                   lower.size(), hash_key_.data());
+  return h;
 }
 
 void LoginLimiter::prune(std::deque<Clock::time_point>& failures, Clock::time_point now) const {
@@ -28,8 +42,9 @@ void LoginLimiter::prune_all(Clock::time_point now) {
 
 std::optional<std::chrono::seconds> LoginLimiter::retry_after(std::string_view username,
                                                               Clock::time_point now) {
+  const auto k = key(username);
   std::lock_guard lock(mutex_);
-  auto it = failures_.find(key(username));
+  auto it = failures_.find(k);
   if (it == failures_.end()) return std::nullopt;
   prune(it->second, now);
   if (static_cast<int>(it->second.size()) < max_failures_) return std::nullopt;
@@ -41,13 +56,13 @@ std::optional<std::chrono::seconds> LoginLimiter::retry_after(std::string_view u
 
 void LoginLimiter::record_failure(std::string_view username, Clock::time_point now) {
   std::lock_guard lock(mutex_);
-  auto k = key(username);
+  const auto k = key(username);
   auto it = failures_.find(k);
   if (it == failures_.end()) {
     if (failures_.size() >= max_tracked_) prune_all(now);
     // Under a spray of usernames, forget one to stay bounded rather than stop tracking.
     if (failures_.size() >= max_tracked_) failures_.erase(failures_.begin());
-    it = failures_.emplace(std::move(k), std::deque<Clock::time_point>{}).first;
+    it = failures_.emplace(k, std::deque<Clock::time_point>{}).first;
   }
   auto& f = it->second;
   prune(f, now);
@@ -57,8 +72,14 @@ void LoginLimiter::record_failure(std::string_view username, Clock::time_point n
 }
 
 void LoginLimiter::record_success(std::string_view username) {
+  const auto k = key(username);
   std::lock_guard lock(mutex_);
-  failures_.erase(key(username));
+  failures_.erase(k);
+}
+
+std::size_t LoginLimiter::tracked() const {
+  std::lock_guard lock(mutex_);
+  return failures_.size();
 }
 
 }  // namespace souk::api

@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <fstream>
 #include <thread>
 
 using namespace souk_it;
@@ -48,6 +50,17 @@ void check_log_has_no_secrets(ServerProcess& server) {
 
 json register_body(const std::string& role = "buyer") {
   return json{{"username", unique_username("r")}, {"password", unique_password()}, {"role", role}};
+}
+
+// The server's resident memory, from /proc/<pid>/status (VmRSS), in bytes.
+std::int64_t resident_bytes(const ServerProcess& server) {
+  std::ifstream in("/proc/" + std::to_string(server.pid()) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // in kB
+  }
+  FAIL("no VmRSS in /proc/" << server.pid() << "/status");
+  return 0;
 }
 
 void check_user_shape(const json& user, const std::string& username, const std::string& role) {
@@ -395,4 +408,37 @@ TEST_CASE(
   remember_token(again);
 
   check_log_has_no_secrets(server);
+}
+
+// Issue 21, finding 2: login never checked the username, and the limiter kept
+// each failed one for the whole window: 150 failed logins with 1 MB usernames
+// held 160 MB for 15 minutes.
+TEST_CASE("accounts: 150 logins with 1 MB usernames are 422 at once and hold no memory (issue 21)") {
+  auto& server = test_case_server();
+  ApiClient client(server.http_port(), /*keep_alive=*/true);
+  const auto user = remember(client.register_user("buyer"));
+  CHECK_STATUS(client.login(user.username, user.password), 200);  // the server's own memory settles
+  const auto before = resident_bytes(server);
+
+  const std::string huge(1000 * 1000, 'a');
+  for (int i = 0; i < 150; ++i) {
+    CAPTURE(i);
+    const auto res = client.post(api_path("/auth/login"),
+                                 json{{"username", huge + std::to_string(i)}, {"password", "whatever-password"}});
+    CHECK_FIELD_ERROR(res, 422, "invalid_value", "username");
+    if (res.status != 422) break;
+  }
+  // Nothing of them is kept: not even a failure against a username.
+  const auto growth = resident_bytes(server) - before;
+  MESSAGE("resident memory grew by " << growth / (1024 * 1024) << " MiB");
+  CHECK(growth < 40 * 1024 * 1024);
+  const auto res = client.login(user.username, user.password);
+  CHECK_STATUS(res, 200);
+  remember_token(res);
+  // Usernames of other forms are refused as registration refuses them.
+  for (const std::string& name : {std::string("ab"), std::string(33, 'a'), std::string("a b"),
+                                  std::string("caf\xc3\xa9")}) {
+    CAPTURE(name);
+    CHECK_FIELD_ERROR(client.login(name, "whatever-password"), 422, "invalid_value", "username");
+  }
 }

@@ -76,6 +76,9 @@ HttpResponse register_user(Api& api, RequestContext& ctx) {
 HttpResponse login(Api& api, RequestContext& ctx) {
   const auto body = ctx.body();
   const std::string username = body.required_string("username");
+  // No account has any other form: refused before it costs a lookup, a hash or
+  // a limiter's record (a megabyte "username" used to be kept for the window).
+  validate::username(username);
   const std::string password = body.required_string("password");
 
   auto& limiter = api.login_limiter();

@@ -228,3 +228,17 @@ TEST_CASE_FIXTURE(Fixture, "stream lifecycle in process") {
   CHECK(r.body["data"]["revenueCents"] == 700);
   CHECK(call("GET", "/api/v1/streams?status=ended").body["data"]["streams"].size() == 1);
 }
+
+// Issue 21, finding 2: a login's username was never checked, and every failed one
+// was kept by the limiter for the whole window (a megabyte each).
+TEST_CASE_FIXTURE(Fixture, "login checks the username as registration does, before anything else") {
+  for (const std::string& name : {std::string(1 << 20, 'a'), std::string("ab"), std::string("a b"),
+                                  std::string("x'; --")}) {
+    CAPTURE(name.size());
+    const auto r = call("POST", "/api/v1/auth/login", json{{"username", name}, {"password", "password1"}}.dump());
+    CHECK(r.status == 422);
+    CHECK(r.body["error"]["code"] == "invalid_value");
+    CHECK(r.body["error"]["field"] == "username");
+  }
+  CHECK(api.login_limiter().tracked() == 0);
+}

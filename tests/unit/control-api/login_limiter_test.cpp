@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <string>
+
 using souk::api::LoginLimiter;
 using namespace std::chrono_literals;
 
@@ -44,4 +46,18 @@ TEST_CASE("login limiter: memory stays bounded under a spray of usernames") {
   limiter.record_failure("target", t0);
   limiter.record_failure("target", t0);
   CHECK(limiter.retry_after("target", t0));
+}
+
+// Issue 21: a failed login's username was kept as sent for the whole window (a
+// megabyte each, 100,000 of them allowed). It is kept as a 64-bit hash now.
+TEST_CASE("login limiter: a huge username is kept as a hash, case-insensitively") {
+  LoginLimiter limiter(2, 60s, 100);
+  const auto t0 = LoginLimiter::Clock::time_point{} + 1000s;
+  std::string megabyte(1 << 20, 'x');
+  limiter.record_failure(megabyte, t0);
+  megabyte[0] = 'X';
+  limiter.record_failure(megabyte, t0);
+  CHECK(limiter.tracked() == 1);
+  CHECK(limiter.retry_after(megabyte, t0 + 1s));
+  CHECK_FALSE(limiter.retry_after(std::string(1 << 20, 'y'), t0 + 1s));
 }

@@ -1,14 +1,16 @@
 // Per-username login throttling: after `max_failures` failed logins within
 // `window`, further attempts are refused until the oldest failure leaves the
-// window. Thread-safe; memory bounded.
+// window. Thread-safe; memory bounded whatever clients send: usernames are kept
+// as keyed 64-bit hashes (SipHash, a key chosen at start), never as sent.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 #include <optional>
-#include <string>
 #include <string_view>
 #include <unordered_map>
 
@@ -25,16 +27,20 @@ class LoginLimiter {
   void record_failure(std::string_view username, Clock::time_point now);
   void record_success(std::string_view username);
 
+  // Usernames with failures on record.
+  std::size_t tracked() const;
+
  private:
-  static std::string key(std::string_view username);
+  std::uint64_t key(std::string_view username) const;
   void prune(std::deque<Clock::time_point>& failures, Clock::time_point now) const;
   void prune_all(Clock::time_point now);
 
   int max_failures_;
   std::chrono::seconds window_;
   std::size_t max_tracked_;
-  std::mutex mutex_;
-  std::unordered_map<std::string, std::deque<Clock::time_point>> failures_;
+  std::array<unsigned char, 16> hash_key_{};
+  mutable std::mutex mutex_;
+  std::unordered_map<std::uint64_t, std::deque<Clock::time_point>> failures_;
 };
 
 }  // namespace souk::api
