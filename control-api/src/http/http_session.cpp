@@ -131,9 +131,11 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     // port: the proxy does not pass one on); a keep-alive connection from a proxy
     // carries many clients' requests, so this is decided per request.
     request_remote_ = remote_;
+    req.client = peer_.to_string();
     if (auto client = forwarded_client(server_->options.trusted_proxies, peer_,
                                        req.header("x-forwarded-for"))) {
       request_remote_ = client->to_string();
+      req.client = request_remote_;
     }
     req.remote = request_remote_;
     req.body_too_large = body_too_large;

@@ -229,6 +229,22 @@ TEST_CASE_FIXTURE(Fixture, "stream lifecycle in process") {
   CHECK(call("GET", "/api/v1/streams?status=ended").body["data"]["streams"].size() == 1);
 }
 
+namespace {
+
+// A login from a given client address (what the HTTP session sets).
+test::ApiReply login_from(Api& api, const std::string& client, const std::string& username,
+                          const std::string& password) {
+  HttpRequest req;
+  req.method = "POST";
+  req.target = req.path = "/api/v1/auth/login";
+  req.body = json{{"username", username}, {"password", password}}.dump();
+  req.client = client;
+  auto res = api.handle(req);
+  return {res.status, json::parse(res.body), std::move(res)};
+}
+
+}  // namespace
+
 // Issue 21, finding 2: a login's username was never checked, and every failed one
 // was kept by the limiter for the whole window (a megabyte each).
 TEST_CASE_FIXTURE(Fixture, "login checks the username as registration does, before anything else") {
@@ -241,4 +257,30 @@ TEST_CASE_FIXTURE(Fixture, "login checks the username as registration does, befo
     CHECK(r.body["error"]["field"] == "username");
   }
   CHECK(api.login_limiter().tracked() == 0);
+}
+
+// Issue 21, finding 6: spraying usernames from one address was unthrottled.
+TEST_CASE("failed logins are limited per client address, then overall") {
+  souk::storage::Database db(":memory:");
+  souk::test::TempDir dir("souk-api-test");
+  ApiOptions o;
+  o.data_dir = dir.path();
+  o.password_cost = PasswordCost::minimum();
+  o.login_failures_per_minute_per_address = 3;
+  o.login_failures_per_minute = 5;
+  Api api(db, o);
+  test::register_user(api, "owner", "buyer");
+
+  for (int i = 0; i < 3; ++i) CHECK(login_from(api, "10.0.0.1", "guess" + std::to_string(i), "password1").status == 401);
+  auto limited = login_from(api, "10.0.0.1", "owner", "password1");
+  CHECK(limited.status == 429);
+  CHECK(limited.body["error"]["code"] == "rate_limited");
+  CHECK(std::stoi(std::string(limited.raw.header("Retry-After"))) >= 1);
+  // Successes cost nothing; another address has its own allowance.
+  CHECK(login_from(api, "10.0.0.2", "owner", "password1").status == 200);
+  CHECK(login_from(api, "10.0.0.2", "owner", "password1").status == 200);
+  CHECK(login_from(api, "10.0.0.2", "guess", "password1").status == 401);
+  CHECK(login_from(api, "10.0.0.3", "guess", "password1").status == 401);
+  // Five failures in all: now every address is refused, until the allowance refills.
+  CHECK(login_from(api, "10.0.0.4", "owner", "password1").status == 429);
 }

@@ -26,6 +26,9 @@ struct HttpRequest {
   std::map<std::string, std::string, std::less<>> headers;  // names lowercased
   std::string body;
   std::string remote;  // peer address
+  // The client's IP without a port: the peer's, or behind a trusted proxy the
+  // one X-Forwarded-For gives. What per-address limits are keyed by.
+  std::string client;
   bool body_too_large = false;  // the body was over the limit and not read
 
   std::string_view header(std::string_view lowercase_name) const {
