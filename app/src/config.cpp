@@ -176,6 +176,13 @@ const std::vector<Setting>& all_settings() {
        [](ServerConfig& c, const std::string& v) {
          c.hash_queue = static_cast<std::size_t>(parse_int(v, 0, 256));
        }},
+      {{"product-events-per-minute", "SOUK_PRODUCT_EVENTS_PER_MINUTE",
+        "Product events (click, view, inquiry, purchase) one user may post a minute (as many "
+        "at once); beyond, 429, 1..100000",
+        "120"},
+       [](ServerConfig& c, const std::string& v) {
+         c.product_events_per_minute = static_cast<int>(parse_int(v, 1, 100000));
+       }},
       {{"token-ttl-seconds", "SOUK_TOKEN_TTL_SECONDS",
         "Seconds a bearer token from register or login stays valid, 1..31536000 (a year)",
         "2592000"},

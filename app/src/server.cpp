@@ -109,6 +109,7 @@ int run_server(const ServerConfig& config) {
   api_options.login_failures_per_minute = config.login_failures_per_minute;
   api_options.hash_threads = config.hash_threads;
   api_options.hash_queue = config.hash_queue;
+  api_options.product_events_per_minute = config.product_events_per_minute;
   api_options.token_lifetime = config.token_ttl;
   api::Api api(*db, api_options);
 

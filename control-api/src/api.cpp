@@ -77,6 +77,7 @@ Api::Api(storage::Database& db, ApiOptions options)
       login_limiter_(options_.login_max_failures, options_.login_window),
       login_failures_by_address_(per_minute(options_.login_failures_per_minute_per_address)),
       login_failures_overall_(per_minute(options_.login_failures_per_minute)),
+      product_events_by_user_(per_minute(options_.product_events_per_minute)),
       lifecycle_(db, LifecycleOptions{options_.public_http_url, options_.neighborhood_radius_m}) {
   add_health_routes(*this, router_);
   add_account_routes(*this, router_);

@@ -47,6 +47,8 @@ struct ApiOptions {
   // The hashing pool: threads that hash at once, and requests that may wait (503 beyond).
   std::size_t hash_threads = 2;
   std::size_t hash_queue = 16;
+  // Product events one user may post a minute (429 beyond).
+  int product_events_per_minute = 120;
   std::chrono::seconds token_lifetime{std::int64_t{30} * 86400};  // --token-ttl-seconds
   double neighborhood_radius_m = 2000;  // "users within 2 km" of the seller
   PasswordCost password_cost = PasswordCost::interactive();
@@ -84,6 +86,8 @@ class Api {
   // Failed logins by client address, and all of them under one key.
   RateLimiter& login_failures_by_address() { return login_failures_by_address_; }
   RateLimiter& login_failures_overall() { return login_failures_overall_; }
+  // Product events by user id.
+  RateLimiter& product_events_by_user() { return product_events_by_user_; }
   // Every (method, path pattern) the router answers, in the order registered: what
   // the OpenAPI document must describe.
   std::vector<Router<Handler>::Entry> routes() const { return router_.entries(); }
@@ -105,6 +109,7 @@ class Api {
   LoginLimiter login_limiter_;
   RateLimiter login_failures_by_address_;
   RateLimiter login_failures_overall_;
+  RateLimiter product_events_by_user_;
   StreamLifecycle lifecycle_;
   Router<Handler> router_;
 };
