@@ -149,13 +149,51 @@ const std::vector<Setting>& all_settings() {
          c.cors_origins = std::move(origins);
        }},
       {{"login-max-failures", "SOUK_LOGIN_MAX_FAILURES",
-        "Failed logins per username before logins are refused (429)", "5"},
+        "Failed logins in a row for a username before each further login must wait (2 s, "
+        "doubling up to --login-window; 429 until then), 1..1000",
+        "5"},
        [](ServerConfig& c, const std::string& v) {
          c.login_max_failures = static_cast<int>(parse_int(v, 1, 1000));
        }},
-      {{"login-window", "SOUK_LOGIN_WINDOW", "Seconds over which failed logins count", "900"},
+      {{"login-window", "SOUK_LOGIN_WINDOW",
+        "Seconds after which a username's failed logins are forgotten; the longest wait they "
+        "impose, 1..604800",
+        "900"},
        [](ServerConfig& c, const std::string& v) {
          c.login_window = std::chrono::seconds(parse_int(v, 1, std::int64_t{86400} * 7));
+       }},
+      {{"login-failures-per-minute-per-address", "SOUK_LOGIN_FAILURES_PER_MINUTE_PER_ADDRESS",
+        "Failed logins one client address may make a minute (as many at once); beyond, its "
+        "logins get 429, 1..100000",
+        "30"},
+       [](ServerConfig& c, const std::string& v) {
+         c.login_failures_per_minute_per_address = static_cast<int>(parse_int(v, 1, 100000));
+       }},
+      {{"login-failures-per-minute", "SOUK_LOGIN_FAILURES_PER_MINUTE",
+        "Failed logins all clients together may make a minute; beyond, every login gets 429, "
+        "1..1000000",
+        "600"},
+       [](ServerConfig& c, const std::string& v) {
+         c.login_failures_per_minute = static_cast<int>(parse_int(v, 1, 1000000));
+       }},
+      {{"hash-threads", "SOUK_HASH_THREADS",
+        "Threads that hash and check passwords (argon2id, 64 MiB each), apart from the request "
+        "pool, 1..64",
+        "2"},
+       [](ServerConfig& c, const std::string& v) {
+         c.hash_threads = static_cast<std::size_t>(parse_int(v, 1, 64));
+       }},
+      {{"hash-queue", "SOUK_HASH_QUEUE",
+        "Logins and registrations that may wait for a hashing thread; beyond, 503, 0..256", "16"},
+       [](ServerConfig& c, const std::string& v) {
+         c.hash_queue = static_cast<std::size_t>(parse_int(v, 0, 256));
+       }},
+      {{"product-events-per-minute", "SOUK_PRODUCT_EVENTS_PER_MINUTE",
+        "Product events (click, view, inquiry, purchase) one user may post a minute (as many "
+        "at once); beyond, 429, 1..100000",
+        "120"},
+       [](ServerConfig& c, const std::string& v) {
+         c.product_events_per_minute = static_cast<int>(parse_int(v, 1, 100000));
        }},
       {{"token-ttl-seconds", "SOUK_TOKEN_TTL_SECONDS",
         "Seconds a bearer token from register or login stays valid, 1..31536000 (a year)",

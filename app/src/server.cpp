@@ -86,7 +86,11 @@ int run_server(const ServerConfig& config) {
 
   // The pools outlive the io_context: handlers it may still own at destruction
   // hold strands of the pools.
-  net::thread_pool blocking(blocking_threads());
+  // Requests waiting for the hashing pool hold a blocking thread each (at most
+  // its threads and queue): the pool has that many more, so a burst of logins
+  // never leaves other requests without a thread.
+  const std::size_t request_threads = blocking_threads() + config.hash_threads + config.hash_queue;
+  net::thread_pool blocking(request_threads);
   net::io_context ioc;
 
   // Hot HLS files in memory: the packager puts what it writes, the HTTP server
@@ -101,6 +105,11 @@ int run_server(const ServerConfig& config) {
   api_options.cors_origins = config.cors_origins;
   api_options.login_max_failures = config.login_max_failures;
   api_options.login_window = config.login_window;
+  api_options.login_failures_per_minute_per_address = config.login_failures_per_minute_per_address;
+  api_options.login_failures_per_minute = config.login_failures_per_minute;
+  api_options.hash_threads = config.hash_threads;
+  api_options.hash_queue = config.hash_queue;
+  api_options.product_events_per_minute = config.product_events_per_minute;
   api_options.token_lifetime = config.token_ttl;
   api::Api api(*db, api_options);
 
@@ -249,7 +258,8 @@ int run_server(const ServerConfig& config) {
              {"webhook_receivers", static_cast<std::uint64_t>(config.webhook_urls.size())},
              {"network_threads", network_threads()},
              {"rtmp_threads", static_cast<std::uint64_t>(rtmp_loops.size())},
-             {"blocking_threads", static_cast<std::uint64_t>(blocking_threads())}});
+             {"blocking_threads", static_cast<std::uint64_t>(request_threads)},
+             {"hash_threads", static_cast<std::uint64_t>(config.hash_threads)}});
 
   const int signo = stop_signal.get_future().get();
   log::info("shutting down", {{"signal", signo == SIGINT ? "SIGINT" : "SIGTERM"}});

@@ -158,6 +158,7 @@ void RealtimeEvents::on_packet(const std::shared_ptr<RealtimeSocket>& s, const s
   } else if (error) {
     s->send(event_packet("error", error_json));
   }
+  if (s->token_revoked) s->close("token revoked");
 }
 
 // A failing database fails every event, as fast as clients send them: one line
@@ -181,7 +182,11 @@ void RealtimeEvents::on_connect(const std::shared_ptr<RealtimeSocket>& s, const 
     const auto& t = auth["token"];
     if (!t.is_string() || t.get<std::string>().empty()) return refuse("invalid token");
     try {
-      s->user = store_.user_for_token(sha256(t.get<std::string>()), now_millis());
+      const auto hash = sha256(t.get<std::string>());
+      const auto now = now_millis();
+      s->user = store_.user_for_token(hash, now);
+      s->token_hash = hash;
+      s->token_checked_at = now;
     } catch (const std::exception& e) {
       log::error("realtime: token check failed", {{"error", e.what()}});
       return refuse("the server could not check the token; try again");
@@ -193,11 +198,26 @@ void RealtimeEvents::on_connect(const std::shared_ptr<RealtimeSocket>& s, const 
   s->send(message_packet(socketio::encode_connect(s->id())));
 }
 
+void RealtimeEvents::recheck_token(RealtimeSocket& s) {
+  const auto now = now_millis();
+  if (!s.token_hash || now - s.token_checked_at < options_.token_recheck.count()) return;
+  if (store_.user_for_token(*s.token_hash, now)) {
+    s.token_checked_at = now;
+    return;
+  }
+  // Signed out from elsewhere: nothing more as this user on this connection.
+  s.user.reset();
+  s.set_signed_in_user({});
+  s.token_revoked = true;
+  throw EventError{"unauthorized", "the token was revoked or has expired: connect again with a new one"};
+}
+
 json RealtimeEvents::on_event(const std::shared_ptr<RealtimeSocket>& s, const std::string& name,
                               const json& payload) {
   // Events for signed-in users refuse anyone else before judging the payload.
   if (name == "stream:chat" || name == "stream:reaction" || name == "stream:prepare") {
     require_user(*s);
+    recheck_token(*s);
   }
   if (name == "stream:join") return join(s, stream_id_of(payload));
   if (name == "stream:leave") return leave(s, stream_id_of(payload), true);

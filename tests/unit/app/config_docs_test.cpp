@@ -86,6 +86,8 @@ std::string describe(const ServerConfig& c) {
   for (const auto& u : c.webhook_urls) out << u << ',';
   out << '|' << c.webhook_secret << '|' << c.webhook_max_attempts << '|'
       << c.webhook_retry_base.count();
+  out << '|' << c.login_failures_per_minute_per_address << '|' << c.login_failures_per_minute << '|'
+      << c.hash_threads << '|' << c.hash_queue << '|' << c.product_events_per_minute;
   return out.str();
 }
 

@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <utility>
+#include <vector>
+
 using namespace souk::app;
 
 namespace {
@@ -184,6 +187,31 @@ TEST_CASE("config: token-ttl-seconds defaults to 30 days, within 1..31536000") {
   }
   CHECK(error_of({}, env_of({{"SOUK_TOKEN_TTL_SECONDS", "0"}}))
             .starts_with("SOUK_TOKEN_TTL_SECONDS: "));
+}
+
+TEST_CASE("config: the login, hashing and product-event bounds of issue 21, with their ranges") {
+  const auto d = resolve_config({}, env_of({}));
+  CHECK(d.login_failures_per_minute_per_address == 30);
+  CHECK(d.login_failures_per_minute == 600);
+  CHECK(d.hash_threads == 2);
+  CHECK(d.hash_queue == 16);
+  CHECK(d.product_events_per_minute == 120);
+  const auto c = resolve_config({{"hash-threads", "1"}, {"hash-queue", "0"}},
+                                env_of({{"SOUK_LOGIN_FAILURES_PER_MINUTE_PER_ADDRESS", "5"},
+                                        {"SOUK_PRODUCT_EVENTS_PER_MINUTE", "7"}}),
+                                "login_failures_per_minute = 50\n");
+  CHECK(c.hash_threads == 1);
+  CHECK(c.hash_queue == 0);
+  CHECK(c.login_failures_per_minute_per_address == 5);
+  CHECK(c.login_failures_per_minute == 50);
+  CHECK(c.product_events_per_minute == 7);
+  for (const auto& [name, bad] : std::vector<std::pair<std::string, std::string>>{
+           {"hash-threads", "0"}, {"hash-threads", "65"}, {"hash-queue", "257"}, {"hash-queue", "-1"},
+           {"login-failures-per-minute-per-address", "0"}, {"login-failures-per-minute", "x"},
+           {"product-events-per-minute", "0"}}) {
+    CAPTURE(name);
+    CHECK(error_of({{name, bad}}, env_of({})).starts_with("--" + name + ": "));
+  }
 }
 
 TEST_CASE("config: hls-cache-mb defaults to 256, 0 turns it off, within 0..65536") {

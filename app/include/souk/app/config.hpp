@@ -39,6 +39,11 @@ struct ServerConfig {
   std::vector<std::string> cors_origins{"*"};
   int login_max_failures = 5;
   std::chrono::seconds login_window{15 * 60};
+  int login_failures_per_minute_per_address = 30;  // 429 beyond, from one client address
+  int login_failures_per_minute = 600;             // 429 beyond, from all clients together
+  std::size_t hash_threads = 2;                    // password hashing apart from the request pool
+  std::size_t hash_queue = 16;                     // logins waiting for it; 503 beyond
+  int product_events_per_minute = 120;             // per user; 429 beyond
   // How long a bearer token from register or login is valid.
   std::chrono::seconds token_ttl{std::int64_t{30} * 86400};
   std::string rtmp_app = "live";

@@ -543,3 +543,27 @@ TEST_CASE_FIXTURE(Fixture, "events: failing storage logs one line per interval, 
   }
   CHECK(lines == 1);
 }
+
+TEST_CASE_FIXTURE(Fixture, "events: a token revoked after CONNECT stops its chat and reactions, and the socket closes (issue 21)") {
+  const std::string fire = "\U0001F525";
+  store.tokens[souk::sha256("temp-token")] = {"buyer-2", "bo", std::nullopt};
+
+  // Within the re-check interval the token is taken as checked at CONNECT.
+  auto cached = connect("temp-token");
+  store.tokens.erase(souk::sha256("temp-token"));
+  CHECK(emit(cached, "stream:reaction", {{"stream_id", live_id}, {"emoji", fire}})["ok"] == true);
+
+  // Past it (zero here), the next event checks again and finds it revoked.
+  options.token_recheck = std::chrono::milliseconds(0);
+  make_events();
+  store.tokens[souk::sha256("temp-token")] = {"buyer-2", "bo", std::nullopt};
+  auto s = connect("temp-token");
+  CHECK(emit(s, "stream:chat", {{"stream_id", live_id}, {"message", "still here"}})["ok"] == true);
+  store.tokens.erase(souk::sha256("temp-token"));  // logout, or the account disabled
+  CHECK(error_code(emit(s, "stream:chat", {{"stream_id", live_id}, {"message", "and now?"}})) ==
+        "unauthorized");
+  CHECK(s->closed() == std::vector<std::string>{"token revoked"});
+  CHECK_FALSE(s->user);
+  CHECK(s->signed_in_user().empty());
+  CHECK(store.chat[live_id].size() == 1);
+}

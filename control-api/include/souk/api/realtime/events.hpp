@@ -65,6 +65,9 @@ class RealtimeEvents final : public SocketHandler {
  private:
   nlohmann::json on_event(const std::shared_ptr<RealtimeSocket>& s, const std::string& name,
                           const nlohmann::json& payload);
+  // Throws EventError when the socket's token has been revoked since it was
+  // last checked (then the socket closes after the answer).
+  void recheck_token(RealtimeSocket& s);
   void on_connect(const std::shared_ptr<RealtimeSocket>& s, const std::string& nsp,
                   const nlohmann::json& auth);
   nlohmann::json join(const std::shared_ptr<RealtimeSocket>& s, const std::string& stream_id);

@@ -52,6 +52,11 @@ struct RealtimeOptions {
   // joins and leaves are not counted: a leave needs a join before it.
   int joins_per_minute = 30;
 
+  // A signed-in socket's token is checked again before a chat message, reaction
+  // or prepare once this long has passed since the last check: a revoked token
+  // (logout, a disabled account) stops working within it.
+  std::chrono::milliseconds token_recheck{5000};
+
   // Engine.IO sessions (one per Socket.IO client, polling or WebSocket) open at
   // once, and per client address.
   std::size_t max_connections = 10000;

@@ -35,6 +35,12 @@ class RealtimeSocket : public RoomMember {
   // Socket.IO state, touched only by the handler on the socket's strand.
   bool connected = false;
   std::optional<RealtimeUser> user;
+  // The token CONNECT signed in with, and when it was last found valid: a
+  // logout or `souk-live user disable` revokes it, and the socket's next chat,
+  // reaction or prepare after RealtimeOptions::token_recheck finds out.
+  std::optional<Sha256> token_hash;
+  UnixMillis token_checked_at = 0;
+  bool token_revoked = false;  // the socket closes once told why
   std::map<std::string, std::int64_t> rooms;  // stream id -> viewer session id
   std::string viewer_key() const { return user ? user->id : id_; }
 
