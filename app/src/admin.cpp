@@ -281,18 +281,24 @@ int Admin::user_set_disabled(const std::string& user, bool disabled) {
     Transaction tx(*conn, Transaction::Kind::immediate);
     const auto u = find_user(*conn, user);
     std::int64_t revoked = 0;
+    std::int64_t ended = 0;
     if (disabled) {
       // Keep the first time it was disabled; the tokens go either way, so a token
       // issued by a login that raced an earlier disable is gone too.
       storage::users::set_disabled(*conn, u.id, u.disabled_at ? *u.disabled_at : now);
       revoked = storage::auth_tokens::revoke_all_for_user(*conn, u.id, now);
+      // A seller live now stops selling: the running server's sweep ends each
+      // stream as /end does and drops the publisher (the key no longer works).
+      ended = storage::streams::request_end_for_seller(*conn, u.id, now);
     } else {
       storage::users::set_disabled(*conn, u.id, std::nullopt);
     }
     tx.commit();
     if (disabled) {
       io_.out << "user " << describe(u) << " disabled; " << revoked << " token"
-              << (revoked == 1 ? "" : "s") << " revoked\n";
+              << (revoked == 1 ? "" : "s") << " revoked";
+      if (ended > 0) io_.out << "; " << ended << " live stream" << (ended == 1 ? "" : "s") << " to be ended";
+      io_.out << "\n";
     } else {
       io_.out << "user " << describe(u) << " enabled; it must log in again\n";
     }

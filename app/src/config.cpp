@@ -122,6 +122,18 @@ const std::vector<Setting>& all_settings() {
        [](ServerConfig& c, const std::string& v) {
          c.max_body_bytes = static_cast<std::size_t>(parse_int(v, 1, std::int64_t{1} << 32));
        }},
+      {{"http-max-connections", "SOUK_HTTP_MAX_CONNECTIONS",
+        "Most HTTP connections at once (WebSockets included); one more is closed at once, 1..1000000",
+        "20000"},
+       [](ServerConfig& c, const std::string& v) {
+         c.http_max_connections = static_cast<std::size_t>(parse_int(v, 1, 1000000));
+       }},
+      {{"http-max-per-address", "SOUK_HTTP_MAX_PER_ADDRESS",
+        "Most HTTP connections at once from one address (trusted proxies are not capped), 1..1000000",
+        "2000"},
+       [](ServerConfig& c, const std::string& v) {
+         c.http_max_per_address = static_cast<std::size_t>(parse_int(v, 1, 1000000));
+       }},
       {{"http-request-timeout", "SOUK_HTTP_REQUEST_TIMEOUT",
         "Seconds a client has to send one whole request, headers and body (an idle "
         "connection is closed after it too), 1..3600",
@@ -137,13 +149,51 @@ const std::vector<Setting>& all_settings() {
          c.cors_origins = std::move(origins);
        }},
       {{"login-max-failures", "SOUK_LOGIN_MAX_FAILURES",
-        "Failed logins per username before logins are refused (429)", "5"},
+        "Failed logins in a row for a username before each further login must wait (2 s, "
+        "doubling up to --login-window; 429 until then), 1..1000",
+        "5"},
        [](ServerConfig& c, const std::string& v) {
          c.login_max_failures = static_cast<int>(parse_int(v, 1, 1000));
        }},
-      {{"login-window", "SOUK_LOGIN_WINDOW", "Seconds over which failed logins count", "900"},
+      {{"login-window", "SOUK_LOGIN_WINDOW",
+        "Seconds after which a username's failed logins are forgotten; the longest wait they "
+        "impose, 1..604800",
+        "900"},
        [](ServerConfig& c, const std::string& v) {
          c.login_window = std::chrono::seconds(parse_int(v, 1, std::int64_t{86400} * 7));
+       }},
+      {{"login-failures-per-minute-per-address", "SOUK_LOGIN_FAILURES_PER_MINUTE_PER_ADDRESS",
+        "Failed logins one client address may make a minute (as many at once); beyond, its "
+        "logins get 429, 1..100000",
+        "30"},
+       [](ServerConfig& c, const std::string& v) {
+         c.login_failures_per_minute_per_address = static_cast<int>(parse_int(v, 1, 100000));
+       }},
+      {{"login-failures-per-minute", "SOUK_LOGIN_FAILURES_PER_MINUTE",
+        "Failed logins all clients together may make a minute; beyond, every login gets 429, "
+        "1..1000000",
+        "600"},
+       [](ServerConfig& c, const std::string& v) {
+         c.login_failures_per_minute = static_cast<int>(parse_int(v, 1, 1000000));
+       }},
+      {{"hash-threads", "SOUK_HASH_THREADS",
+        "Threads that hash and check passwords (argon2id, 64 MiB each), apart from the request "
+        "pool, 1..64",
+        "2"},
+       [](ServerConfig& c, const std::string& v) {
+         c.hash_threads = static_cast<std::size_t>(parse_int(v, 1, 64));
+       }},
+      {{"hash-queue", "SOUK_HASH_QUEUE",
+        "Logins and registrations that may wait for a hashing thread; beyond, 503, 0..256", "16"},
+       [](ServerConfig& c, const std::string& v) {
+         c.hash_queue = static_cast<std::size_t>(parse_int(v, 0, 256));
+       }},
+      {{"product-events-per-minute", "SOUK_PRODUCT_EVENTS_PER_MINUTE",
+        "Product events (click, view, inquiry, purchase) one user may post a minute (as many "
+        "at once); beyond, 429, 1..100000",
+        "120"},
+       [](ServerConfig& c, const std::string& v) {
+         c.product_events_per_minute = static_cast<int>(parse_int(v, 1, 100000));
        }},
       {{"token-ttl-seconds", "SOUK_TOKEN_TTL_SECONDS",
         "Seconds a bearer token from register or login stays valid, 1..31536000 (a year)",
@@ -163,6 +213,12 @@ const std::vector<Setting>& all_settings() {
        [](ServerConfig& c, const std::string& v) {
          c.rtmp_max_connections = static_cast<std::size_t>(parse_int(v, 1, 100000));
        }},
+      {{"rtmp-max-per-address", "SOUK_RTMP_MAX_PER_ADDRESS",
+        "Most RTMP connections at once from one address (behind a proxy, the proxy's), 1..100000",
+        "16"},
+       [](ServerConfig& c, const std::string& v) {
+         c.rtmp_max_per_address = static_cast<std::size_t>(parse_int(v, 1, 100000));
+       }},
       {{"rtmp-threads", "SOUK_RTMP_THREADS",
         "Threads that run RTMP connections, each an event loop of its own; 0: one per core, "
         "0..256",
@@ -174,6 +230,20 @@ const std::vector<Setting>& all_settings() {
         "Most chunk stream ids one RTMP connection may use", "64"},
        [](ServerConfig& c, const std::string& v) {
          c.rtmp_max_chunk_streams = static_cast<std::size_t>(parse_int(v, 4, 65599));
+       }},
+      {{"rtmp-max-partial-bytes", "SOUK_RTMP_MAX_PARTIAL_BYTES",
+        "Bytes of unfinished messages one RTMP connection may hold (the largest video frame "
+        "must fit), 65536..1073741824",
+        "8388608"},
+       [](ServerConfig& c, const std::string& v) {
+         c.rtmp_max_partial_bytes = static_cast<std::size_t>(parse_int(v, 65536, std::int64_t{1} << 30));
+       }},
+      {{"rtmp-publish-deadline", "SOUK_RTMP_PUBLISH_DEADLINE",
+        "Seconds from an RTMP connection's accept to its publish accepted; later, it is closed, "
+        "1..3600",
+        "10"},
+       [](ServerConfig& c, const std::string& v) {
+         c.rtmp_publish_deadline = std::chrono::seconds(parse_int(v, 1, 3600));
        }},
       {{"rtmp-idle-timeout", "SOUK_RTMP_IDLE_TIMEOUT",
         "Seconds an RTMP connection may go without media (a stalled publisher) before it is "
@@ -208,6 +278,48 @@ const std::vector<Setting>& all_settings() {
         "20000"},
        [](ServerConfig& c, const std::string& v) {
          c.socketio_ping_timeout = std::chrono::milliseconds(parse_int(v, 100, 300000));
+       }},
+      {{"realtime-max-connections", "SOUK_REALTIME_MAX_CONNECTIONS",
+        "Most Socket.IO sessions (polling or WebSocket) open at once; more get 503, "
+        "1..1000000",
+        "10000"},
+       [](ServerConfig& c, const std::string& v) {
+         c.realtime_max_connections = static_cast<std::size_t>(parse_int(v, 1, 1000000));
+       }},
+      {{"realtime-max-per-address", "SOUK_REALTIME_MAX_PER_ADDRESS",
+        "Most Socket.IO sessions open at once from one client address; more get 429, "
+        "1..1000000",
+        "1000"},
+       [](ServerConfig& c, const std::string& v) {
+         c.realtime_max_per_address = static_cast<std::size_t>(parse_int(v, 1, 1000000));
+       }},
+      {{"realtime-max-queue-bytes", "SOUK_REALTIME_MAX_QUEUE_BYTES",
+        "Bytes waiting for one Socket.IO client before it is disconnected (it stopped "
+        "reading), 65536..1073741824",
+        "4194304"},
+       [](ServerConfig& c, const std::string& v) {
+         c.realtime_max_queue_bytes = static_cast<std::size_t>(parse_int(v, 65536, 1 << 30));
+       }},
+      {{"reactions-per-second", "SOUK_REACTIONS_PER_SECOND",
+        "Reactions one user may send a second, across their sockets (twice as many at "
+        "once), 1..100000",
+        "10"},
+       [](ServerConfig& c, const std::string& v) {
+         c.reactions_per_second = static_cast<double>(parse_int(v, 1, 100000));
+       }},
+      {{"reaction-batch-ms", "SOUK_REACTION_BATCH_MS",
+        "Milliseconds over which a busy room's reactions are sent together, one "
+        "reaction:new per emoji with its count; 0 sends each at once, 0..1000",
+        "200"},
+       [](ServerConfig& c, const std::string& v) {
+         c.reaction_batch_interval = std::chrono::milliseconds(parse_int(v, 0, 1000));
+       }},
+      {{"joins-per-minute", "SOUK_JOINS_PER_MINUTE",
+        "Stream rooms one Socket.IO client may enter a minute (one address: ten times "
+        "as many), 1..10000",
+        "30"},
+       [](ServerConfig& c, const std::string& v) {
+         c.joins_per_minute = static_cast<int>(parse_int(v, 1, 10000));
        }},
       {{"hls-window", "SOUK_HLS_WINDOW", "Segments in the live HLS playlist, 3..30", "6"},
        [](ServerConfig& c, const std::string& v) {

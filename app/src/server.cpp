@@ -86,7 +86,11 @@ int run_server(const ServerConfig& config) {
 
   // The pools outlive the io_context: handlers it may still own at destruction
   // hold strands of the pools.
-  net::thread_pool blocking(blocking_threads());
+  // Requests waiting for the hashing pool hold a blocking thread each (at most
+  // its threads and queue): the pool has that many more, so a burst of logins
+  // never leaves other requests without a thread.
+  const std::size_t request_threads = blocking_threads() + config.hash_threads + config.hash_queue;
+  net::thread_pool blocking(request_threads);
   net::io_context ioc;
 
   // Hot HLS files in memory: the packager puts what it writes, the HTTP server
@@ -101,6 +105,11 @@ int run_server(const ServerConfig& config) {
   api_options.cors_origins = config.cors_origins;
   api_options.login_max_failures = config.login_max_failures;
   api_options.login_window = config.login_window;
+  api_options.login_failures_per_minute_per_address = config.login_failures_per_minute_per_address;
+  api_options.login_failures_per_minute = config.login_failures_per_minute;
+  api_options.hash_threads = config.hash_threads;
+  api_options.hash_queue = config.hash_queue;
+  api_options.product_events_per_minute = config.product_events_per_minute;
   api_options.token_lifetime = config.token_ttl;
   api::Api api(*db, api_options);
 
@@ -124,6 +133,12 @@ int run_server(const ServerConfig& config) {
   realtime_options.cors_origins = config.cors_origins;
   realtime_options.ping_interval = config.socketio_ping_interval;
   realtime_options.ping_timeout = config.socketio_ping_timeout;
+  realtime_options.max_connections = config.realtime_max_connections;
+  realtime_options.max_per_address = config.realtime_max_per_address;
+  realtime_options.max_queue_bytes = config.realtime_max_queue_bytes;
+  realtime_options.reactions_per_second = config.reactions_per_second;
+  realtime_options.reaction_batch_interval = config.reaction_batch_interval;
+  realtime_options.joins_per_minute = config.joins_per_minute;
   // A player buffers about three segments behind the live edge.
   realtime_options.estimated_latency_seconds = 3 * config.hls_segment_seconds;
   DatabaseRealtimeStore realtime_store(*db);
@@ -170,7 +185,10 @@ int run_server(const ServerConfig& config) {
   ingest::RtmpOptions rtmp_options;
   rtmp_options.app = config.rtmp_app;
   rtmp_options.max_connections = config.rtmp_max_connections;
+  rtmp_options.max_per_address = config.rtmp_max_per_address;
   rtmp_options.chunk_limits.max_chunk_streams = config.rtmp_max_chunk_streams;
+  rtmp_options.chunk_limits.max_partial_bytes = config.rtmp_max_partial_bytes;
+  rtmp_options.publish_deadline = config.rtmp_publish_deadline;
   rtmp_options.idle_timeout = config.rtmp_idle_timeout;
   rtmp_options.trusted_proxies = config.trusted_proxies;
   // Publishers run on event loops of their own, a thread each (souk/event_loops.hpp
@@ -184,7 +202,10 @@ int run_server(const ServerConfig& config) {
   http_options.metrics = &http_metrics;
   http_options.max_body_bytes = config.max_body_bytes;
   http_options.request_timeout = config.http_request_timeout;
+  http_options.max_connections = config.http_max_connections;
+  http_options.max_per_address = config.http_max_per_address;
   http_options.trusted_proxies = config.trusted_proxies;
+  http_options.max_ws_queue_bytes = config.realtime_max_queue_bytes;
   api::HttpServer http(ioc, blocking, http_options,
                        [&api](const api::HttpRequest& r) { return api.handle(r); });
   http.set_realtime(&realtime);
@@ -237,7 +258,8 @@ int run_server(const ServerConfig& config) {
              {"webhook_receivers", static_cast<std::uint64_t>(config.webhook_urls.size())},
              {"network_threads", network_threads()},
              {"rtmp_threads", static_cast<std::uint64_t>(rtmp_loops.size())},
-             {"blocking_threads", static_cast<std::uint64_t>(blocking_threads())}});
+             {"blocking_threads", static_cast<std::uint64_t>(request_threads)},
+             {"hash_threads", static_cast<std::uint64_t>(config.hash_threads)}});
 
   const int signo = stop_signal.get_future().get();
   log::info("shutting down", {{"signal", signo == SIGINT ? "SIGINT" : "SIGTERM"}});

@@ -1,4 +1,5 @@
-// The listener both servers share: accept, register, cap, pause on errors, shut down.
+// The listener both servers share: accept, register, cap (in all and per address),
+// pause on errors, shut down.
 #include "souk/listener.hpp"
 
 #include "souk/event_loops.hpp"
@@ -83,16 +84,38 @@ void Listener::pause_after(const error_code& ec) {
 }
 
 void Listener::accept(tcp::socket socket) {
+  error_code peer_ec;
+  const auto peer = socket.remote_endpoint(peer_ec);
+  // Unknown (the peer is already gone) or a trusted proxy: not counted per address.
+  const bool counted = !peer_ec && !(options_.uncapped_address && options_.uncapped_address(peer.address()));
+  const std::string address = counted ? peer.address().to_string() : std::string();
+  enum class Refusal { none, total, per_address } refusal = Refusal::none;
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
     if (connections_.size() >= options_.max_connections) {
-      log::warn(options_.name + " connection refused: too many connections",
-                {{"max", static_cast<std::uint64_t>(options_.max_connections)}});
-      error_code ignored;
-      socket.close(ignored);
-      return;
+      refusal = Refusal::total;
+    } else if (!address.empty()) {
+      const auto at = per_address_.find(address);
+      if (at != per_address_.end() && at->second >= options_.max_per_address) refusal = Refusal::per_address;
     }
+  }
+  if (refusal != Refusal::none) {
+    // Counted and logged outside the lock, the line at most once per interval:
+    // a flood of connections would otherwise write a line for each.
+    const bool total = refusal == Refusal::total;
+    count_refusal(options_.name + (total ? "_connections" : "_per_address"));
+    auto& throttle = total ? refused_total_log_ : refused_address_log_;
+    if (const auto suppressed = throttle.admit()) {
+      log::warn(options_.name + (total ? " connection refused: too many connections"
+                                       : " connection refused: too many connections from one address"),
+                {{"max", static_cast<std::uint64_t>(total ? options_.max_connections : options_.max_per_address)},
+                 {"remote", address},
+                 {"suppressed", *suppressed}});
+    }
+    error_code ignored;
+    socket.close(ignored);
+    return;
   }
   // Made outside the lock: a session's constructor may do real work. The registry
   // only shrinks meanwhile (accepts run one at a time on this strand).
@@ -102,7 +125,10 @@ void Listener::accept(tcp::socket socket) {
   {
     std::lock_guard lock(mutex_);
     registered = !stopping_;
-    if (registered) connections_.emplace(connection.get(), connection);
+    if (registered) {
+      connections_.emplace(connection.get(), Registered{connection, address});
+      if (!address.empty()) ++per_address_[address];
+    }
   }
   // A connection refused by a shutdown that came meanwhile is destroyed here,
   // outside the lock (its destructor takes it).
@@ -111,7 +137,14 @@ void Listener::accept(tcp::socket socket) {
 
 void Listener::forget(Connection* connection) {
   std::lock_guard lock(mutex_);
-  connections_.erase(connection);
+  const auto it = connections_.find(connection);
+  if (it == connections_.end()) return;
+  if (!it->second.address.empty()) {
+    // Dropped at zero, so the map holds only addresses with connections open.
+    const auto at = per_address_.find(it->second.address);
+    if (at != per_address_.end() && --at->second == 0) per_address_.erase(at);
+  }
+  connections_.erase(it);
 }
 
 void Listener::shutdown() {
@@ -119,8 +152,8 @@ void Listener::shutdown() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
-    for (const auto& [ptr, weak] : connections_) {
-      if (auto c = weak.lock()) open.push_back(std::move(c));
+    for (const auto& [ptr, registered] : connections_) {
+      if (auto c = registered.connection.lock()) open.push_back(std::move(c));
     }
   }
   net::post(acceptor_.get_executor(), [self = shared_from_this()] {
@@ -135,6 +168,12 @@ void Listener::shutdown() {
 std::size_t Listener::connection_count() const {
   std::lock_guard lock(mutex_);
   return connections_.size();
+}
+
+std::size_t Listener::connection_count(const net::ip::address& address) const {
+  std::lock_guard lock(mutex_);
+  const auto at = per_address_.find(address.to_string());
+  return at == per_address_.end() ? 0 : at->second;
 }
 
 std::uint64_t Listener::accept_failures() const {

@@ -8,6 +8,7 @@
 #include "souk/storage/database.hpp"
 #include "souk/storage/sqlite.hpp"
 
+#include <algorithm>
 #include <exception>
 
 namespace souk::api {
@@ -59,6 +60,12 @@ ApiError lifecycle_failure(const LifecycleError& e) {
   return ApiError(500, "internal_error", "the server failed to handle this request");
 }
 
+// A limit of n a minute: n at once after a quiet minute, then one every 60/n s.
+RateLimiter per_minute(int n) {
+  const double allowed = std::max(1, n);
+  return RateLimiter(allowed / 60.0, allowed);
+}
+
 }  // namespace
 
 Api::Api(storage::Database& db, ApiOptions options)
@@ -66,7 +73,11 @@ Api::Api(storage::Database& db, ApiOptions options)
       options_(std::move(options)),
       hls_root_((options_.data_dir / "hls").string()),
       passwords_(options_.password_cost),
+      hashing_(options_.hash_threads, options_.hash_queue),
       login_limiter_(options_.login_max_failures, options_.login_window),
+      login_failures_by_address_(per_minute(options_.login_failures_per_minute_per_address)),
+      login_failures_overall_(per_minute(options_.login_failures_per_minute)),
+      product_events_by_user_(per_minute(options_.product_events_per_minute)),
       lifecycle_(db, LifecycleOptions{options_.public_http_url, options_.neighborhood_radius_m}) {
   add_health_routes(*this, router_);
   add_account_routes(*this, router_);

@@ -23,8 +23,14 @@ enum Marker : std::uint8_t {
 
 class Reader {
  public:
-  explicit Reader(std::span<const std::uint8_t> b) : b_(b) {}
+  Reader(std::span<const std::uint8_t> b, std::size_t max_values) : b_(b), values_left_(max_values) {}
   bool done() const { return pos_ == b_.size(); }
+  // One more value may be decoded (checked before it is).
+  bool take_value() {
+    if (values_left_ == 0) return false;
+    --values_left_;
+    return true;
+  }
   bool u8(std::uint8_t& out) {
     if (pos_ + 1 > b_.size()) return false;
     out = b_[pos_++];
@@ -63,6 +69,7 @@ class Reader {
  private:
   std::span<const std::uint8_t> b_;
   std::size_t pos_ = 0;
+  std::size_t values_left_;
 };
 
 bool read_value(Reader& r, Value& out, int depth);
@@ -81,7 +88,7 @@ bool read_properties(Reader& r, Properties& props, int depth) {
 }
 
 bool read_value(Reader& r, Value& out, int depth) {
-  if (depth <= 0) return false;
+  if (depth <= 0 || !r.take_value()) return false;
   std::uint8_t marker = 0;
   if (!r.u8(marker)) return false;
   switch (marker) {
@@ -192,8 +199,9 @@ const Value* Value::get(std::string_view name) const {
   return nullptr;
 }
 
-std::optional<std::vector<Value>> decode_all(std::span<const std::uint8_t> bytes, int max_depth) {
-  Reader r(bytes);
+std::optional<std::vector<Value>> decode_all(std::span<const std::uint8_t> bytes, int max_depth,
+                                            std::size_t max_values) {
+  Reader r(bytes, max_values);
   std::vector<Value> out;
   while (!r.done()) {
     Value v;

@@ -50,6 +50,7 @@ const char* to_string(ChunkError e) {
     case ChunkError::too_many_streams: return "too many chunk streams";
     case ChunkError::bad_chunk_size: return "invalid chunk size";
     case ChunkError::length_changed: return "message length changed mid-message";
+    case ChunkError::partial_bytes_exceeded: return "unfinished messages larger than allowed";
   }
   return "unknown";
 }
@@ -61,6 +62,10 @@ ChunkError ChunkReader::feed(std::span<const std::uint8_t> bytes,
   for (;;) {
     if (open_) {
       const std::size_t take = std::min(open_->remaining, bytes.size() - pos);
+      // Counted as it arrives, not as headers announce it: only bytes a peer
+      // really sent can be held, and no more than this in all.
+      if (take > limits_.max_partial_bytes - partial_bytes_) return ChunkError::partial_bytes_exceeded;
+      partial_bytes_ += take;
       auto& payload = *open_->stream->partial;
       payload.insert(payload.end(), bytes.begin() + static_cast<std::ptrdiff_t>(pos),
                      bytes.begin() + static_cast<std::ptrdiff_t>(pos + take));
@@ -167,7 +172,8 @@ std::size_t ChunkReader::parse_header(std::span<const std::uint8_t> in, ChunkErr
     err = ChunkError::length_changed;
     return 0;
   }
-  if (length > limits_.max_message_size) {
+  // A message longer than the partial budget could never be held whole either.
+  if (length > message_limit_ || length > limits_.max_partial_bytes) {
     err = ChunkError::message_too_large;
     return 0;
   }
@@ -192,8 +198,10 @@ std::size_t ChunkReader::parse_header(std::span<const std::uint8_t> in, ChunkErr
     s.partial = std::make_shared<std::vector<std::uint8_t>>();
     // Room for the whole of a usual frame at once (720p P-frames are 5-20 KB),
     // but past that grow with the data, not with what the header announces (a
-    // hostile header could claim 16 MiB on each of many chunk streams).
-    s.partial->reserve(std::min<std::size_t>(length, std::max<std::size_t>(chunk_size_, first_reserve)));
+    // hostile header could claim 16 MiB on each of many chunk streams), and never
+    // past what the connection may still hold.
+    s.partial->reserve(std::min({std::size_t{length}, std::max<std::size_t>(chunk_size_, first_reserve),
+                                 limits_.max_partial_bytes - partial_bytes_}));
   }
   s.has_header = true;
   s.extended = extended;
@@ -210,6 +218,7 @@ ChunkError ChunkReader::close_chunk(const std::function<void(RtmpMessage&&)>& on
   StreamState& s = *open_->stream;
   open_.reset();
   if (s.partial->size() != s.length) return ChunkError::none;
+  partial_bytes_ -= s.length;
   RtmpMessage done{csid, s.type, s.timestamp, s.stream_id, std::move(s.partial)};
   s.partial.reset();
 
@@ -220,7 +229,10 @@ ChunkError ChunkReader::close_chunk(const std::function<void(RtmpMessage&&)>& on
     chunk_size_ = std::min(size, limits_.max_message_size);
   } else if (done.type == msg_abort && done.payload->size() >= 4) {
     auto aborted = streams_.find(be32(done.payload->data()));
-    if (aborted != streams_.end()) aborted->second.partial.reset();
+    if (aborted != streams_.end() && aborted->second.partial) {
+      partial_bytes_ -= aborted->second.partial->size();
+      aborted->second.partial.reset();
+    }
   }
   on_message(std::move(done));
   return ChunkError::none;

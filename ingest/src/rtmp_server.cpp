@@ -18,11 +18,16 @@ struct RtmpServer::State {
 RtmpServer::RtmpServer(net::io_context& ioc, RtmpOptions options, StreamHub& hub,
                        PublishAuthorizer& authorizer, EventLoops* loops)
     : state_(std::make_shared<State>()) {
-  const std::size_t max_connections = options.max_connections;
+  ListenerOptions listener_options{
+      .name = "rtmp", .max_connections = options.max_connections, .max_per_address = options.max_per_address};
+  // A trusted proxy (PROXY protocol) carries many publishers on its address.
+  listener_options.uncapped_address = [proxies = options.trusted_proxies](const net::ip::address& a) {
+    return proxies.contains(a);
+  };
   auto context = std::make_shared<const RtmpSessionContext>(
       RtmpSessionContext{std::move(options), hub, authorizer});
   state_->listener = std::make_shared<Listener>(
-      ioc, ListenerOptions{.name = "rtmp", .max_connections = max_connections},
+      ioc, std::move(listener_options),
       [context = std::move(context)](tcp::socket&& socket) {
         boost::system::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);  // replies go out whole, not after Nagle's 40 ms

@@ -6,6 +6,14 @@
 //   -> publish(key) -> authorize (storage, off the network thread)
 //        accepted: Stream Begin + onStatus NetStream.Publish.Start, media flows
 //        refused:  onStatus NetStream.Publish.BadName, then close
+//   all of it within the publish deadline (10 s) of the accept.
+//
+// Until a publish is accepted the peer has shown no key, so it gets little:
+// messages of 64 KiB at most, and no data messages before it sends publish (so
+// nothing of it is decoded and kept but its commands). Whatever the state, the
+// chunk reader holds at most max_partial_bytes of unfinished messages, AMF0
+// decodes at most amf0::default_max_values values, and onMetaData over 64 KiB is
+// ignored (issue 21).
 //
 // publish is answered by onStatus with transaction id 0, as nginx-rtmp sends it
 // (ngx_rtmp_create_status): a notification, not publish's _result. librtmp, which
@@ -19,6 +27,7 @@
 #include "souk/ingest/stream_hub.hpp"
 #include "souk/log.hpp"
 #include "souk/metrics.hpp"
+#include "souk/refusals.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -27,7 +36,9 @@
 #include <boost/asio/write.hpp>
 #include <sodium.h>
 
+#include <algorithm>
 #include <deque>
+#include <string_view>
 
 namespace souk::ingest {
 
@@ -38,11 +49,32 @@ using error_code = boost::system::error_code;
 namespace {
 
 // Chunk stream ids the server writes on (as FMS and nginx-rtmp use them).
-// Chunk stream ids the server writes on (as FMS and nginx-rtmp use them).
 constexpr std::uint32_t csid_control = 2;
 constexpr std::uint32_t csid_command = 3;
 constexpr std::uint32_t csid_status = 5;
 constexpr std::uint32_t publish_stream_id = 1;  // the one message stream we create
+
+// Commands are a few hundred bytes; one larger is not from a publisher.
+constexpr std::size_t max_command_size = std::size_t{64} * 1024;
+
+// What the log shows of something that may hold a stream key (OBS users paste
+// rtmp://host/live/KEY into the Server field, so the key arrives as the app):
+// its first 4 characters.
+std::string redacted(std::string_view s) {
+  if (s.size() <= 4) return std::string(s);
+  return std::string(s.substr(0, 4)) + "\u2026";
+}
+
+// The chunk reader's errors that are bounds on what a client may use (the rest
+// are protocol errors): the reason souk_refused_total counts them under.
+const char* refusal_reason(ChunkError e) {
+  switch (e) {
+    case ChunkError::message_too_large: return "rtmp_message_size";
+    case ChunkError::partial_bytes_exceeded: return "rtmp_partial_bytes";
+    case ChunkError::too_many_streams: return "rtmp_chunk_streams";
+    default: return nullptr;
+  }
+}
 
 class RtmpSession : public Publisher, public Connection, public std::enable_shared_from_this<RtmpSession> {
  public:
@@ -50,7 +82,9 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
       : socket_(std::move(socket)),
         timer_(socket_.get_executor()),
         server_(std::move(server)),
-        reader_(server_->options.chunk_limits) {
+        reader_(server_->options.chunk_limits),
+        publish_deadline_(std::chrono::steady_clock::now() + server_->options.publish_deadline) {
+    reader_.set_message_limit(server_->options.max_message_size_before_publish);
     error_code ec;
     const auto ep = socket_.remote_endpoint(ec);
     if (!ec) {
@@ -68,7 +102,7 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
       // A trusted proxy may put a PROXY protocol header first (nginx's stream
       // module with proxy_protocol on); from anyone else one is an RTMP error.
       if (self->server_->options.trusted_proxies.contains(self->peer_)) {
-        self->arm_timer(self->server_->options.handshake_timeout, "handshake timeout");
+        self->arm_timer(self->handshake_timeout(), "handshake timeout");
         self->do_read_proxy_header();
       } else {
         self->do_handshake();
@@ -141,8 +175,13 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
   }
 
   // --- handshake -----------------------------------------------------------
+  // The handshake's own timeout, or the publish deadline when that comes first.
+  std::chrono::seconds handshake_timeout() const {
+    return std::min(server_->options.handshake_timeout, server_->options.publish_deadline);
+  }
+
   void do_handshake() {
-    arm_timer(server_->options.handshake_timeout, "handshake timeout");
+    arm_timer(handshake_timeout(), "handshake timeout");
     in_.resize(1 + handshake::packet_size);
     read_exactly(&RtmpSession::on_c0c1);
   }
@@ -199,7 +238,10 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
       if (!closed_) on_message(m);
     });
     if (closed_) return;  // a message already ended the session; the rest is moot
-    if (err != ChunkError::none) return protocol_error(to_string(err));
+    if (err != ChunkError::none) {
+      if (const char* reason = refusal_reason(err)) count_refusal(reason);
+      return protocol_error(to_string(err));
+    }
     maybe_acknowledge();
     do_read();
   }
@@ -252,6 +294,10 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
 
   // --- commands --------------------------------------------------------------
   void on_command(std::span<const std::uint8_t> payload) {
+    if (payload.size() > max_command_size) {
+      count_refusal("rtmp_command_size");
+      return protocol_error("command too large");
+    }
     auto cmd = parse_command(payload);
     if (!cmd) return protocol_error("malformed command");
     const auto& name = cmd->name;
@@ -289,7 +335,7 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
     app = app.substr(0, app.find('?'));
     while (!app.empty() && app.back() == '/') app.pop_back();
     if (app != server_->options.app) {
-      log::info("rtmp connect refused", {{"remote", remote_}, {"app", app.substr(0, 64)}});
+      log::info("rtmp connect refused", {{"remote", remote_}, {"app", loggable_app(app)}});
       send_command(csid_command, 0, "_error",
                    {cmd.transaction_id, nullptr,
                     status_object("error", "NetConnection.Connect.Rejected",
@@ -310,6 +356,17 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
                        {"description", "Connection succeeded."},
                        {"objectEncoding", 0.0}}};
     send_command(csid_command, 0, "_result", {cmd.transaction_id, props, amf0::Value(info)});
+  }
+
+  // The app as the log may show it: a stream key pasted into OBS's Server field
+  // (rtmp://host/live/KEY) comes as "live/KEY", and any other unknown app may be
+  // a key too; only the configured app is shown whole.
+  std::string loggable_app(std::string_view app) const {
+    const std::string& ours = server_->options.app;
+    if (app.size() > ours.size() && app.substr(0, ours.size()) == ours && app[ours.size()] == '/') {
+      return ours + "/" + redacted(app.substr(ours.size() + 1));
+    }
+    return redacted(app);
   }
 
   void on_publish(const Command& cmd) {
@@ -342,7 +399,10 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
       return refuse("NetStream.Publish.BadName", "this stream already has a publisher");
     }
     publishing_ = true;
+    published_ = true;
     stream_id_ = *stream_id;
+    // The key is good: media and metadata of full size may come now.
+    reader_.set_message_limit(server_->options.chunk_limits.max_message_size);
     log::info("rtmp publish started", {{"stream_id", stream_id_}, {"remote", remote_}});
     send_message(csid_control, msg_user_control, 0, control::stream_begin(publish_stream_id));
     send_command(csid_status, publish_stream_id, "onStatus",
@@ -362,6 +422,23 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
 
   // --- data and media ----------------------------------------------------------
   void on_data(std::span<const std::uint8_t> payload) {
+    if (!publishing_ && !authorizing_) {
+      // Not asked for publish yet: nothing of it is decoded or kept. A client
+      // that sends @setDataFrame right after publish, without waiting for
+      // Publish.Start, still has it kept (authorizing_).
+      count_refusal("rtmp_data_before_publish");
+      return;
+    }
+    if (payload.size() > server_->options.max_metadata_bytes) {
+      count_refusal("rtmp_metadata_size");
+      if (!metadata_refusal_logged_) {
+        metadata_refusal_logged_ = true;
+        log::info("rtmp data message ignored: too large",
+                  {{"stream_id", stream_id_}, {"remote", remote_},
+                   {"bytes", static_cast<std::uint64_t>(payload.size())}});
+      }
+      return;
+    }
     auto values = amf0::decode_all(payload);
     if (!values || values->empty()) return;  // malformed metadata is not worth a disconnect
     const auto* first = (*values)[0].as_string();
@@ -391,9 +468,13 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
                 {{"stream_id", stream_id_}, {"track", kind == MediaKind::audio ? "audio" : "video"},
                  {"clamps", clamps_}});
     } else if (ts.repair == TimestampRepair::Repair::rebased) {
-      log::warn("rtmp timestamp jumped; the track continues from its last frame",
-                {{"stream_id", stream_id_}, {"track", kind == MediaKind::audio ? "audio" : "video"},
-                 {"timestamp_ms", static_cast<std::int64_t>(m.timestamp)}, {"dts_ms", ts.dts}});
+      // A publisher whose clock jumps on every frame would write a line per frame.
+      if (const auto suppressed = jump_log_.admit()) {
+        log::warn("rtmp timestamp jumped; the track continues from its last frame",
+                  {{"stream_id", stream_id_}, {"track", kind == MediaKind::audio ? "audio" : "video"},
+                   {"timestamp_ms", static_cast<std::int64_t>(m.timestamp)}, {"dts_ms", ts.dts},
+                   {"suppressed", *suppressed}});
+      }
     }
     auto frame = std::make_shared<Frame>();
     frame->stream_id = stream_id_;
@@ -467,12 +548,21 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
     });
   }
 
-  // Checks every few seconds that media (or, before publishing, anything) still flows.
+  // Checks every second that the publish deadline is kept and that media (or,
+  // before publishing, anything) still flows.
   void arm_idle_check() {
     timer_.expires_after(std::chrono::seconds(1));
     timer_.async_wait([self = shared_from_this()](error_code ec) {
       if (ec || self->closed_) return;
-      if (std::chrono::steady_clock::now() - self->last_activity_ > self->server_->options.idle_timeout) {
+      const auto now = std::chrono::steady_clock::now();
+      // A key being checked gets its answer first: that decides.
+      if (!self->published_ && !self->authorizing_ && now >= self->publish_deadline_) {
+        count_refusal("rtmp_publish_deadline");
+        log::info("rtmp connection closed", {{"remote", self->remote_},
+                                             {"reason", "no publish within the publish deadline"}});
+        return self->close();
+      }
+      if (now - self->last_activity_ > self->server_->options.idle_timeout) {
         log::info("rtmp connection closed", {{"stream_id", self->stream_id_},
                                              {"remote", self->remote_},
                                              {"reason", "no media within the idle timeout"}});
@@ -516,6 +606,7 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
   std::vector<std::uint8_t> pending_;  // read with the PROXY header, not yet consumed
   ChunkReader reader_;
   ChunkWriter writer_;
+  std::chrono::steady_clock::time_point publish_deadline_;
   std::deque<std::shared_ptr<std::vector<std::uint8_t>>> queue_;
   // Every byte read from RTMP connections, publishing or not (one counter for all).
   metrics::Counter& received_bytes_ =
@@ -531,9 +622,12 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
   std::uint64_t last_ack_ = 0;
   std::uint32_t peer_window_ = 0;
   std::uint64_t clamps_ = 0;
+  LogThrottle jump_log_;  // "timestamp jumped": one line per 10 s of this session
   bool connected_ = false;
   bool authorizing_ = false;
   bool publishing_ = false;
+  bool published_ = false;  // a publish was accepted once: the deadline is met
+  bool metadata_refusal_logged_ = false;
   bool closed_ = false;
   bool close_when_written_ = false;
 };

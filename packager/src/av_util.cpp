@@ -3,17 +3,59 @@
 
 #include "souk/ingest/frame.hpp"
 #include "souk/log.hpp"
+#include "souk/refusals.hpp"
 
 #include <algorithm>
 #include <cstdarg>
 #include <cstring>
+#include <functional>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <unordered_map>
+#include <utility>
 
 namespace souk::packager {
 namespace {
 
+// At most one line per interval for each format string of FFmpeg's (and level),
+// with the count left unlogged: a decoder or muxer that complains about every
+// frame (a corrupt packet, a timestamp it does not like) would otherwise write a
+// line per frame (issue 21: 2,000 lines for 2,000 frames). The format is what
+// repeats; the text differs by its numbers.
+class RepeatThrottle {
+ public:
+  // nullopt: drop this line; else log it with the count suppressed before it.
+  std::optional<std::uint64_t> admit(const char* fmt, int level) {
+    std::lock_guard lock(mutex_);
+    // The set of format strings is FFmpeg's, small and fixed; a cap guards the rest.
+    const Key key{fmt, level};
+    auto it = by_format_.find(key);
+    if (it == by_format_.end()) {
+      if (by_format_.size() >= max_formats) return overflow_.admit();
+      it = by_format_.try_emplace(key).first;
+    }
+    return it->second.admit();
+  }
+
+ private:
+  static constexpr std::size_t max_formats = 256;
+  using Key = std::pair<const char*, int>;
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const {
+      return std::hash<const char*>()(k.first) ^ static_cast<std::size_t>(k.second);
+    }
+  };
+  std::mutex mutex_;  // av_log is called from every packager worker
+  std::unordered_map<Key, LogThrottle, KeyHash> by_format_;
+  LogThrottle overflow_;
+};
+
 void ffmpeg_log(void* avcl, int level, const char* fmt, va_list args) {
   if (level > AV_LOG_WARNING) return;
+  static RepeatThrottle throttle;
+  const auto suppressed = throttle.admit(fmt, level);
+  if (!suppressed) return;
   char line[1024];
   int print_prefix = 1;
   av_log_format_line2(avcl, level, fmt, args, line, sizeof line, &print_prefix);
@@ -22,9 +64,9 @@ void ffmpeg_log(void* avcl, int level, const char* fmt, va_list args) {
   if (text.empty()) return;
   // Muxer warnings (durations estimated, moov moved) are routine: debug level.
   if (level <= AV_LOG_ERROR) {
-    log::warn("ffmpeg", {{"message", text}});
+    log::warn("ffmpeg", {{"message", text}, {"suppressed", *suppressed}});
   } else {
-    log::debug("ffmpeg", {{"message", text}});
+    log::debug("ffmpeg", {{"message", text}, {"suppressed", *suppressed}});
   }
 }
 

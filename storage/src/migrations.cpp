@@ -221,10 +221,74 @@ CREATE TABLE webhook_attempts (
 ) WITHOUT ROWID;
 )sql";
 
+// Product events were unbounded (issue 21): two purchases of 2^63-1 cents made a
+// product's revenue a REAL. A purchase is now 0..10^10 cents and a product's
+// revenue in a stream 0..10^15 (stream_products.hpp says why), as CHECK
+// constraints; SQLite adds those only by rebuilding the tables. Events outside
+// the bounds cannot be real purchases: they are dropped, and the purchase
+// counters and revenue of the products they touched are recounted from the
+// events kept (each event was written with its counter, in one transaction).
+constexpr const char* v4_bounded_purchases = R"sql(
+DELETE FROM product_events
+  WHERE typeof(amount_cents) <> 'integer' OR amount_cents NOT BETWEEN 0 AND 10000000000;
+
+CREATE TABLE product_events_bounded (
+  id           INTEGER PRIMARY KEY,
+  stream_id    TEXT NOT NULL REFERENCES streams (id) ON DELETE CASCADE,
+  product_id   TEXT NOT NULL REFERENCES products (id) ON DELETE CASCADE,
+  user_id      TEXT REFERENCES users (id) ON DELETE SET NULL,
+  type         TEXT NOT NULL CHECK (type IN ('click', 'view', 'inquiry', 'purchase')),
+  amount_cents INTEGER NOT NULL DEFAULT 0
+                 CHECK (typeof(amount_cents) = 'integer' AND amount_cents BETWEEN 0 AND 10000000000),
+  created_at   INTEGER NOT NULL
+);
+INSERT INTO product_events_bounded (id, stream_id, product_id, user_id, type, amount_cents, created_at)
+  SELECT id, stream_id, product_id, user_id, type, amount_cents, created_at FROM product_events;
+DROP TABLE product_events;
+ALTER TABLE product_events_bounded RENAME TO product_events;
+CREATE INDEX product_events_stream ON product_events (stream_id, product_id, type);
+
+UPDATE stream_products SET
+    purchases = (SELECT COUNT(*) FROM product_events e WHERE e.stream_id = stream_products.stream_id
+                   AND e.product_id = stream_products.product_id AND e.type = 'purchase'),
+    revenue_cents = MIN(1000000000000000,
+                        (SELECT COALESCE(SUM(e.amount_cents), 0) FROM product_events e
+                          WHERE e.stream_id = stream_products.stream_id
+                            AND e.product_id = stream_products.product_id AND e.type = 'purchase'))
+  WHERE typeof(revenue_cents) <> 'integer' OR revenue_cents NOT BETWEEN 0 AND 1000000000000000;
+
+CREATE TABLE stream_products_bounded (
+  stream_id             TEXT NOT NULL REFERENCES streams (id) ON DELETE CASCADE,
+  product_id            TEXT NOT NULL REFERENCES products (id) ON DELETE CASCADE,
+  position              INTEGER NOT NULL,
+  tag_x                 REAL CHECK (tag_x BETWEEN 0 AND 1),
+  tag_y                 REAL CHECK (tag_y BETWEEN 0 AND 1),
+  tag_timestamp_seconds REAL CHECK (tag_timestamp_seconds >= 0),
+  tagged_at             INTEGER,
+  clicks                INTEGER NOT NULL DEFAULT 0,
+  views                 INTEGER NOT NULL DEFAULT 0,
+  inquiries             INTEGER NOT NULL DEFAULT 0,
+  purchases             INTEGER NOT NULL DEFAULT 0,
+  revenue_cents         INTEGER NOT NULL DEFAULT 0
+                          CHECK (typeof(revenue_cents) = 'integer'
+                                 AND revenue_cents BETWEEN 0 AND 1000000000000000),
+  created_at            INTEGER NOT NULL,
+  updated_at            INTEGER NOT NULL,
+  PRIMARY KEY (stream_id, product_id)
+) WITHOUT ROWID;
+INSERT INTO stream_products_bounded
+  SELECT stream_id, product_id, position, tag_x, tag_y, tag_timestamp_seconds, tagged_at, clicks,
+         views, inquiries, purchases, revenue_cents, created_at, updated_at FROM stream_products;
+DROP TABLE stream_products;
+ALTER TABLE stream_products_bounded RENAME TO stream_products;
+CREATE INDEX stream_products_product ON stream_products (product_id);
+)sql";
+
 constexpr Migration migrations[] = {
     {1, "initial schema", v1_initial},
     {2, "disabled accounts and operator end requests", v2_admin},
     {3, "webhook outbox", v3_webhooks},
+    {4, "bounded purchase amounts and revenue", v4_bounded_purchases},
 };
 
 void ensure_version_table(Connection& conn) {

@@ -3,6 +3,8 @@
 
 #include "souk/storage/sqlite.hpp"
 
+#include <stdexcept>
+
 namespace souk::storage {
 
 std::optional<ProductEventType> parse_product_event_type(std::string_view s) {
@@ -21,6 +23,16 @@ const char* to_string(ProductEventType t) {
     case ProductEventType::purchase: return "purchase";
   }
   return "click";
+}
+
+std::int64_t total_revenue_cents(const std::vector<StreamProduct>& products) {
+  std::int64_t total = 0;
+  for (const auto& sp : products) {
+    if (__builtin_add_overflow(total, sp.counters.revenue_cents, &total)) {
+      throw std::overflow_error("the products' revenues add up past 64 bits");
+    }
+  }
+  return total;
 }
 
 namespace stream_products {
@@ -74,9 +86,21 @@ void set_tag(Connection& c, std::string_view stream_id, std::string_view product
       tag.x, tag.y, tag.timestamp_seconds, now, now, stream_id, product_id);
 }
 
-void record_event(Connection& c, std::string_view stream_id, std::string_view product_id,
+bool record_event(Connection& c, std::string_view stream_id, std::string_view product_id,
                   const std::optional<std::string>& user_id, ProductEventType type,
                   std::int64_t amount_cents, UnixMillis now) {
+  if (amount_cents < 0 || amount_cents > max_purchase_cents) return false;
+  if (type == ProductEventType::purchase) {
+    // Checked here rather than left to SQLite, whose integer sum past 64 bits
+    // turns into a REAL (and the schema's CHECK would fail the transaction).
+    auto q = c.query("SELECT revenue_cents FROM stream_products WHERE stream_id = ? AND product_id = ?",
+                     stream_id, product_id);
+    if (!q.next()) return false;
+    std::int64_t revenue = 0;
+    if (__builtin_add_overflow(q->int64(0), amount_cents, &revenue) || revenue > max_revenue_cents) {
+      return false;
+    }
+  }
   c.execute(
       "INSERT INTO product_events (stream_id, product_id, user_id, type, amount_cents, created_at)"
       " VALUES (?, ?, ?, ?, ?, ?)",
@@ -107,6 +131,7 @@ void record_event(Connection& c, std::string_view stream_id, std::string_view pr
   } else {
     c.execute(sql, now, stream_id, product_id);
   }
+  return true;
 }
 
 }  // namespace stream_products

@@ -182,6 +182,13 @@ bool request_end(Connection& c, std::string_view id, UnixMillis now) {
              now, now, id) > 0;
 }
 
+std::int64_t request_end_for_seller(Connection& c, std::string_view seller_id, UnixMillis now) {
+  return c.execute(
+      "UPDATE streams SET end_requested_at = COALESCE(end_requested_at, ?), updated_at = ?"
+      " WHERE seller_id = ? AND status = 'live'",
+      now, now, seller_id);
+}
+
 std::vector<std::string> end_requested(Connection& c) {
   auto q = c.query(
       "SELECT id FROM streams WHERE end_requested_at IS NOT NULL AND status = 'live'"
@@ -205,7 +212,8 @@ std::int64_t count_live(Connection& c) {
 
 std::optional<std::string> find_live_by_key_hash(Connection& c, const Sha256& key_hash) {
   auto q = c.query(
-      "SELECT id, stream_key_hash FROM streams WHERE stream_key_hash = ? AND status = 'live'",
+      "SELECT s.id, s.stream_key_hash FROM streams s JOIN users u ON u.id = s.seller_id"
+      " WHERE s.stream_key_hash = ? AND s.status = 'live' AND u.disabled_at IS NULL",
       Blob(key_hash));
   if (!q.next()) return std::nullopt;
   // The index finds the row; the decision is a constant-time comparison.

@@ -76,9 +76,13 @@ struct Servers {
     souk::log::init(spdlog::level::off, souk::log::Format::text);
     hub.add_sink(&sink);
     const net::ip::tcp::endpoint any_port(net::ip::make_address("127.0.0.1"), 0);
-    direct = std::make_unique<RtmpServer>(ioc, RtmpOptions{}, hub, authorizer);
+    // Every input comes from 127.0.0.1: no per-address cap (issue 21) in the way.
+    RtmpOptions direct_options;
+    direct_options.max_per_address = 100000;
+    direct = std::make_unique<RtmpServer>(ioc, direct_options, hub, authorizer);
     direct->listen(any_port);
     RtmpOptions options;
+    options.max_per_address = 100000;
     options.trusted_proxies = souk::TrustedProxies::parse("127.0.0.1");
     proxied = std::make_unique<RtmpServer>(ioc, options, hub, authorizer);
     proxied->listen(any_port);
@@ -120,6 +124,11 @@ std::vector<std::string> expected_codes(std::span<const std::uint8_t> chunks) {
   if (reader.feed(chunks, [&](RtmpMessage&& m) { messages.push_back(std::move(m)); }) !=
       ChunkError::none) {
     return {};
+  }
+  // Messages over the limit before a publish is accepted close the session
+  // (issue 21); when the publish is accepted is not known here: not clean.
+  for (const auto& m : messages) {
+    if (m.payload->size() > RtmpOptions{}.max_message_size_before_publish) return {};
   }
   std::vector<std::string> codes;
   bool connected = false;

@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <fstream>
 #include <thread>
 
 using namespace souk_it;
@@ -48,6 +50,34 @@ void check_log_has_no_secrets(ServerProcess& server) {
 
 json register_body(const std::string& role = "buyer") {
   return json{{"username", unique_username("r")}, {"password", unique_password()}, {"role", role}};
+}
+
+// The server's resident memory, from /proc/<pid>/status (VmRSS), in bytes.
+std::int64_t resident_bytes(const ServerProcess& server) {
+  std::ifstream in("/proc/" + std::to_string(server.pid()) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // in kB
+  }
+  FAIL("no VmRSS in /proc/" << server.pid() << "/status");
+  return 0;
+}
+
+// souk_refused_total{reason} from GET /metrics (0 when absent).
+double refused(ApiClient& client, const std::string& reason) {
+  const auto text = client.get("/metrics").raw;
+  const auto line = "souk_refused_total{reason=\"" + reason + "\"} ";
+  const auto at = text.find(line);
+  return at == std::string::npos ? 0 : std::stod(text.substr(at + line.size()));
+}
+
+void check_retry_after(const Response& res, long long at_least, long long at_most) {
+  const auto retry = res.header("Retry-After");
+  INFO("Retry-After: " << retry);
+  REQUIRE_FALSE(retry.empty());
+  REQUIRE(retry.find_first_not_of("0123456789") == std::string::npos);
+  CHECK(std::stoll(retry) >= at_least);
+  CHECK(std::stoll(retry) <= at_most);
 }
 
 void check_user_shape(const json& user, const std::string& username, const std::string& role) {
@@ -395,4 +425,159 @@ TEST_CASE(
   remember_token(again);
 
   check_log_has_no_secrets(server);
+}
+
+// Issue 21, finding 2: login never checked the username, and the limiter kept
+// each failed one for the whole window: 150 failed logins with 1 MB usernames
+// held 160 MB for 15 minutes.
+TEST_CASE("accounts: 150 logins with 1 MB usernames are 422 at once and hold no memory (issue 21)") {
+  auto& server = test_case_server();
+  ApiClient client(server.http_port(), /*keep_alive=*/true);
+  const auto user = remember(client.register_user("buyer"));
+  CHECK_STATUS(client.login(user.username, user.password), 200);  // the server's own memory settles
+  const auto before = resident_bytes(server);
+
+  const std::string huge(1000 * 1000, 'a');
+  for (int i = 0; i < 150; ++i) {
+    CAPTURE(i);
+    const auto res = client.post(api_path("/auth/login"),
+                                 json{{"username", huge + std::to_string(i)}, {"password", "whatever-password"}});
+    CHECK_FIELD_ERROR(res, 422, "invalid_value", "username");
+    if (res.status != 422) break;
+  }
+  // Nothing of them is kept: not even a failure against a username.
+  const auto growth = resident_bytes(server) - before;
+  MESSAGE("resident memory grew by " << growth / (1024 * 1024) << " MiB");
+  CHECK(growth < 40 * 1024 * 1024);
+  const auto res = client.login(user.username, user.password);
+  CHECK_STATUS(res, 200);
+  remember_token(res);
+  // Usernames of other forms are refused as registration refuses them.
+  for (const std::string& name : {std::string("ab"), std::string(33, 'a'), std::string("a b"),
+                                  std::string("caf\xc3\xa9")}) {
+    CAPTURE(name);
+    CHECK_FIELD_ERROR(client.login(name, "whatever-password"), 422, "invalid_value", "username");
+  }
+}
+
+// Issue 21, finding 6: 209 usernames were tried from one address in 7 s with no 429.
+TEST_CASE("accounts: a spray of usernames from one address gets 429 (issue 21)") {
+  ServerOptions opts;
+  opts.extra_args = {"--login-failures-per-minute-per-address", "5"};
+  auto& server = test_case_server("spray", opts);
+  ApiClient client(server.http_port(), /*keep_alive=*/true);
+  for (int i = 0; i < 5; ++i) {
+    CAPTURE(i);
+    CHECK_ERROR(client.login(unique_username("spray"), "Guess-password-1"), 401, "invalid_credentials");
+  }
+  for (int i = 0; i < 3; ++i) {
+    CAPTURE(i);
+    const auto limited = client.login(unique_username("spray"), "Guess-password-1");
+    CHECK_ERROR(limited, 429, "rate_limited");
+    CHECK_NO_FIELD(limited);
+    check_retry_after(limited, 1, 12);  // one failure's worth: 60 s / 5
+  }
+  // The operator sees it.
+  CHECK(refused(client, "login_address_rate") == 3);
+}
+
+// Issue 21, finding 6: 5 bad passwords locked any account for 15 minutes, even
+// with the right one. Now each failure past the free ones makes the next login
+// wait longer (2 s, 4 s, ...): a guesser slows down, the owner who waits gets in.
+TEST_CASE("accounts: after failures the rightful owner gets in after the wait; a guesser's waits grow (issue 21)") {
+  ServerOptions opts;
+  opts.extra_args = {"--login-max-failures", "2"};
+  auto& server = test_case_server("delays", opts);
+  ApiClient client(server.http_port(), /*keep_alive=*/true);
+  const auto owner = remember(client.register_user("seller"));
+  const auto guessed = remember(client.register_user("buyer"));
+
+  // Someone guesses both accounts' passwords.
+  for (const auto* account : {&owner, &guessed}) {
+    for (int i = 1; i <= 2; ++i) {
+      CHECK_ERROR(client.login(account->username, "Wrong-password-" + std::to_string(i)), 401,
+                  "invalid_credentials");
+    }
+  }
+  // During the wait nobody gets in, whatever the password (it is not checked).
+  const auto waiting = client.login(owner.username, owner.password);
+  CHECK_ERROR(waiting, 429, "rate_limited");
+  check_retry_after(waiting, 1, 2);
+  CHECK_ERROR(client.login(guessed.username, "Wrong-password-3"), 429, "rate_limited");
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  // After it, the owner's right password works...
+  const auto in = client.login(owner.username, owner.password);
+  CHECK_STATUS(in, 200);
+  remember_token(in);
+  // ...and a guess is checked, fails, and doubles the wait.
+  CHECK_ERROR(client.login(guessed.username, "Wrong-password-3"), 401, "invalid_credentials");
+  const auto longer = client.login(guessed.username, guessed.password);
+  CHECK_ERROR(longer, 429, "rate_limited");
+  check_retry_after(longer, 3, 4);
+  // The owner's success cleared their record: a typo now costs nothing.
+  CHECK_ERROR(client.login(owner.username, "Wrong-password-4"), 401, "invalid_credentials");
+  const auto again = client.login(owner.username, owner.password);
+  CHECK_STATUS(again, 200);
+  remember_token(again);
+  check_log_has_no_secrets(server);
+}
+
+// Issue 21, finding 6: password hashing shared the request pool, so 16 parallel
+// logins took GET /streams/{id} from 1.3 ms to 488 ms. Hashing now has its own
+// bounded pool: logins past its queue get 503 at once, other requests keep going.
+TEST_CASE("accounts: logins past the hashing pool's queue get 503; other requests are served meanwhile (issue 21)") {
+  ServerOptions opts;
+  opts.extra_args = {"--hash-threads", "1", "--hash-queue", "1"};
+  auto& server = test_case_server("hashing", opts);
+  ApiClient setup(server.http_port());
+  const auto user = remember(setup.register_user("buyer"));
+
+  constexpr int logins = 16;
+  std::vector<Response> answers(logins);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < logins; ++i) {
+    threads.emplace_back([&, i] {
+      ApiClient c(server.http_port());
+      answers[static_cast<std::size_t>(i)] = c.login(user.username, user.password);
+    });
+  }
+  // While they run: GETs are answered without waiting behind the hashes.
+  double slowest_get = 0;
+  std::thread getter([&] {
+    ApiClient c(server.http_port(), /*keep_alive=*/true);
+    for (int i = 0; i < 10; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto res = c.get("/healthz");
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      slowest_get = std::max(slowest_get, res.status == 200 ? seconds : 1e9);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  for (auto& t : threads) t.join();
+  getter.join();
+
+  int ok = 0, busy = 0;
+  for (const auto& res : answers) {
+    CAPTURE(res.describe());
+    if (res.status == 200) {
+      ++ok;
+      remember_token(res);
+    } else {
+      CHECK_ERROR(res, 503, "server_busy");
+      CHECK(res.header("Retry-After") == "1");
+      ++busy;
+    }
+  }
+  CHECK(ok >= 1);
+  CHECK(busy >= 1);
+  CHECK(ok + busy == logins);
+  MESSAGE("slowest GET /healthz during the logins: " << slowest_get << " s; " << busy << " of " << logins
+                                                       << " logins got 503");
+  CHECK(slowest_get < std::chrono::duration<double>(scaled(std::chrono::milliseconds(250))).count());
+  // Once the burst is over, logins are served again.
+  const auto after = setup.login(user.username, user.password);
+  CHECK_STATUS(after, 200);
+  remember_token(after);
+  CHECK(refused(setup, "hash_queue_full") == busy);
 }

@@ -309,6 +309,29 @@ TEST_CASE("admin cli: stream end on a live stream with a publisher, through the 
   CHECK_RUN(admin(server.data_dir(), {"stream", "end", "no-such-stream"}), 1);
 }
 
+TEST_CASE("admin cli: disabling a seller who is live ends the stream and drops the publisher") {
+  ServerProcess server;
+  ApiClient client(server.http_port());
+  const auto seller = client.register_user("seller");
+  const auto live = client.go_live(seller);
+  ChildProcess publisher(ffmpeg_publish(live.publish_url, {.loop_forever = true}));
+  const auto receiving = client.wait_stream_details(live.id, ingest_state_is("receiving"), 8s);
+  REQUIRE(receiving["ingest"]["state"] == "receiving");
+
+  const auto r = admin(server.data_dir(), {"user", "disable", seller.username});
+  CHECK_RUN(r, 0);
+  CHECK(r.out.find("1 live stream to be ended") != std::string::npos);
+  // The sweep (every second) ends it as /end does: the publisher is dropped.
+  const auto exited = publisher.wait(scaled(5s));
+  CHECK_FALSE(exited.timed_out);
+  const auto d = client.wait_stream_details(live.id, [](const json& j) { return j["status"] == "ended"; }, 8s);
+  CHECK(d["status"] == "ended");
+  // And the key publishes no more.
+  const auto again = run_process(ffmpeg_publish(live.publish_url, {}), scaled(10s));
+  CHECK_FALSE(again.timed_out);
+  CHECK(again.exit_code != 0);
+}
+
 TEST_CASE("admin cli: stream end while the server is down is finished by the next start") {
   ServerProcess server;
   ApiClient client(server.http_port());

@@ -3,7 +3,9 @@
 // seller goes live over HTTP, publishes to {rtmpUrl}/{streamKey}, and the stream's
 // details report what arrives; bad keys, a second publisher and hostile bytes are
 // turned away without disturbing the publisher that is live, and the stream key
-// never reaches the log.
+// never reaches the log. A raw client makes what no publisher sends: messages the
+// server must not hold or decode, silent connections, too many from one address
+// (issue 21).
 #include "api_client.hpp"
 #include "media_fixtures.hpp"
 #include "publishers.hpp"
@@ -22,10 +24,14 @@
 #include <csignal>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 using namespace souk_it;
 using namespace std::chrono_literals;
@@ -424,6 +430,129 @@ class ProxyRelay {
   std::thread thread_;
 };
 
+
+// ---- a raw RTMP client, for what no real publisher sends ------------------------
+
+// AMF0 values (AMF0 specification, 2.2-2.12), as bytes.
+std::string be_bytes(std::uint64_t v, int n) {
+  std::string out;
+  for (int i = n - 1; i >= 0; --i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+  return out;
+}
+std::string amf_string(std::string_view s) {
+  std::string out(1, '\x02');
+  out += be_bytes(s.size(), 2);
+  out += s;
+  return out;
+}
+std::string amf_number(double d) {
+  std::uint64_t bits = 0;
+  std::memcpy(&bits, &d, sizeof bits);
+  return std::string(1, '\0') + be_bytes(bits, 8);
+}
+std::string amf_null() { return "\x05"; }
+std::string amf_object(const std::vector<std::pair<std::string, std::string>>& properties) {
+  std::string out = "\x03";
+  for (const auto& [name, value] : properties) out += be_bytes(name.size(), 2) + name + value;
+  return out + std::string("\x00\x00\x09", 3);
+}
+
+// One message as chunks (RTMP spec 5.3.1): a type 0 chunk on `csid` (< 64), then
+// type 3 continuations, `chunk_size` payload bytes each.
+std::string rtmp_message(int csid, int type, std::uint32_t stream_id, std::string_view payload,
+                         std::size_t chunk_size = 128) {
+  std::string out(1, static_cast<char>(csid));
+  out += be_bytes(0, 3) + be_bytes(payload.size(), 3) + static_cast<char>(type);
+  for (int i = 0; i < 4; ++i) out += static_cast<char>((stream_id >> (8 * i)) & 0xff);  // little-endian
+  for (std::size_t at = 0; at == 0 || at < payload.size(); at += chunk_size) {
+    if (at > 0) out += static_cast<char>(0xc0 | csid);
+    out += payload.substr(at, chunk_size);
+    if (payload.empty()) break;
+  }
+  return out;
+}
+
+// Set Chunk Size (type 1 on csid 2): what the chunks after it carry.
+std::string set_chunk_size(std::uint32_t size) { return rtmp_message(2, 1, 0, be_bytes(size, 4)); }
+
+// Completes the simple handshake (C0 C1, S0 S1 S2, C2); false if the server
+// does not answer it.
+bool rtmp_handshake(TcpConnection& c) {
+  std::string c0c1 = random_bytes(1 + handshake_size, 21);
+  c0c1[0] = '\x03';
+  if (!c.send(c0c1)) return false;
+  const std::string s0s1s2 = c.read(1 + 2 * handshake_size, close_timeout());
+  if (s0s1s2.size() != 1 + 2 * handshake_size) return false;
+  return c.send(s0s1s2.substr(1, handshake_size));  // C2 echoes S1
+}
+
+// What a publisher sends up to publish, as ffmpeg orders it: connect (to `app`),
+// createStream, publish(`key`).
+std::string connect_and_publish(const std::string& app, const std::string& key) {
+  const std::string connect = amf_string("connect") + amf_number(1) +
+                              amf_object({{"app", amf_string(app)},
+                                          {"type", amf_string("nonprivate")},
+                                          {"tcUrl", amf_string("rtmp://127.0.0.1/" + app)}});
+  const std::string create = amf_string("createStream") + amf_number(2) + amf_null();
+  const std::string publish = amf_string("publish") + amf_number(3) + amf_null() + amf_string(key) +
+                              amf_string("live");
+  return rtmp_message(3, 20, 0, connect) + rtmp_message(3, 20, 0, create) + rtmp_message(4, 20, 1, publish);
+}
+
+// Reads what the server sends until `needle` is among it (false at the timeout
+// or when the connection ends first).
+bool read_until(TcpConnection& c, const std::string& needle, std::chrono::milliseconds timeout) {
+  std::string got;
+  const auto deadline = Clock::now() + timeout;
+  while (got.find(needle) == std::string::npos) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return false;
+    const std::string more = c.read(4096, std::min(left, std::chrono::milliseconds(100)));
+    got += more;
+  }
+  return true;
+}
+
+// A raw connection that has completed the handshake and, with a key, published.
+void open_publisher(TcpConnection& c, const std::string& key) {
+  REQUIRE(rtmp_handshake(c));
+  REQUIRE(c.send(connect_and_publish("live", key)));
+  REQUIRE_MESSAGE(read_until(c, "NetStream.Publish.Start", close_timeout()),
+                  "the raw publisher was not answered NetStream.Publish.Start");
+}
+
+// ---- the server's memory -------------------------------------------------------
+
+// A "Vm...:" figure of /proc/<pid>/status, in bytes (VmRSS: resident now; VmHWM:
+// the peak of it).
+std::uint64_t proc_status_bytes(pid_t pid, const std::string& field) {
+  const std::string text = read_whole_file("/proc/" + std::to_string(pid) + "/status");
+  const auto at = text.find(field + ":");
+  REQUIRE(at != std::string::npos);
+  return std::stoull(text.substr(at + field.size() + 1)) * 1024;  // given in kB
+}
+
+// souk_refused_total{reason} as /metrics shows it (0 when absent).
+double refused(ApiClient& client, const std::string& reason) {
+  const auto r = client.get("/metrics");
+  const std::string line = "souk_refused_total{reason=\"" + reason + "\"} ";
+  const auto at = r.raw.find(line);
+  return at == std::string::npos ? 0 : std::stod(r.raw.substr(at + line.size()));
+}
+
+// Sends `bytes` over `c` in one go and returns whether the server took it all.
+// Unfinished messages on 59 chunk streams: each announced at `announced` bytes and
+// sent one chunk of `chunk` bytes, so none ever completes (issue 21).
+bool send_unfinished_messages(TcpConnection& c, std::uint32_t announced, std::size_t chunk) {
+  if (!c.send(set_chunk_size(static_cast<std::uint32_t>(chunk)))) return false;
+  const std::string body(chunk, '\x17');
+  for (int csid = 3; csid < 3 + 59; ++csid) {
+    std::string header(1, static_cast<char>(csid));
+    header += be_bytes(0, 3) + be_bytes(announced, 3) + '\x09' + std::string("\x01\x00\x00\x00", 4);
+    if (!c.send(header) || !c.send(body)) return false;
+  }
+  return true;
+}
 }  // namespace
 
 TEST_CASE("ingest: ffmpeg publishes an FLV file; details show what arrives, then interrupted") {
@@ -766,4 +895,168 @@ TEST_CASE("ingest: a trusted proxy's PROXY header (v1 or v2) names the publisher
     REQUIRE(started.size() == 1);
     CHECK(started[0].find("remote=127.0.0.1:") != std::string::npos);
   }
+}
+
+// Issue 21, finding 1: one connection that never sent connect announced large
+// messages on 59 chunk streams and sent all of each but its end: the server held
+// every byte (~1 GB at 16 MiB each), until the socket closed. After a publish
+// the same held up to --rtmp-max-partial-bytes; and a data message of nulls
+// decoded into ~40 bytes a byte (1.2 GB for 16 MB). Each attack here sends
+// 236 MB (a 3 MB onMetaData for the last), which the server used to keep or
+// decode; the bound is 64 MiB of RSS, far above what the server needs for it
+// now and far below what it used to take.
+TEST_CASE("ingest: a client cannot make the server hold or decode large messages; the live publisher carries on") {
+  auto& server = test_case_server();
+  ApiClient client(server.http_port());
+  const Account seller = client.register_user("seller");
+  const Live live = new_live_stream(client, seller, server);
+  ChildProcess publisher(ffmpeg_publish_fixture(live.publish_url, /*loop_forever=*/true));
+  check_receiving(client, live.id);
+  constexpr std::uint64_t bound = std::uint64_t{64} * 1024 * 1024;
+  constexpr std::size_t chunk = std::size_t{4} * 1024 * 1024;
+  constexpr std::uint32_t announced = 4 * 1024 * 1024 + 1024;  // each message one chunk short of whole
+
+  {
+    // First, so the peak it would reach is not hidden by an earlier one.
+    INFO("after a publish: a 3 MB onMetaData of nulls is ignored, not decoded");
+    const Live attacker = new_live_stream(client, seller, server);
+    const double refused_before = refused(client, "rtmp_metadata_size");
+    TcpConnection c(server.rtmp_port());
+    open_publisher(c, attacker.stream_key);
+    const auto log_mark = server.log_text().size();
+    constexpr std::uint32_t nulls = 3'000'000;
+    std::string payload = amf_string("@setDataFrame") + amf_string("onMetaData") + "\x0a" + be_bytes(nulls, 4);
+    payload.append(nulls, '\x05');
+    const auto peak_before = proc_status_bytes(server.pid(), "VmHWM");
+    REQUIRE(c.send(set_chunk_size(static_cast<std::uint32_t>(chunk)) + rtmp_message(5, 18, 1, payload, chunk)));
+    const auto ignored = wait_for_lines_with(server, "rtmp data message ignored: too large", log_mark);
+    const auto peak_after = proc_status_bytes(server.pid(), "VmHWM");
+    CAPTURE(peak_before);
+    CAPTURE(peak_after);
+    CHECK(ignored.size() == 1);
+    CHECK(peak_after < peak_before + bound);
+    CHECK(refused(client, "rtmp_metadata_size") >= refused_before + 1);
+    // Ignored, not a reason to drop the publisher.
+    CHECK_FALSE(c.wait_closed(200ms));
+  }
+
+  {
+    INFO("before connect: messages over 64 KiB are refused at their header");
+    const double refused_before = refused(client, "rtmp_message_size");
+    const auto rss_before = proc_status_bytes(server.pid(), "VmRSS");
+    TcpConnection c(server.rtmp_port());
+    REQUIRE(rtmp_handshake(c));
+    send_unfinished_messages(c, announced, chunk);
+    std::this_thread::sleep_for(300ms);  // whatever was sent is read by now
+    const auto rss_after = proc_status_bytes(server.pid(), "VmRSS");
+    CAPTURE(rss_before);
+    CAPTURE(rss_after);
+    CHECK(rss_after < rss_before + bound);
+    CHECK(c.wait_closed(close_timeout()));
+    CHECK(refused(client, "rtmp_message_size") >= refused_before + 1);
+  }
+  {
+    INFO("after a publish: unfinished messages hold at most --rtmp-max-partial-bytes");
+    const Live attacker = new_live_stream(client, seller, server);
+    const double refused_before = refused(client, "rtmp_partial_bytes");
+    TcpConnection c(server.rtmp_port());
+    open_publisher(c, attacker.stream_key);
+    const auto rss_before = proc_status_bytes(server.pid(), "VmRSS");
+    send_unfinished_messages(c, announced, chunk);
+    std::this_thread::sleep_for(300ms);
+    const auto rss_after = proc_status_bytes(server.pid(), "VmRSS");
+    CAPTURE(rss_before);
+    CAPTURE(rss_after);
+    CHECK(rss_after < rss_before + bound);
+    CHECK(c.wait_closed(close_timeout()));
+    CHECK(refused(client, "rtmp_partial_bytes") >= refused_before + 1);
+  }
+  check_healthy(server, client);
+  check_still_publishing(client, live.id, publisher);
+  publisher.send_signal(SIGKILL);
+  check_log_has_no_keys(server, {live.stream_key});
+}
+
+// Issue 21, finding 8: 50 sockets that completed the handshake and said nothing
+// held every RTMP slot for 30 s (the idle timeout). A deadline from accept to an
+// accepted publish (2 s here, 10 s by default) closes them.
+TEST_CASE("ingest: connections that never publish are closed at the publish deadline; a publisher gets in") {
+  ServerOptions options;
+  options.extra_args = {"--rtmp-max-connections", "50", "--rtmp-max-per-address", "100",
+                        "--rtmp-publish-deadline", "2"};
+  auto& server = test_case_server("deadline", options);
+  ApiClient client(server.http_port());
+  const Live live = new_live_stream(client, client.register_user("seller"), server);
+  const double refused_before = refused(client, "rtmp_publish_deadline");
+
+  const auto started = Clock::now();
+  std::vector<std::unique_ptr<TcpConnection>> silent;
+  for (int i = 0; i < 50; ++i) {
+    silent.push_back(std::make_unique<TcpConnection>(server.rtmp_port()));
+    REQUIRE(rtmp_handshake(*silent.back()));
+  }
+  {
+    // Every slot is taken: the next is closed at accept.
+    TcpConnection over(server.rtmp_port());
+    CHECK(over.wait_closed(close_timeout()));
+  }
+  // Closed at the deadline (checked each second), not at the 30 s idle timeout.
+  for (auto& c : silent) CHECK(c->wait_closed(scaled(5s)));
+  CHECK(Clock::now() - started < scaled(6s));
+  CHECK(refused(client, "rtmp_publish_deadline") >= refused_before + 50);
+
+  const auto result = run_process(librtmp_publish(live.publish_url), publish_timeout());
+  INFO("rtmp-publish: " << result.describe());
+  CHECK(result.exit_code == 0);
+  check_healthy(server, client);
+}
+
+// Issue 21, finding 8: one address may hold --rtmp-max-per-address connections
+// (16 by default), so one client cannot take all of --rtmp-max-connections.
+TEST_CASE("ingest: connections over the per-address cap are closed at accept; a freed slot takes a publisher") {
+  auto& server = test_case_server();
+  ApiClient client(server.http_port());
+  const Live live = new_live_stream(client, client.register_user("seller"), server);
+  const double refused_before = refused(client, "rtmp_per_address");
+
+  std::vector<std::unique_ptr<TcpConnection>> held;
+  for (int i = 0; i < 16; ++i) {
+    held.push_back(std::make_unique<TcpConnection>(server.rtmp_port()));
+    REQUIRE(rtmp_handshake(*held.back()));
+  }
+  TcpConnection over(server.rtmp_port());
+  CHECK(over.wait_closed(close_timeout()));
+  CHECK(refused(client, "rtmp_per_address") == refused_before + 1);
+
+  held.pop_back();  // a slot of this address is free again, once the server sees it close
+  std::this_thread::sleep_for(500ms);
+  const auto result = run_process(librtmp_publish(live.publish_url), publish_timeout());
+  INFO("rtmp-publish: " << result.describe());
+  CHECK(result.exit_code == 0);
+  check_healthy(server, client);
+}
+
+// Issue 21, finding 12: OBS users paste rtmp://host/live/KEY into the Server
+// field; librtmp then connects to the app "live/KEY", which the log showed whole.
+TEST_CASE("ingest: a stream key pasted into the server URL is refused and never logged") {
+  auto& server = test_case_server();
+  ApiClient client(server.http_port());
+  const Live live = new_live_stream(client, client.register_user("seller"), server);
+  const auto log_mark = server.log_text().size();
+
+  // librtmp takes rtmp://host/app/instance/playpath: app "live/KEY", play path KEY.
+  const auto result = run_process(librtmp_publish(live.rtmp_url + "/" + live.stream_key + "/" + live.stream_key),
+                                  refusal_timeout());
+  {
+    INFO("rtmp-publish: " << result.describe());
+    CHECK_FALSE(result.timed_out);
+    CHECK(result.exit_code != 0);
+  }
+  const auto refused_lines = wait_for_lines_with(server, "rtmp connect refused", log_mark);
+  INFO("log tail:\n" << server.log_tail(10));
+  REQUIRE(refused_lines.size() == 1);
+  // The app as far as its first 4 characters after "live/", then an ellipsis.
+  CHECK(refused_lines[0].find("live/" + live.stream_key.substr(0, 4) + "\u2026") != std::string::npos);
+  check_log_has_no_keys(server, {live.stream_key});
+  CHECK(field(client.stream_details(live.id), "/ingest/state") == "waiting");
 }

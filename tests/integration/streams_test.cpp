@@ -10,6 +10,7 @@
 #include <fstream>
 #include <future>
 #include <latch>
+#include <limits>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -420,6 +421,82 @@ TEST_CASE("streams: go-live, tags, events, end and analytics (checklist)") {
 
     CHECK(server.log_text().find(key) == std::string::npos);
   }
+}
+
+// Issue 21, finding 9: any user posted unlimited purchases of any amount, after
+// the stream ended too; two purchases of 2^63-1 made revenue a REAL (the API
+// said INT64_MAX) and with two products the total came out -2.
+TEST_CASE("streams: product events are bounded: amounts, revenue sums, ended streams (issue 21)") {
+  auto& server = test_case_server();
+  ApiClient client(server.http_port());
+  auto& c = cast(client);
+  const auto id = create_stream(client, c.seller, {c.p1, c.p2});
+  REQUIRE_STATUS(go_live(client, id, c.seller), 200);
+  const auto events = [&](const std::string& pid) {
+    return api_path("/streams/" + id + "/products/" + pid + "/events");
+  };
+  const auto purchase = [&](const std::string& pid, std::int64_t cents) {
+    return client.post(events(pid), json{{"type", "purchase"}, {"amount_cents", cents}}, c.buyer.token);
+  };
+
+  constexpr std::int64_t max_int64 = std::numeric_limits<std::int64_t>::max();
+  for (const auto& pid : {c.p1, c.p2}) {
+    for (int i = 0; i < 2; ++i) {
+      CHECK_FIELD_ERROR(purchase(pid, max_int64), 422, "invalid_value", "amount_cents");
+    }
+  }
+  CHECK_FIELD_ERROR(purchase(c.p1, 10'000'000'001), 422, "invalid_value", "amount_cents");
+  CHECK_FIELD_ERROR(purchase(c.p1, -1), 422, "invalid_value", "amount_cents");
+  // The highest amount is a product's highest price; it is counted exactly.
+  CHECK_STATUS(purchase(c.p1, 10'000'000'000), 201);
+  CHECK_STATUS(purchase(c.p2, 10'000'000'000), 201);
+  CHECK_STATUS(purchase(c.p2, 1), 201);
+  CHECK(db_count(server, "SELECT COUNT(*) FROM product_events WHERE stream_id = ?", id) == 3);
+
+  const auto a = client.get(api_path("/streams/" + id + "/analytics"), c.seller.token);
+  REQUIRE_STATUS(a, 200);
+  CHECK(a.body["data"]["products"][0]["revenueCents"] == 10'000'000'000);
+  CHECK(a.body["data"]["products"][1]["revenueCents"] == 10'000'000'001);
+  CHECK(a.body["data"]["revenueCents"] == 20'000'000'001);
+  CHECK(a.body["data"]["revenueCents"].is_number_integer());
+
+  // Once ended, the figures are final.
+  REQUIRE_STATUS(client.post(api_path("/streams/" + id + "/end"), Body(), c.seller.token), 200);
+  CHECK_ERROR(purchase(c.p1, 100), 409, "stream_ended");
+  CHECK_ERROR(client.post(events(c.p1), json{{"type", "view"}}, c.buyer.token), 409, "stream_ended");
+  CHECK(db_count(server, "SELECT COUNT(*) FROM product_events WHERE stream_id = ?", id) == 3);
+}
+
+TEST_CASE("streams: product events past --product-events-per-minute get 429 (issue 21)") {
+  ServerOptions opts;
+  opts.extra_args = {"--product-events-per-minute", "4"};
+  auto& server = test_case_server("events-rate", opts);
+  ApiClient client(server.http_port());
+  auto& c = cast(client);
+  const auto other_buyer = client.register_user("buyer");
+  const auto id = create_stream(client, c.seller, {c.p1});
+  REQUIRE_STATUS(go_live(client, id, c.seller), 200);
+  const auto path = api_path("/streams/" + id + "/products/" + c.p1 + "/events");
+
+  for (int i = 0; i < 4; ++i) {
+    CAPTURE(i);
+    CHECK_STATUS(client.post(path, json{{"type", "purchase"}}, c.buyer.token), 201);
+  }
+  for (int i = 0; i < 3; ++i) {
+    CAPTURE(i);
+    const auto limited = client.post(path, json{{"type", "purchase"}}, c.buyer.token);
+    CHECK_ERROR(limited, 429, "rate_limited");
+    const auto retry = limited.header("Retry-After");
+    INFO("Retry-After: " << retry);
+    REQUIRE_FALSE(retry.empty());
+    CHECK(std::stoll(retry) >= 1);
+    CHECK(std::stoll(retry) <= 15);  // one event's worth: 60 s / 4
+  }
+  // Per user: another buyer is unaffected.
+  CHECK_STATUS(client.post(path, json{{"type", "view"}}, other_buyer.token), 201);
+  CHECK(db_count(server, "SELECT purchases FROM stream_products WHERE stream_id = ?", id) == 4);
+  const auto metrics = client.get("/metrics").raw;
+  CHECK(metrics.find("souk_refused_total{reason=\"product_event_rate\"} 3") != std::string::npos);
 }
 
 TEST_CASE("streams: go-live notifies two followers and one neighbour, not a user 3 km away") {

@@ -105,7 +105,10 @@ describe('faults', () => {
       await waitUntil('the stuck socket to see its close', () => stuckClosed, scaled(10_000));
       const health = await fetch(`${ctx.server.url}/healthz`);
       assert.equal(health.status, 200);
-    }));
+      // The load that fills the stuck socket's buffers: reactions as fast as the
+      // server takes them, each its own packet (issue 21's defaults would cut
+      // them to 10 a second per user, sent in batches).
+    }, { serverArgs: ['--reactions-per-second', '100000', '--reaction-batch-ms', '0'] }));
 
   test('SIGKILL twenty times during a live session: restarts, integrity, acknowledged chat kept, recording plays', { timeout: scaled(300_000) }, async (t) => {
     const CYCLES = 20;

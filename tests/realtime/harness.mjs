@@ -589,7 +589,8 @@ const NO_SUCH_STREAM = '00000000-0000-4000-8000-000000000000';
  * in order and broadcasts an event before it acknowledges it, so once this
  * returns, every packet queued for `socket` by an event acknowledged earlier (on
  * any socket) has arrived: a check that something was NOT received needs no
- * time window after it.
+ * time window after it. (But for a reaction in a busy room: it may wait for the
+ * end of its room's --reaction-batch-ms interval, after its ack.)
  */
 export async function roundTrip(socket) {
   const ack = await emitWithAck(socket, 'stream:join', { stream_id: NO_SUCH_STREAM });

@@ -24,7 +24,8 @@ for (const mode of MODES) {
           const got = [reactor, watcher].map((s) => waitFor(s, 'reaction:new', (r) => r.emoji === emoji));
           const ack = await emitWithAck(reactor, 'stream:reaction', { stream_id: streamId, emoji });
           assert.equal(ack.ok, true, `${emoji}: ${JSON.stringify(ack)}`);
-          for (const r of await Promise.all(got)) assert.deepEqual(r, { streamId, emoji, userId: buyer.id });
+          // One reaction in its room's interval: count 1 (issue 21 added the count).
+          for (const r of await Promise.all(got)) assert.deepEqual(r, { streamId, emoji, userId: buyer.id, count: 1 });
         }
         if (mode === 'default') for (const s of [reactor, watcher]) await waitForWebSocket(s);
       }));

@@ -1,8 +1,11 @@
 // One TCP listener for every server (HTTP, RTMP): accepts each connection onto a
 // strand of its own (or onto one of several single-threaded event loops), keeps a weak registry of the connections (to count them and
-// to stop them at shutdown), caps how many are open, and pauses after an accept
-// error (out of descriptors) instead of accepting again in a busy loop. Asio only.
+// to stop them at shutdown), caps how many are open in all and from one address,
+// and pauses after an accept error (out of descriptors) instead of accepting
+// again in a busy loop. Asio only.
 #pragma once
+
+#include "souk/refusals.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -49,11 +52,18 @@ struct ListenerOptions {
   std::string name = "tcp";  // starts its log lines: "http", "rtmp"
   // Connections open at once; one more is closed as soon as it is accepted.
   std::size_t max_connections = std::numeric_limits<std::size_t>::max();
+  // Connections open at once from one peer address (the TCP peer's: behind a
+  // proxy, the proxy's); one more is closed as soon as it is accepted, so one
+  // client cannot take every slot of max_connections.
+  std::size_t max_per_address = std::numeric_limits<std::size_t>::max();
   // After a failed accept (EMFILE, ENFILE, ENOBUFS): the pending connection is
   // still in the backlog, so accepting again at once fails again, at once.
   std::chrono::milliseconds accept_error_pause{100};
   // While accepting keeps failing, one log line per this long, with the count.
   std::chrono::seconds accept_error_log_interval{10};
+  // Peers the per-address cap does not apply to: trusted proxies, whose
+  // connections carry many clients (they still count towards max_connections).
+  std::function<bool(const boost::asio::ip::address&)> uncapped_address{};
 };
 
 class Listener : public std::enable_shared_from_this<Listener> {
@@ -76,6 +86,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
   // Connections registered and not yet destroyed.
   std::size_t connection_count() const;
+  // Those of them from `address` (as the TCP peer).
+  std::size_t connection_count(const boost::asio::ip::address& address) const;
   // Accepts that failed (not counting the ones shutdown cancelled).
   std::uint64_t accept_failures() const;
 
@@ -100,9 +112,19 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::optional<std::chrono::steady_clock::time_point> last_failure_log_;
   std::atomic<std::uint64_t> accept_failures_{0};
 
-  mutable std::mutex mutex_;  // guards the two below; held only to add, drop or copy
+  // Refusals at accept, one log line per interval each (a flood of connections
+  // would otherwise write one line per connection).
+  LogThrottle refused_total_log_;
+  LogThrottle refused_address_log_;
+
+  struct Registered {
+    std::weak_ptr<Connection> connection;
+    std::string address;  // the peer's, a key of per_address_; empty if unknown
+  };
+  mutable std::mutex mutex_;  // guards the three below; held only to add, drop or copy
   bool stopping_ = false;
-  std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
+  std::unordered_map<Connection*, Registered> connections_;
+  std::unordered_map<std::string, std::size_t> per_address_;  // open connections by peer address
 };
 
 }  // namespace souk

@@ -22,9 +22,16 @@ HttpServer::HttpServer(net::io_context& ioc, net::thread_pool& blocking, HttpSer
     : state_(std::make_shared<State>()) {
   state_->context = std::make_shared<HttpSessionContext>(
       HttpSessionContext{blocking, std::move(options), std::move(handler), {}, nullptr});
-  // No cap on HTTP connections: idle ones time out (request_timeout).
+  // Idle connections time out (request_timeout); the caps keep one client, or
+  // a flood, from holding every descriptor meanwhile.
+  const auto& o = state_->context->options;
+  ListenerOptions listener_options{.name = "http", .max_connections = o.max_connections,
+                                   .max_per_address = o.max_per_address};
+  listener_options.uncapped_address = [proxies = o.trusted_proxies](const net::ip::address& a) {
+    return proxies.contains(a);
+  };
   state_->listener = std::make_shared<Listener>(
-      ioc, ListenerOptions{.name = "http"},
+      ioc, std::move(listener_options),
       [context = std::shared_ptr<const HttpSessionContext>(state_->context)](tcp::socket&& socket) {
         return make_http_session(std::move(socket), context);
       });

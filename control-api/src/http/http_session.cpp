@@ -131,9 +131,11 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     // port: the proxy does not pass one on); a keep-alive connection from a proxy
     // carries many clients' requests, so this is decided per request.
     request_remote_ = remote_;
+    req.client_address = unmapped(peer_).to_string();
     if (auto client = forwarded_client(server_->options.trusted_proxies, peer_,
                                        req.header("x-forwarded-for"))) {
       request_remote_ = client->to_string();
+      req.client_address = unmapped(*client).to_string();
     }
     req.remote = request_remote_;
     req.body_too_large = body_too_large;
@@ -163,6 +165,14 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   void dispatch_realtime(HttpRequest req) {
     auto& msg = parser_->get();
     if (!req.body_too_large && websocket::is_upgrade(msg)) {
+      // Refused before the handshake (a foreign Origin, too many sessions): an
+      // HTTP answer, then the connection closes.
+      if (auto refusal = server_->realtime->check_upgrade(req)) {
+        closing_ = true;
+        keep_alive_ = false;
+        refusal->route = realtime_route;
+        return do_write(req.method, req.path, std::move(*refusal));
+      }
       log::info("http", {log::bare({"method", req.method}), log::bare({"path", req.path}),
                          log::bare({"status", 101}), {"remote", request_remote_}});
       if (server_->options.metrics) {
@@ -170,7 +180,8 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
       }
       watchdog_.cancel();  // the WebSocket keeps its own time
       start_ws_session(std::move(socket_), parser_->release(), std::move(req), *server_->realtime,
-                       {server_->options.max_ws_message_bytes, server_->options.max_ws_queue},
+                       {server_->options.max_ws_message_bytes, server_->options.max_ws_queue,
+                        server_->options.max_ws_queue_bytes},
                        request_remote_);
       return;  // this HTTP session ends here; the socket lives on in the WebSocket session
     }

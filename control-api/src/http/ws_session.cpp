@@ -4,6 +4,7 @@
 
 #include "souk/api/http/ws_frame.hpp"
 #include "souk/log.hpp"
+#include "souk/refusals.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -81,9 +82,15 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
   bool send(std::span<const Text> texts) override {
     if (closed_.load()) return false;
     if (texts.empty()) return true;
-    if (queued_.fetch_add(texts.size()) + texts.size() > limits_.max_queue) {
+    const std::size_t bytes = bytes_of(texts);
+    const bool too_many = queued_.fetch_add(texts.size()) + texts.size() > limits_.max_queue;
+    const bool too_large = queued_bytes_.fetch_add(bytes) + bytes > limits_.max_queue_bytes;
+    if (too_many || too_large) {
       // The peer stopped reading: drop it rather than hold everyone's messages.
       // No close frame: it would wait behind what the peer does not read.
+      // (The counts stay up: nothing more is queued on this connection.)
+      if (dropped_.exchange(true)) return false;
+      count_refusal("realtime_queue_full");
       log::info("websocket dropped: not reading", {{"remote", remote_}});
       net::post(ws_.get_executor(), [self = shared_from_this()] {
         self->closed_.store(true);
@@ -94,6 +101,7 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
     std::unique_lock lock(write_mutex_);
     if (writes_closed_) {
       queued_ -= texts.size();
+      queued_bytes_ -= bytes;
       return false;
     }
     std::size_t whole = 0;  // messages the socket took whole
@@ -102,11 +110,13 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
       if (!taken) {
         writes_closed_ = true;  // the peer is gone; the read side ends the session
         queued_ -= texts.size();
+        queued_bytes_ -= bytes;
         return false;
       }
       whole = taken->frames;
       first_sent_ = taken->partial_bytes;
       queued_ -= whole;
+      queued_bytes_ -= bytes_of(texts.first(whole));
       if (whole == texts.size()) return true;
     }
     pending_.insert(pending_.end(), texts.begin() + static_cast<std::ptrdiff_t>(whole), texts.end());
@@ -145,6 +155,14 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
   static constexpr std::chrono::seconds close_write_grace{5};
   // Frames in one direct send (two iovecs each).
   static constexpr std::size_t max_frames_per_send = 64;
+  // The read buffer keeps at most this much between messages.
+  static constexpr std::size_t read_buffer_kept = std::size_t{16} * 1024;
+
+  static std::size_t bytes_of(std::span<const Text> texts) {
+    std::size_t n = 0;
+    for (const auto& t : texts) n += t->size();
+    return n;
+  }
 
   // One non-blocking sendmsg of up to max_frames_per_send frames: what the socket
   // took (nothing when it is full), or nullopt when the connection failed.
@@ -201,6 +219,9 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
     }
     std::string text = beast::buffers_to_string(buffer_.data());
     buffer_.consume(buffer_.size());
+    // A large message leaves the buffer as large as it was: give the memory
+    // back, or a few hundred idle sockets that each sent one hold hundreds of MB.
+    if (buffer_.capacity() > read_buffer_kept) buffer_.shrink_to_fit();
     if (handler_) handler_->on_message(std::move(text));
     do_read();
   }
@@ -236,6 +257,7 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
 
   void on_write(beast::error_code ec) {
     const std::size_t written = in_flight_.size();
+    queued_bytes_ -= bytes_of(in_flight_);
     in_flight_.clear();
     queued_ -= written;
     bool more = false;
@@ -291,7 +313,9 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
   std::vector<net::const_buffer> buffers_;
 
   std::atomic<std::size_t> queued_{0};  // messages accepted and not yet written whole
+  std::atomic<std::size_t> queued_bytes_{0};  // their bytes
   std::atomic<bool> closed_{false};
+  std::atomic<bool> dropped_{false};  // past the queue's bounds: being closed
 };
 
 }  // namespace

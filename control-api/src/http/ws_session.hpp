@@ -17,6 +17,7 @@ namespace souk::api {
 struct WsLimits {
   std::size_t max_message_bytes = 0;  // a longer message read ends the connection
   std::size_t max_queue = 0;          // messages waiting for a slow reader before it is dropped
+  std::size_t max_queue_bytes = 0;    // their bytes, likewise
 };
 
 // Takes over an upgraded connection's socket: answers the upgrade, then hands

@@ -7,11 +7,13 @@
 #include "souk/log.hpp"
 #include "souk/metrics.hpp"
 #include "souk/random.hpp"
+#include "souk/refusals.hpp"
 
 #include <boost/asio/post.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <utility>
 
 namespace souk::api {
@@ -34,11 +36,22 @@ std::optional<EngineQuery> engine_query(const HttpRequest& r) {
                      q->get("sid").value_or("")};
 }
 
+std::size_t bytes_of(std::span<const SharedText> packets) {
+  std::size_t n = 0;
+  for (const auto& p : packets) n += p->size();
+  return n;
+}
+
+// The refusals of a new session, as souk_refused_total reasons.
+constexpr const char* too_many_sessions = "realtime_sessions";
+constexpr const char* too_many_from_address = "realtime_sessions_per_address";
+
 }  // namespace
 
-EngineIoClient::EngineIoClient(EngineIoServer& server, std::string engine_sid, net::io_context& ioc,
+EngineIoClient::EngineIoClient(EngineIoServer& server, std::string engine_sid,
+                               std::string address, net::io_context& ioc,
                                net::thread_pool& blocking)
-    : RealtimeSocket(random_token(15)),
+    : RealtimeSocket(random_token(15), std::move(address)),
       sid(std::move(engine_sid)),
       work(net::make_strand(blocking)),
       timer(net::make_strand(ioc)),
@@ -105,6 +118,7 @@ class EngineWsHandler final : public WsHandler {
       // What waited for the next poll goes out first, before anything sent later.
       for (const auto& p : client_->queue) conn_->send(p);
       client_->queue.clear();
+      client_->queued_bytes = 0;
     }
     probing_ = false;
     // The poll in flight ends with a noop so the client can switch.
@@ -156,19 +170,25 @@ void EngineIoServer::send(EngineIoClient& c, std::span<const SharedText> packets
       // Under the lock, so packets reach the socket in the order they were
       // sent (WsConnection::send only queues; it takes no lock of ours).
       ws_full = c.ws && !c.ws->send(packets);
-    } else if (c.queue.size() + packets.size() > options_.max_queue) {
+    } else if (c.queue.size() + packets.size() > options_.max_queue ||
+               c.queued_bytes + bytes_of(packets) > options_.max_queue_bytes) {
       overflow = true;
     } else {
       c.queue.insert(c.queue.end(), packets.begin(), packets.end());
+      c.queued_bytes += bytes_of(packets);
       if (c.pending_poll) {
         poll = std::move(c.pending_poll);
         c.pending_poll = nullptr;
         batch.assign(c.queue.begin(), c.queue.end());
         c.queue.clear();
+        c.queued_bytes = 0;
       }
     }
   }
-  if (overflow) return close(c.shared_from_this(), "queue full: the client stopped polling");
+  if (overflow) {
+    count_refusal("realtime_queue_full");
+    return close(c.shared_from_this(), "queue full: the client stopped polling");
+  }
   if (ws_full) return close(c.shared_from_this(), "websocket not reading");
   if (poll) poll(poll_response(batch));
 }
@@ -198,13 +218,45 @@ HttpResponse EngineIoServer::engine_error(int code, const char* message) const {
 
 // --- session lifecycle -----------------------------------------------------------
 // A WebSocket client is upgraded from the start (its connection is set by the caller).
-std::shared_ptr<EngineIoClient> EngineIoServer::create_client(bool websocket) {
-  auto c = std::make_shared<EngineIoClient>(*this, random_token(15), ioc_, blocking_);
+const char* EngineIoServer::refuse_new_session(const std::string& address) const {
+  if (clients_.size() >= options_.max_connections) return too_many_sessions;
+  const auto it = per_address_.find(address);
+  if (it != per_address_.end() && it->second >= options_.max_per_address) {
+    return too_many_from_address;
+  }
+  return nullptr;
+}
+
+// 503 when the server is full, 429 when the address has its share; the body as
+// Engine.IO's handshake refusals have it.
+HttpResponse EngineIoServer::session_refusal(const char* why) const {
+  count_refusal(why);
+  const bool address = why == too_many_from_address;
+  HttpResponse res = text_response(
+      address ? 429 : 503,
+      json{{"code", 4},
+           {"message", address ? "too many Socket.IO sessions from this address"
+                               : "too many Socket.IO sessions; try again later"}}
+          .dump(),
+      "application/json");
+  res.set_header("Retry-After", "10");
+  return res;
+}
+
+std::shared_ptr<EngineIoClient> EngineIoServer::create_client(bool websocket,
+                                                              const std::string& address,
+                                                              const char*& refusal) {
+  auto c = std::make_shared<EngineIoClient>(*this, random_token(15), address, ioc_, blocking_);
   c->upgraded = websocket;
   {
     std::lock_guard lock(mutex_);
-    if (stopped_) return nullptr;
+    if (stopped_) {
+      refusal = "shutting down";
+      return nullptr;
+    }
+    if ((refusal = refuse_new_session(address))) return nullptr;
     clients_.emplace(c->sid, c);
+    ++per_address_[address];
   }
   (websocket ? websocket_sessions_ : polling_sessions_).inc();
   schedule_ping(c);
@@ -233,6 +285,9 @@ void EngineIoServer::close(const std::shared_ptr<EngineIoClient>& c, const char*
   {
     std::lock_guard lock(mutex_);
     clients_.erase(c->sid);
+    if (auto it = per_address_.find(c->address()); it != per_address_.end() && --it->second == 0) {
+      per_address_.erase(it);
+    }
   }
   log::debug("realtime client closed", {{"socket_id", c->id()}, {"reason", reason}});
   if (poll) poll(text_response(200, engineio::encode_packet(engineio::PacketType::close)));
@@ -366,8 +421,12 @@ void EngineIoServer::polling(const HttpRequest& request, std::function<void(Http
   }
   if (q->sid.empty()) {
     if (request.method != "GET") return reply(engine_error(3, "Bad request"));
-    auto c = create_client(false);
-    if (!c) return reply(engine_error(3, "Server shutting down"));
+    const char* refusal = nullptr;
+    auto c = create_client(false, request.client_address, refusal);
+    if (!c && refusal != too_many_sessions && refusal != too_many_from_address) {
+      return reply(engine_error(3, "Server shutting down"));
+    }
+    if (!c) return reply(session_refusal(refusal));
     const auto open = engineio::open_packet(
         c->sid, true, static_cast<int>(options_.ping_interval.count()),
         static_cast<int>(options_.ping_timeout.count()), options_.max_payload);
@@ -405,6 +464,7 @@ void EngineIoServer::polling(const HttpRequest& request, std::function<void(Http
     } else if (!c->queue.empty()) {
       batch.assign(c->queue.begin(), c->queue.end());
       c->queue.clear();
+      c->queued_bytes = 0;
     } else if (!upgraded) {
       c->pending_poll = std::move(reply);  // answered by the next send
       return;
@@ -426,11 +486,20 @@ std::shared_ptr<WsHandler> EngineIoServer::websocket(const HttpRequest& request,
   if (!q->sid.empty()) {
     auto c = find(q->sid);
     if (!c) return nullptr;
+    {
+      // One upgrade per session: a second WebSocket would be a connection
+      // outside the session caps.
+      std::lock_guard lock(c->mutex);
+      if (c->closed || c->upgraded || std::exchange(c->probed, true)) return nullptr;
+    }
     return std::make_shared<EngineWsHandler>(shared_from_this(), c, std::move(connection),
                                              /*probing=*/true);
   }
-  // WebSocket from the start: the open packet is the first message.
-  auto c = create_client(true);
+  // WebSocket from the start: the open packet is the first message. The caps
+  // were checked before the handshake (check_upgrade); a session that opened
+  // since may still fill them: then the socket just closes.
+  const char* refusal = nullptr;
+  auto c = create_client(true, request.client_address, refusal);
   if (!c) return nullptr;
   {
     std::lock_guard lock(c->mutex);
@@ -443,6 +512,35 @@ std::shared_ptr<WsHandler> EngineIoServer::websocket(const HttpRequest& request,
                             options_.max_payload))));
   return std::make_shared<EngineWsHandler>(shared_from_this(), c, std::move(connection),
                                            /*probing=*/false);
+}
+
+}  // namespace souk::api
+
+namespace souk::api {
+
+std::optional<HttpResponse> EngineIoServer::check_upgrade(const HttpRequest& request) const {
+  // A browser page may open a WebSocket to any host (the same-origin policy
+  // does not cover it), so a list of --cors-origins is enforced here; "*", and
+  // a client that sends no Origin (not a browser), go on.
+  const auto& allowed = options_.cors_origins;
+  const auto origin = request.header("origin");
+  if (!origin.empty() && std::find(allowed.begin(), allowed.end(), "*") == allowed.end() &&
+      std::find(allowed.begin(), allowed.end(), origin) == allowed.end()) {
+    count_refusal("realtime_origin");
+    return text_response(403, json{{"code", 4}, {"message", "Forbidden: origin not allowed"}}.dump(),
+                         "application/json");
+  }
+  // A new session (no sid: an upgrade names the session it upgrades).
+  const auto q = engine_query(request);
+  if (q && q->sid.empty()) {
+    const char* refusal = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      refusal = refuse_new_session(request.client_address);
+    }
+    if (refusal) return session_refusal(refusal);
+  }
+  return std::nullopt;
 }
 
 }  // namespace souk::api

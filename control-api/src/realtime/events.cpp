@@ -70,6 +70,22 @@ json chat_message_json(const storage::ChatMessage& m) {
           {"timestamp", format_iso8601(m.created_at)}};
 }
 
+// reaction:new as docs/api.md has it ({streamId, emoji, userId}), with the
+// number of reactions it stands for: one, or those of an interval in a busy room.
+SharedText reaction_packet(const std::string& stream_id, const ReactionCount& c) {
+  return event_packet("reaction:new", {{"streamId", stream_id},
+                                       {"emoji", c.emoji},
+                                       {"userId", c.user_id},
+                                       {"count", c.count}});
+}
+
+// 10 as "10", 2.5 as "2.5".
+std::string format_rate(double rate) {
+  auto text = json(rate).dump();
+  if (text.ends_with(".0")) text.resize(text.size() - 2);
+  return text;
+}
+
 // A stream that ended takes no more chat messages or reactions.
 void refuse_if_ended(const RealtimeStream& s) {
   if (s.status == storage::StreamStatus::ended) throw EventError{"stream_ended", "the stream has ended"};
@@ -84,6 +100,10 @@ RealtimeEvents::RealtimeEvents(RealtimeStore& store, std::shared_ptr<Rooms> room
       fanout_(std::move(fanout)),
       options_(options),
       chat_limiter_(options.chat_per_minute, options.chat_limiter_prune_threshold),
+      reaction_limiter_(options.reactions_per_second, 2 * options.reactions_per_second),
+      join_limiter_(options.joins_per_minute / 60.0, options.joins_per_minute),
+      address_join_limiter_(10 * options.joins_per_minute / 60.0, 10 * options.joins_per_minute),
+      reaction_batcher_(options.reaction_batch_interval),
       chat_messages_(metrics::Registry::global()
                          .counter("souk_chat_messages_total", "Chat messages stored and broadcast.")
                          .get()),
@@ -122,12 +142,12 @@ void RealtimeEvents::on_packet(const std::shared_ptr<RealtimeSocket>& s, const s
   } catch (const ApiError& e) {
     error = EventError{e.code(), e.what()};
   } catch (const storage::SqliteError& e) {
-    log::error("realtime event failed", {{"event", name}, {"error", e.what()}});
+    log_failure(name, e.what());
     error = e.is_full()
                 ? EventError{"storage_full", "the server's storage is full; try again later"}
                 : EventError{"internal_error", "the server failed to handle this event"};
   } catch (const std::exception& e) {
-    log::error("realtime event failed", {{"event", name}, {"error", e.what()}});
+    log_failure(name, e.what());
     error = EventError{"internal_error", "the server failed to handle this event"};
   }
   const json error_json = error ? json{{"code", error->code}, {"message", error->message}} : json();
@@ -137,6 +157,16 @@ void RealtimeEvents::on_packet(const std::shared_ptr<RealtimeSocket>& s, const s
     s->send(message_packet(socketio::encode_ack(*p.id, ack)));
   } else if (error) {
     s->send(event_packet("error", error_json));
+  }
+  if (s->token_revoked) s->close("token revoked");
+}
+
+// A failing database fails every event, as fast as clients send them: one line
+// per interval says so, with how many were not logged.
+void RealtimeEvents::log_failure(const std::string& event, const char* what) {
+  if (const auto suppressed = failure_log_.admit()) {
+    log::error("realtime event failed",
+               {{"event", event.substr(0, 64)}, {"error", what}, {"suppressed", *suppressed}});
   }
 }
 
@@ -152,7 +182,11 @@ void RealtimeEvents::on_connect(const std::shared_ptr<RealtimeSocket>& s, const 
     const auto& t = auth["token"];
     if (!t.is_string() || t.get<std::string>().empty()) return refuse("invalid token");
     try {
-      s->user = store_.user_for_token(sha256(t.get<std::string>()), now_millis());
+      const auto hash = sha256(t.get<std::string>());
+      const auto now = now_millis();
+      s->user = store_.user_for_token(hash, now);
+      s->token_hash = hash;
+      s->token_checked_at = now;
     } catch (const std::exception& e) {
       log::error("realtime: token check failed", {{"error", e.what()}});
       return refuse("the server could not check the token; try again");
@@ -164,11 +198,26 @@ void RealtimeEvents::on_connect(const std::shared_ptr<RealtimeSocket>& s, const 
   s->send(message_packet(socketio::encode_connect(s->id())));
 }
 
+void RealtimeEvents::recheck_token(RealtimeSocket& s) {
+  const auto now = now_millis();
+  if (!s.token_hash || now - s.token_checked_at < options_.token_recheck.count()) return;
+  if (store_.user_for_token(*s.token_hash, now)) {
+    s.token_checked_at = now;
+    return;
+  }
+  // Signed out from elsewhere: nothing more as this user on this connection.
+  s.user.reset();
+  s.set_signed_in_user({});
+  s.token_revoked = true;
+  throw EventError{"unauthorized", "the token was revoked or has expired: connect again with a new one"};
+}
+
 json RealtimeEvents::on_event(const std::shared_ptr<RealtimeSocket>& s, const std::string& name,
                               const json& payload) {
   // Events for signed-in users refuse anyone else before judging the payload.
   if (name == "stream:chat" || name == "stream:reaction" || name == "stream:prepare") {
     require_user(*s);
+    recheck_token(*s);
   }
   if (name == "stream:join") return join(s, stream_id_of(payload));
   if (name == "stream:leave") return leave(s, stream_id_of(payload), true);
@@ -179,6 +228,29 @@ json RealtimeEvents::on_event(const std::shared_ptr<RealtimeSocket>& s, const st
 }
 
 json RealtimeEvents::join(const std::shared_ptr<RealtimeSocket>& s, const std::string& stream_id) {
+  // Already in the room: the client has its state; the ack says so, nothing is
+  // read or written (a repeat join was a fresh snapshot, tens of KB, each time).
+  if (s->rooms.contains(stream_id)) {
+    return {{"streamId", stream_id}, {"viewerCount", rooms_->join(stream_id, s).count}};
+  }
+  // Each room entered is a viewer session written and announced: a socket, and
+  // an address across its sockets, may enter only so many a minute. A join
+  // that fails gives its tokens back (taking a negative cost).
+  const auto at = RateLimiter::Clock::now();
+  if (!join_limiter_.take(s->id(), at)) {
+    count_refusal("realtime_join_rate");
+    throw EventError{"rate_limited", "at most " + std::to_string(options_.joins_per_minute) +
+                                         " rooms entered a minute"};
+  }
+  if (!address_join_limiter_.take(s->address(), at)) {
+    join_limiter_.take(s->id(), at, -1);
+    count_refusal("realtime_join_rate_address");
+    throw EventError{"rate_limited", "too many rooms entered from this address; try again later"};
+  }
+  const auto give_back = [&] {
+    join_limiter_.take(s->id(), at, -1);
+    address_join_limiter_.take(s->address(), at, -1);
+  };
   const auto now = now_millis();
   const auto [fresh, count] = rooms_->join(stream_id, s);
   std::optional<JoinSnapshot> snapshot;
@@ -193,6 +265,7 @@ json RealtimeEvents::join(const std::shared_ptr<RealtimeSocket>& s, const std::s
     if (fresh) s->rooms[stream_id] = snapshot->viewer_session.value_or(0);
   } catch (...) {
     if (fresh) rooms_->leave(stream_id, s);
+    give_back();
     throw;
   }
   json products = json::array();
@@ -287,14 +360,29 @@ json RealtimeEvents::react(const std::shared_ptr<RealtimeSocket>& s, const std::
     throw EventError{"invalid_emoji", "react with one of the six emojis"};
   }
   const std::string emoji = payload["emoji"];
+  // Each reaction is a row and a broadcast: a user (across their sockets) gets
+  // reactions_per_second of them, twice as many at once.
+  if (!reaction_limiter_.take(me.id, RateLimiter::Clock::now())) {
+    count_refusal("realtime_reaction_rate");
+    throw EventError{"rate_limited", "at most " + format_rate(options_.reactions_per_second) +
+                                         " reactions a second"};
+  }
   const bool found = is_uuid(stream_id) &&
                      store_.add_reaction(stream_id, me.id, emoji, now_millis(), refuse_if_ended);
   if (!found) no_such_stream();
   reactions_.inc();
-  fanout_->broadcast(
-      stream_id,
-      event_packet("reaction:new", {{"streamId", stream_id}, {"emoji", emoji}, {"userId", me.id}}));
+  const auto added = reaction_batcher_.add(stream_id, emoji, me.id, ReactionBatcher::Clock::now());
+  if (added.send_now) fanout_->broadcast(stream_id, reaction_packet(stream_id, *added.send_now));
+  if (added.flush_needed && schedule_flush_) schedule_flush_(reaction_batcher_.interval());
   return json::object();
+}
+
+std::optional<ReactionBatcher::Clock::time_point> RealtimeEvents::flush_reactions(
+    ReactionBatcher::Clock::time_point now) {
+  for (const auto& room : reaction_batcher_.take_due(now)) {
+    for (const auto& c : room.counts) fanout_->broadcast(room.room, reaction_packet(room.room, c));
+  }
+  return reaction_batcher_.next_due();
 }
 
 json RealtimeEvents::prepare(const std::shared_ptr<RealtimeSocket>& s,

@@ -39,7 +39,8 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
         rooms(std::make_shared<Rooms>()),
         events(std::make_shared<RealtimeEvents>(store, rooms, rooms, options)),
         engine(std::make_shared<EngineIoServer>(ioc, blocking, options, events)),
-        viewer_timer(net::make_strand(ioc)) {}
+        viewer_timer(net::make_strand(ioc)),
+        reaction_timer(net::make_strand(ioc)) {}
 
   net::thread_pool& blocking;
   const RealtimeOptions options;
@@ -47,6 +48,11 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
   std::shared_ptr<RealtimeEvents> events;
   std::shared_ptr<EngineIoServer> engine;
   net::steady_timer viewer_timer;
+  // Sends the reactions a busy room gathered; armed while the batcher tracks a
+  // room (reaction_timer_armed: on the timer's strand).
+  net::steady_timer reaction_timer;
+  bool reaction_timer_armed = false;
+  bool stopped = false;  // on the reaction timer's strand
 
   std::mutex media_mutex;
   std::set<std::string> media_seen;  // streams whose media started at least once
@@ -59,11 +65,37 @@ struct Realtime::Impl : std::enable_shared_from_this<Realtime::Impl> {
       self->schedule_viewer_counts();
     });
   }
+
+  // From any thread: flush the reactions after `delay` unless a flush is due.
+  void schedule_reaction_flush(std::chrono::milliseconds delay) {
+    net::post(reaction_timer.get_executor(), [self = shared_from_this(), delay] {
+      if (self->reaction_timer_armed || self->stopped) return;
+      self->arm_reaction_timer(std::chrono::steady_clock::now() + delay);
+    });
+  }
+
+  // On the timer's strand. Broadcasting only queues packets, so the flush runs
+  // here, not on the blocking pool.
+  void arm_reaction_timer(std::chrono::steady_clock::time_point at) {
+    reaction_timer_armed = true;
+    reaction_timer.expires_at(at);
+    reaction_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      self->reaction_timer_armed = false;
+      if (ec || self->stopped) return;
+      if (const auto next = self->events->flush_reactions()) self->arm_reaction_timer(*next);
+    });
+  }
 };
 
 Realtime::Realtime(net::io_context& ioc, net::thread_pool& blocking, RealtimeStore& store,
                    const RealtimeOptions& options)
-    : impl_(std::make_shared<Impl>(ioc, blocking, store, options)) {}
+    : impl_(std::make_shared<Impl>(ioc, blocking, store, options)) {
+  // Before any client can react.
+  impl_->events->set_reaction_flush_scheduler(
+      [weak = std::weak_ptr(impl_)](std::chrono::milliseconds delay) {
+        if (auto impl = weak.lock()) impl->schedule_reaction_flush(delay);
+      });
+}
 
 Realtime::~Realtime() = default;
 
@@ -71,6 +103,10 @@ void Realtime::start() { impl_->schedule_viewer_counts(); }
 
 void Realtime::stop() {
   net::post(impl_->viewer_timer.get_executor(), [impl = impl_] { impl->viewer_timer.cancel(); });
+  net::post(impl_->reaction_timer.get_executor(), [impl = impl_] {
+    impl->stopped = true;
+    impl->reaction_timer.cancel();
+  });
   impl_->engine->stop();
 }
 
@@ -78,6 +114,10 @@ std::size_t Realtime::client_count() const { return impl_->engine->client_count(
 
 void Realtime::polling(const HttpRequest& request, std::function<void(HttpResponse)> reply) {
   impl_->engine->polling(request, std::move(reply));
+}
+
+std::optional<HttpResponse> Realtime::check_upgrade(const HttpRequest& request) {
+  return impl_->engine->check_upgrade(request);
 }
 
 std::shared_ptr<WsHandler> Realtime::websocket(const HttpRequest& request,

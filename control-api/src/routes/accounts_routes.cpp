@@ -5,11 +5,16 @@
 #include "souk/api/validate.hpp"
 #include "souk/api/views.hpp"
 #include "souk/random.hpp"
+#include "souk/refusals.hpp"
 #include "souk/storage/auth_tokens.hpp"
 #include "souk/storage/database.hpp"
 #include "souk/storage/users.hpp"
 
 #include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
 
 namespace souk::api {
 namespace {
@@ -27,6 +32,28 @@ std::string issue_token(Api& api, Connection& c, const std::string& user_id) {
       api.options().token_lifetime);
   storage::auth_tokens::insert(c, sha256(token), user_id, now, now + lifetime.count());
   return token;
+}
+
+// Runs a password hash or check on the hashing pool, waiting for it; 503 when
+// its queue is full (nothing was done: the client may simply retry).
+template <class F>
+auto on_hashing_pool(Api& api, F&& f) {
+  auto result = api.hashing().run(std::forward<F>(f));
+  if (!result) {
+    count_refusal("hash_queue_full");
+    ApiError e(503, "server_busy", "the server is busy checking passwords; try again shortly");
+    e.headers.emplace_back("Retry-After", "1");
+    throw e;
+  }
+  return std::move(*result);
+}
+
+ApiError rate_limited(std::string_view reason, const std::string& message, std::chrono::milliseconds wait) {
+  count_refusal(reason);
+  ApiError e(429, "rate_limited", message);
+  const auto seconds = std::chrono::ceil<std::chrono::seconds>(wait).count();
+  e.headers.emplace_back("Retry-After", std::to_string(std::max<std::int64_t>(1, seconds)));
+  return e;
 }
 
 HttpResponse register_user(Api& api, RequestContext& ctx) {
@@ -61,7 +88,7 @@ HttpResponse register_user(Api& api, RequestContext& ctx) {
   const auto username_taken = ApiError::conflict("username_taken", "that username is taken");
   // Checked before the (slow) hash, and again under the write lock for races.
   if (api.db().read(taken)) throw username_taken;
-  u.password_hash = api.passwords().hash(password);
+  u.password_hash = on_hashing_pool(api, [&] { return api.passwords().hash(password); });
   u.id = uuid_v4();
   u.created_at = now_millis();
 
@@ -76,21 +103,40 @@ HttpResponse register_user(Api& api, RequestContext& ctx) {
 HttpResponse login(Api& api, RequestContext& ctx) {
   const auto body = ctx.body();
   const std::string username = body.required_string("username");
+  // No account has any other form: refused before it costs a lookup, a hash or
+  // a limiter's record (a megabyte "username" used to be kept for the window).
+  validate::username(username);
   const std::string password = body.required_string("password");
 
+  // Spraying guesses over many usernames is bounded by failures per client
+  // address, then by failures overall; one username's guesses by its delay.
+  const auto now = LoginLimiter::Clock::now();
+  const std::string& client = ctx.request().client_address;
+  if (const auto wait = api.login_failures_by_address().wait(client, now); wait.count() > 0) {
+    throw rate_limited("login_address_rate", "too many failed logins from this address; try again later",
+                       wait);
+  }
+  if (const auto wait = api.login_failures_overall().wait({}, now); wait.count() > 0) {
+    throw rate_limited("login_global_rate", "too many failed logins on this server; try again later", wait);
+  }
   auto& limiter = api.login_limiter();
-  if (const auto wait = limiter.retry_after(username, LoginLimiter::Clock::now())) {
-    ApiError e(429, "rate_limited", "too many failed logins for this username; try again later");
-    e.headers.emplace_back("Retry-After", std::to_string(wait->count()));
-    throw e;
+  if (const auto wait = limiter.retry_after(username, now)) {
+    // Told before the password is checked, so it reveals nothing about it.
+    throw rate_limited("login_delay", "too many failed logins for this username; try again later",
+                       *wait);
   }
 
   const auto user = api.db().read(
       [&](Connection& c) { return storage::users::find_by_username(c, username); });
-  const bool ok = user ? api.passwords().verify(user->password_hash, password)
-                       : (api.passwords().verify_dummy(password), false);
+  const bool ok = on_hashing_pool(api, [&] {
+    return user ? api.passwords().verify(user->password_hash, password)
+                : (api.passwords().verify_dummy(password), false);
+  });
   if (!ok) {
-    limiter.record_failure(username, LoginLimiter::Clock::now());
+    const auto failed_at = LoginLimiter::Clock::now();
+    limiter.record_failure(username, failed_at);
+    (void)api.login_failures_by_address().take(client, failed_at);
+    (void)api.login_failures_overall().take({}, failed_at);
     throw ApiError(401, "invalid_credentials", "wrong username or password");
   }
   limiter.record_success(username);

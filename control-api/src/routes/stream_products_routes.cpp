@@ -6,12 +6,16 @@
 #include "souk/api/stream_access.hpp"
 #include "souk/api/views.hpp"
 #include "souk/random.hpp"
+#include "souk/refusals.hpp"
 #include "souk/storage/database.hpp"
 #include "souk/storage/products.hpp"
 #include "souk/storage/stream_products.hpp"
 #include "souk/storage/stream_stats.hpp"
 
 #include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
 
 namespace souk::api {
 namespace {
@@ -79,6 +83,15 @@ HttpResponse list_products(Api& api, RequestContext& ctx) {
 
 HttpResponse record_event(Api& api, RequestContext& ctx) {
   const auto& me = ctx.user();
+  // Counted before the body is judged: a flood of bad events costs its sender too.
+  const auto now = RateLimiter::Clock::now();
+  if (!api.product_events_by_user().take(me.id, now)) {
+    count_refusal("product_event_rate");
+    ApiError e(429, "rate_limited", "too many product events; try again later");
+    const auto wait = std::chrono::ceil<std::chrono::seconds>(api.product_events_by_user().wait(me.id, now));
+    e.headers.emplace_back("Retry-After", std::to_string(std::max<std::int64_t>(1, wait.count())));
+    throw e;
+  }
   const auto body = ctx.body();
   const auto type_text = body.required_string("type");
   const auto type = storage::parse_product_event_type(type_text);
@@ -86,8 +99,8 @@ HttpResponse record_event(Api& api, RequestContext& ctx) {
     throw ApiError::invalid_value("type", "'type' must be click, view, inquiry or purchase");
   }
   auto amount = body.optional_int("amount_cents");
-  if (amount && *amount < 0) {
-    throw ApiError::invalid_value("amount_cents", "'amount_cents' must be 0 or more");
+  if (amount && (*amount < 0 || *amount > storage::max_purchase_cents)) {
+    throw ApiError::invalid_value("amount_cents", "'amount_cents' must be between 0 and 10000000000");
   }
   if (amount && *type != storage::ProductEventType::purchase) {
     throw ApiError::invalid_value("amount_cents", "'amount_cents' is only for purchases");
@@ -99,13 +112,21 @@ HttpResponse record_event(Api& api, RequestContext& ctx) {
     if (s.status == storage::StreamStatus::scheduled) {
       throw ApiError::conflict("stream_not_started", "the stream has not gone live yet");
     }
+    // The figures of an ended stream are final (its /end reported them).
+    if (s.status == storage::StreamStatus::ended) {
+      throw ApiError::conflict("stream_ended", "the stream has ended; its figures are final");
+    }
     require_attached(c, s, product_id);
     std::int64_t cents = 0;
     if (*type == storage::ProductEventType::purchase) {
       // Without an amount, a purchase is one item at the listed price.
       cents = amount ? *amount : storage::products::find_by_id(c, product_id)->price_cents;
     }
-    storage::stream_products::record_event(c, s.id, product_id, me.id, *type, cents, now_millis());
+    if (!storage::stream_products::record_event(c, s.id, product_id, me.id, *type, cents, now_millis())) {
+      count_refusal("product_revenue_limit");
+      throw ApiError::invalid_value("amount_cents",
+                                    "this purchase would take the product's revenue past 10^15 cents");
+    }
     for (const auto& sp : storage::stream_products::list(c, s.id)) {
       if (sp.product.id != product_id) continue;
       return nlohmann::json{{"streamId", s.id},
@@ -131,8 +152,8 @@ HttpResponse analytics(Api& api, RequestContext& ctx) {
       f = storage::compute_stream_figures(c, s.id, *s.started_at, end);
     }
     nlohmann::json products = nlohmann::json::array();
-    std::int64_t revenue = 0;
-    for (const auto& sp : storage::stream_products::list(c, s.id)) {
+    const auto listed = storage::stream_products::list(c, s.id);
+    for (const auto& sp : listed) {
       const auto& k = sp.counters;
       products.push_back({{"productId", sp.product.id},
                           {"title", sp.product.title},
@@ -141,8 +162,8 @@ HttpResponse analytics(Api& api, RequestContext& ctx) {
                           {"inquiries", k.inquiries},
                           {"purchases", k.purchases},
                           {"revenueCents", k.revenue_cents}});
-      revenue += k.revenue_cents;
     }
+    const auto revenue = storage::total_revenue_cents(listed);
     const auto stats = end_stats_json(f);
     return nlohmann::json{
         {"streamId", s.id},

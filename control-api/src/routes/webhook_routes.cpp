@@ -34,6 +34,18 @@ nlohmann::json attempt_json(const storage::WebhookAttempt& a) {
           {"error", or_null(a.error)}};
 }
 
+// The receiver as a seller may see it: scheme, host and port. Its path, query
+// and user info are the operator's (a Slack-style URL carries its secret in the
+// path) and stay out of the API.
+std::string receiver_origin(std::string_view url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return {};
+  const auto authority_start = scheme_end + 3;
+  auto authority = url.substr(authority_start, url.find_first_of("/?#", authority_start) - authority_start);
+  if (const auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+  return std::string(url.substr(0, authority_start)) + std::string(authority);
+}
+
 nlohmann::json delivery_json(Connection& c, const storage::WebhookDelivery& d) {
   nlohmann::json attempts = nlohmann::json::array();
   for (const auto& a : storage::webhook_deliveries::attempts(c, d.id)) {
@@ -42,8 +54,7 @@ nlohmann::json delivery_json(Connection& c, const storage::WebhookDelivery& d) {
   return {{"id", d.id},
           {"eventId", d.event_id},
           {"type", d.event_type},
-          // Without the query string: a token the operator put there stays theirs.
-          {"url", d.url.substr(0, d.url.find('?'))},
+          {"url", receiver_origin(d.url)},
           {"status", d.status},
           {"attemptCount", d.attempts},
           {"nextAttemptAt", optional_time(d.next_attempt_at)},

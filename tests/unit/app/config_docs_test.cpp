@@ -71,16 +71,23 @@ std::string describe(const ServerConfig& c) {
   out << c.data_dir.string() << '|' << c.rtmp_listen.to_string() << '|'
       << c.http_listen.to_string() << '|' << c.public_http_url << '|' << c.public_rtmp_url << '|'
       << static_cast<int>(c.log_level) << '|' << static_cast<int>(c.log_format) << '|'
-      << c.max_body_bytes << '|' << c.http_request_timeout.count() << '|';
+      << c.max_body_bytes << '|' << c.http_request_timeout.count() << '|'
+      << c.http_max_connections << '|' << c.http_max_per_address << '|';
   for (const auto& o : c.cors_origins) out << o << ',';
   out << '|' << c.login_max_failures << '|' << c.login_window.count() << '|' << c.rtmp_app << '|'
       << c.rtmp_max_connections << '|' << c.rtmp_max_chunk_streams << '|' << c.rtmp_threads << '|'
       << c.hls_segment_seconds << '|' << c.hls_window << '|' << c.hls_cache_mb << '|'
       << c.viewer_count_interval.count() << '|' << c.idle_timeout.count() << '|'
       << c.rtmp_idle_timeout.count() << '|';
+  out << c.rtmp_max_per_address << '|' << c.rtmp_max_partial_bytes << '|' << c.rtmp_publish_deadline.count() << '|';
+  out << c.realtime_max_connections << '|' << c.realtime_max_per_address << '|'
+      << c.realtime_max_queue_bytes << '|' << c.reactions_per_second << '|'
+      << c.reaction_batch_interval.count() << '|' << c.joins_per_minute << '|';
   for (const auto& u : c.webhook_urls) out << u << ',';
   out << '|' << c.webhook_secret << '|' << c.webhook_max_attempts << '|'
       << c.webhook_retry_base.count();
+  out << '|' << c.login_failures_per_minute_per_address << '|' << c.login_failures_per_minute << '|'
+      << c.hash_threads << '|' << c.hash_queue << '|' << c.product_events_per_minute;
   return out.str();
 }
 

@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <utility>
+#include <vector>
+
 using namespace souk::app;
 
 namespace {
@@ -38,6 +41,8 @@ TEST_CASE("config: defaults") {
   CHECK(c.log_level == spdlog::level::info);
   CHECK(c.log_format == souk::log::Format::text);
   CHECK(c.http_request_timeout == std::chrono::seconds(30));
+  CHECK(c.http_max_connections == 20000);
+  CHECK(c.http_max_per_address == 2000);
 }
 
 TEST_CASE("config: precedence is flag, then env, then file") {
@@ -120,6 +125,29 @@ TEST_CASE("config: rtmp-idle-timeout defaults to 30 s, within 1..3600") {
   }
 }
 
+TEST_CASE("config: the RTMP bounds of issue 21 (per address, partial bytes, publish deadline)") {
+  const auto d = resolve_config({}, env_of({}));
+  CHECK(d.rtmp_max_per_address == 16);
+  CHECK(d.rtmp_max_partial_bytes == 8u * 1024 * 1024);
+  CHECK(d.rtmp_publish_deadline == std::chrono::seconds(10));
+  CHECK(resolve_config({{"rtmp-max-per-address", "2"}}, env_of({})).rtmp_max_per_address == 2);
+  CHECK(resolve_config({}, env_of({{"SOUK_RTMP_MAX_PARTIAL_BYTES", "65536"}})).rtmp_max_partial_bytes == 65536);
+  CHECK(resolve_config({{"rtmp-publish-deadline", "3"}}, env_of({})).rtmp_publish_deadline ==
+        std::chrono::seconds(3));
+  for (const char* bad : {"0", "100001", "x"}) {
+    CAPTURE(bad);
+    CHECK(error_of({{"rtmp-max-per-address", bad}}, env_of({})).starts_with("--rtmp-max-per-address: "));
+  }
+  for (const char* bad : {"65535", "1073741825", "x"}) {
+    CAPTURE(bad);
+    CHECK(error_of({{"rtmp-max-partial-bytes", bad}}, env_of({})).starts_with("--rtmp-max-partial-bytes: "));
+  }
+  for (const char* bad : {"0", "3601"}) {
+    CAPTURE(bad);
+    CHECK(error_of({{"rtmp-publish-deadline", bad}}, env_of({})).starts_with("--rtmp-publish-deadline: "));
+  }
+}
+
 TEST_CASE(
     "config: socketio ping interval and timeout default to 25000 and 20000 ms, within "
     "100..300000") {
@@ -159,6 +187,31 @@ TEST_CASE("config: token-ttl-seconds defaults to 30 days, within 1..31536000") {
   }
   CHECK(error_of({}, env_of({{"SOUK_TOKEN_TTL_SECONDS", "0"}}))
             .starts_with("SOUK_TOKEN_TTL_SECONDS: "));
+}
+
+TEST_CASE("config: the login, hashing and product-event bounds of issue 21, with their ranges") {
+  const auto d = resolve_config({}, env_of({}));
+  CHECK(d.login_failures_per_minute_per_address == 30);
+  CHECK(d.login_failures_per_minute == 600);
+  CHECK(d.hash_threads == 2);
+  CHECK(d.hash_queue == 16);
+  CHECK(d.product_events_per_minute == 120);
+  const auto c = resolve_config({{"hash-threads", "1"}, {"hash-queue", "0"}},
+                                env_of({{"SOUK_LOGIN_FAILURES_PER_MINUTE_PER_ADDRESS", "5"},
+                                        {"SOUK_PRODUCT_EVENTS_PER_MINUTE", "7"}}),
+                                "login_failures_per_minute = 50\n");
+  CHECK(c.hash_threads == 1);
+  CHECK(c.hash_queue == 0);
+  CHECK(c.login_failures_per_minute_per_address == 5);
+  CHECK(c.login_failures_per_minute == 50);
+  CHECK(c.product_events_per_minute == 7);
+  for (const auto& [name, bad] : std::vector<std::pair<std::string, std::string>>{
+           {"hash-threads", "0"}, {"hash-threads", "65"}, {"hash-queue", "257"}, {"hash-queue", "-1"},
+           {"login-failures-per-minute-per-address", "0"}, {"login-failures-per-minute", "x"},
+           {"product-events-per-minute", "0"}}) {
+    CAPTURE(name);
+    CHECK(error_of({{name, bad}}, env_of({})).starts_with("--" + name + ": "));
+  }
 }
 
 TEST_CASE("config: hls-cache-mb defaults to 256, 0 turns it off, within 0..65536") {

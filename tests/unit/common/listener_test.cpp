@@ -3,6 +3,7 @@
 #include "souk/listener.hpp"
 
 #include "souk/log.hpp"
+#include "souk/metrics.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
@@ -84,16 +85,34 @@ struct Fixture {
     client.connect(listener->local_endpoint());  // completes in the backlog
     return client;
   }
+
+  // From another loopback address (the whole of 127.0.0.0/8 is local on Linux).
+  tcp::socket connect_from(const char* address) {
+    tcp::socket client(ioc);
+    client.open(tcp::v4());
+    client.bind({net::ip::make_address(address), 0});
+    client.connect(listener->local_endpoint());
+    return client;
+  }
 };
 
+// The value of souk_refused_total{reason} in the process's registry (0 if absent).
+double refused(const std::string& reason) {
+  const auto text = souk::metrics::Registry::global().render();
+  const auto line = "souk_refused_total{reason=\"" + reason + "\"} ";
+  const auto at = text.find(line);
+  if (at == std::string::npos) return 0;
+  return std::stod(text.substr(at + line.size()));
+}
+
 // Whether the server closed the client's connection within the time.
-bool closed_by_server(tcp::socket& client, Fixture& f) {
+bool closed_by_server(tcp::socket& client, Fixture& f, std::chrono::milliseconds limit = 3000ms) {
   return f.run_until([&] {
     pollfd p{client.native_handle(), POLLIN, 0};
     if (::poll(&p, 1, 0) != 1) return false;
     char byte;
     return ::recv(client.native_handle(), &byte, 1, MSG_DONTWAIT) <= 0;
-  });
+  }, limit);
 }
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -136,6 +155,60 @@ TEST_CASE("listener: a connection over max_connections is closed at accept; a fr
   auto c = f.connect();
   CHECK(f.run_until([&] { return f.listener->connection_count() == 2; }));
   CHECK_FALSE(closed_by_server(c, f));
+  f.listener->shutdown();
+  f.run_until([&] { return f.listener->connection_count() == 0; });
+}
+
+// Issue 21: 50 silent sockets from one client took every RTMP slot.
+TEST_CASE("listener: a connection over max_per_address from one address is closed at accept; others are not") {
+  souk::ListenerOptions options;
+  options.name = "test";
+  options.max_per_address = 2;
+  Fixture f(options);
+  const auto one = net::ip::make_address("127.0.0.1");
+  const auto two = net::ip::make_address("127.0.0.2");
+  const double refused_before = refused("test_per_address");
+  auto a = f.connect_from("127.0.0.1");
+  auto b = f.connect_from("127.0.0.1");
+  REQUIRE(f.run_until([&] { return f.listener->connection_count(one) == 2; }));
+  auto refused_one = f.connect_from("127.0.0.1");
+  CHECK(closed_by_server(refused_one, f));
+  CHECK(refused("test_per_address") == refused_before + 1);
+
+  // Another address has slots of its own.
+  auto c = f.connect_from("127.0.0.2");
+  auto d = f.connect_from("127.0.0.2");
+  REQUIRE(f.run_until([&] { return f.listener->connection_count(two) == 2; }));
+  CHECK_FALSE(closed_by_server(c, f, 300ms));
+  CHECK(f.listener->connection_count() == 4);
+  CHECK(f.listener->connection_count(one) == 2);
+
+  // A connection that ends frees its address's slot.
+  a.close();
+  REQUIRE(f.run_until([&] { return f.listener->connection_count(one) == 1; }));
+  auto e = f.connect_from("127.0.0.1");
+  CHECK(f.run_until([&] { return f.listener->connection_count(one) == 2; }));
+  CHECK_FALSE(closed_by_server(e, f, 300ms));
+  CHECK(refused("test_per_address") == refused_before + 1);
+
+  f.listener->shutdown();
+  CHECK(f.run_until([&] { return f.listener->connection_count() == 0; }));
+  CHECK(f.listener->connection_count(one) == 0);
+  CHECK(f.listener->connection_count(two) == 0);
+}
+
+TEST_CASE("listener: the total cap comes first and is counted under its own reason") {
+  souk::ListenerOptions options;
+  options.name = "test";
+  options.max_connections = 1;
+  options.max_per_address = 5;
+  Fixture f(options);
+  const double refused_before = refused("test_connections");
+  auto a = f.connect();
+  REQUIRE(f.run_until([&] { return f.listener->connection_count() == 1; }));
+  auto b = f.connect_from("127.0.0.3");
+  CHECK(closed_by_server(b, f));
+  CHECK(refused("test_connections") == refused_before + 1);
   f.listener->shutdown();
   f.run_until([&] { return f.listener->connection_count() == 0; });
 }

@@ -228,3 +228,109 @@ TEST_CASE_FIXTURE(Fixture, "stream lifecycle in process") {
   CHECK(r.body["data"]["revenueCents"] == 700);
   CHECK(call("GET", "/api/v1/streams?status=ended").body["data"]["streams"].size() == 1);
 }
+
+namespace {
+
+// A login from a given client address (what the HTTP session sets).
+test::ApiReply login_from(Api& api, const std::string& client, const std::string& username,
+                          const std::string& password) {
+  HttpRequest req;
+  req.method = "POST";
+  req.target = req.path = "/api/v1/auth/login";
+  req.body = json{{"username", username}, {"password", password}}.dump();
+  req.client_address = client;
+  auto res = api.handle(req);
+  return {res.status, json::parse(res.body), std::move(res)};
+}
+
+}  // namespace
+
+// Issue 21, finding 2: a login's username was never checked, and every failed one
+// was kept by the limiter for the whole window (a megabyte each).
+TEST_CASE_FIXTURE(Fixture, "login checks the username as registration does, before anything else") {
+  for (const std::string& name : {std::string(1 << 20, 'a'), std::string("ab"), std::string("a b"),
+                                  std::string("x'; --")}) {
+    CAPTURE(name.size());
+    const auto r = call("POST", "/api/v1/auth/login", json{{"username", name}, {"password", "password1"}}.dump());
+    CHECK(r.status == 422);
+    CHECK(r.body["error"]["code"] == "invalid_value");
+    CHECK(r.body["error"]["field"] == "username");
+  }
+  CHECK(api.login_limiter().tracked() == 0);
+}
+
+// Issue 21, finding 6: spraying usernames from one address was unthrottled.
+TEST_CASE("failed logins are limited per client address, then overall") {
+  souk::storage::Database db(":memory:");
+  souk::test::TempDir dir("souk-api-test");
+  ApiOptions o;
+  o.data_dir = dir.path();
+  o.password_cost = PasswordCost::minimum();
+  o.login_failures_per_minute_per_address = 3;
+  o.login_failures_per_minute = 5;
+  Api api(db, o);
+  test::register_user(api, "owner", "buyer");
+
+  for (int i = 0; i < 3; ++i) CHECK(login_from(api, "10.0.0.1", "guess" + std::to_string(i), "password1").status == 401);
+  auto limited = login_from(api, "10.0.0.1", "owner", "password1");
+  CHECK(limited.status == 429);
+  CHECK(limited.body["error"]["code"] == "rate_limited");
+  CHECK(std::stoi(std::string(limited.raw.header("Retry-After"))) >= 1);
+  // Successes cost nothing; another address has its own allowance.
+  CHECK(login_from(api, "10.0.0.2", "owner", "password1").status == 200);
+  CHECK(login_from(api, "10.0.0.2", "owner", "password1").status == 200);
+  CHECK(login_from(api, "10.0.0.2", "guess", "password1").status == 401);
+  CHECK(login_from(api, "10.0.0.3", "guess", "password1").status == 401);
+  // Five failures in all: now every address is refused, until the allowance refills.
+  CHECK(login_from(api, "10.0.0.4", "owner", "password1").status == 429);
+}
+
+// Issue 21, finding 9: amounts were unbounded, sums overflowed, ended streams
+// still counted, and a user could post without limit.
+TEST_CASE("product events: bounded amounts, final figures once ended, a per-user rate") {
+  souk::storage::Database db(":memory:");
+  souk::test::TempDir dir("souk-api-test");
+  ApiOptions o;
+  o.data_dir = dir.path();
+  o.password_cost = PasswordCost::minimum();
+  o.product_events_per_minute = 6;
+  Api api(db, o);
+  const auto [seller_id, seller] = test::register_user(api, "shop", "seller");
+  const auto [buyer_id, buyer] = test::register_user(api, "fan", "buyer");
+  const auto [other_id, other] = test::register_user(api, "other", "buyer");
+  const std::string product =
+      test::call_api(api, "POST", "/api/v1/products", R"({"title":"Rug","price_cents":1000,"currency":"EUR"})", seller)
+          .body["data"]["id"];
+  auto r = test::call_api(api, "POST", "/api/v1/streams", json{{"title", "Live"}, {"product_ids", {product}}}.dump(), seller);
+  const std::string id = r.body["data"]["streamId"];
+  REQUIRE(test::call_api(api, "POST", "/api/v1/streams/" + id + "/go-live",
+                         R"({"camera_ready":true,"checklist_complete":true})", seller).status == 200);
+  const auto event = [&](const std::string& body, const std::string& token) {
+    return test::call_api(api, "POST", "/api/v1/streams/" + id + "/products/" + product + "/events", body, token);
+  };
+
+  r = event(R"({"type":"purchase","amount_cents":9223372036854775807})", buyer);
+  CHECK(r.status == 422);
+  CHECK(r.body["error"]["field"] == "amount_cents");
+  CHECK(event(R"({"type":"purchase","amount_cents":10000000001})", buyer).status == 422);
+  CHECK(event(R"({"type":"purchase","amount_cents":10000000000})", buyer).status == 201);
+  CHECK(event(R"({"type":"purchase"})", buyer).status == 201);
+  CHECK(event(R"({"type":"view"})", buyer).status == 201);
+  CHECK(event(R"({"type":"view"})", buyer).status == 201);
+  // Six events a minute, bad ones included: the seventh is refused.
+  r = event(R"({"type":"view"})", buyer);
+  CHECK(r.status == 429);
+  CHECK(r.body["error"]["code"] == "rate_limited");
+  CHECK(std::stoi(std::string(r.raw.header("Retry-After"))) >= 1);
+  CHECK(event(R"({"type":"view"})", other).status == 201);
+
+  r = test::call_api(api, "GET", "/api/v1/streams/" + id + "/analytics", "", seller);
+  CHECK(r.body["data"]["revenueCents"] == 10000001000);
+
+  REQUIRE(test::call_api(api, "POST", "/api/v1/streams/" + id + "/end", "", seller).status == 200);
+  r = event(R"({"type":"purchase"})", other);
+  CHECK(r.status == 409);
+  CHECK(r.body["error"]["code"] == "stream_ended");
+  r = test::call_api(api, "GET", "/api/v1/streams/" + id + "/analytics", "", seller);
+  CHECK(r.body["data"]["revenueCents"] == 10000001000);
+}

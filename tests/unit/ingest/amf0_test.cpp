@@ -82,6 +82,39 @@ TEST_CASE("amf0: malformed input is refused, never over-read") {
   CHECK_FALSE(decode_all(deep));
 }
 
+// Regression (issue 21): a 16 MB onMetaData holding a strict array of nulls
+// decoded into 1.2 GB. Every value counts, nested ones and property values too.
+TEST_CASE("amf0: more values than max_values are refused") {
+  // "onMetaData", then a strict array (marker 0x0a, count 5) of five nulls (0x05).
+  const std::vector<std::uint8_t> wire = {
+      0x02, 0x00, 0x0a, 'o', 'n', 'M', 'e', 't', 'a', 'D', 'a', 't', 'a',  // string "onMetaData"
+      0x0a, 0x00, 0x00, 0x00, 0x05,                                        // strict array, count 5
+      0x05, 0x05, 0x05, 0x05, 0x05,                                        // five nulls
+  };
+  // Seven values: the name, the array, its five items.
+  CHECK(decode_all(wire, 16, 7));
+  CHECK_FALSE(decode_all(wire, 16, 6));
+  // Property values count as well: an object of three properties is four values.
+  const auto object = encode_all({Object{{{"a", 1.0}, {"b", 2.0}, {"c", nullptr}}}});
+  CHECK(decode_all(object, 16, 4));
+  CHECK_FALSE(decode_all(object, 16, 3));
+
+  // The attack's shape, at the default: 100,000 nulls in a 100 KB array stop at
+  // default_max_values instead of becoming 100,000 values.
+  std::vector<std::uint8_t> many = {0x0a, 0x00, 0x01, 0x86, 0xa0};  // strict array, count 100000
+  many.resize(many.size() + 100000, 0x05);
+  CHECK_FALSE(decode_all(many));
+  // A publisher's real onMetaData (ffmpeg's, 15 properties) is far within it.
+  const auto metadata = encode_all(
+      {"@setDataFrame", "onMetaData",
+       EcmaArray{{{"duration", 0.0}, {"width", 640.0}, {"height", 360.0}, {"videodatarate", 0.0},
+                  {"framerate", 30.0}, {"videocodecid", 7.0}, {"audiodatarate", 62.5},
+                  {"audiosamplerate", 48000.0}, {"audiosamplesize", 16.0}, {"stereo", true},
+                  {"audiocodecid", 10.0}, {"major_brand", "isom"}, {"minor_version", "512"},
+                  {"encoder", "Lavf59.27.100"}, {"filesize", 0.0}}}});
+  CHECK(decode_all(metadata));
+}
+
 TEST_CASE("amf0: numbers keep their bits") {
   const auto out = round_trip({std::numeric_limits<double>::infinity(), -0.0});
   CHECK(*out[0].as_number() == std::numeric_limits<double>::infinity());

@@ -283,3 +283,114 @@ TEST_CASE("chunks: protocol violations are specific errors") {
     CHECK(e == ChunkError::bad_chunk_size);
   }
 }
+
+namespace {
+
+// A type 0 chunk header (RTMP spec 5.3.1): one-byte basic header (fmt 0, csid <
+// 64), timestamp 0, the message length, its type, message stream 1.
+std::vector<std::uint8_t> fmt0_header(std::uint8_t csid, std::uint32_t length, std::uint8_t type) {
+  return {csid,                                         // fmt 0 | csid
+          0x00, 0x00, 0x00,                             // timestamp
+          static_cast<std::uint8_t>(length >> 16),      // message length, 24 bits
+          static_cast<std::uint8_t>(length >> 8),
+          static_cast<std::uint8_t>(length),
+          type,                                         // message type id
+          0x01, 0x00, 0x00, 0x00};                      // message stream id, little-endian
+}
+
+std::vector<std::uint8_t> concat(std::initializer_list<std::vector<std::uint8_t>> parts) {
+  std::vector<std::uint8_t> out;
+  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+}  // namespace
+
+// Regression (issue 21): a connection that never sent connect announced 16 MiB
+// messages on 59 chunk streams and sent all but their last byte: ~1 GB held.
+TEST_CASE("chunks: unfinished messages hold at most max_partial_bytes, whole or byte by byte") {
+  ChunkLimits limits;
+  limits.max_partial_bytes = 300;
+  const auto chunk = payload_of(128, 1);  // one chunk at the initial chunk size
+  for (bool bytewise : {false, true}) {
+    CAPTURE(bytewise);
+    {
+      // Three messages of 200 bytes, each cut after its first chunk: 128 + 128
+      // are held, the third chunk would make 384.
+      const auto wire = concat({fmt0_header(4, 200, msg_video), chunk,     // held 128
+                                fmt0_header(5, 200, msg_video), chunk,     // held 256
+                                fmt0_header(6, 200, msg_video), chunk});   // 384 > 300
+      ChunkReader r(limits);
+      ChunkError e = ChunkError::none;
+      const auto m = read_all(r, wire, bytewise, &e);
+      CHECK(m.empty());
+      CHECK(e == ChunkError::partial_bytes_exceeded);
+      CHECK(r.partial_bytes() <= 300);
+    }
+    {
+      // Finished messages give their bytes back: five of 200 bytes one after
+      // the other (1,000 in all) pass.
+      std::vector<std::uint8_t> wire;
+      for (int i = 0; i < 5; ++i) {
+        const auto rest = payload_of(72, 2);
+        wire = concat({wire, fmt0_header(4, 200, msg_video), chunk,
+                       {0xc4}, rest});  // fmt 3 continuation on csid 4: the last 72 bytes
+      }
+      ChunkReader r(limits);
+      ChunkError e = ChunkError::none;
+      const auto m = read_all(r, wire, bytewise, &e);
+      CHECK(e == ChunkError::none);
+      CHECK(m.size() == 5);
+      CHECK(r.partial_bytes() == 0);
+    }
+    {
+      // Abort (type 2, on csid 2, naming csid 4) gives the aborted message's bytes back.
+      const auto wire = concat({fmt0_header(4, 200, msg_video), chunk,           // held 128
+                                fmt0_header(2, 4, msg_abort), {0, 0, 0, 4},      // abort csid 4
+                                fmt0_header(5, 200, msg_video), chunk});         // held 128 again
+      ChunkReader r(limits);
+      ChunkError e = ChunkError::none;
+      const auto m = read_all(r, wire, bytewise, &e);
+      CHECK(e == ChunkError::none);
+      REQUIRE(m.size() == 1);
+      CHECK(m[0].type == msg_abort);
+      CHECK(r.partial_bytes() == 128);
+    }
+    {
+      // One message longer than the whole budget is refused at its header, before
+      // any of its payload is taken.
+      ChunkReader r(limits);
+      ChunkError e = ChunkError::none;
+      read_all(r, concat({fmt0_header(4, 301, msg_video), chunk}), bytewise, &e);
+      CHECK(e == ChunkError::message_too_large);
+      CHECK(r.partial_bytes() == 0);
+    }
+  }
+}
+
+TEST_CASE("chunks: set_message_limit refuses longer messages from the next header; raising it lets them in") {
+  for (bool bytewise : {false, true}) {
+    CAPTURE(bytewise);
+    ChunkReader r;  // 16 MiB by default
+    r.set_message_limit(64 * 1024);
+    ChunkError e = ChunkError::none;
+    // 64 KiB exactly is allowed (its first chunk arrives, the rest would follow).
+    read_all(r, concat({fmt0_header(4, 64 * 1024, msg_data_amf0), payload_of(128, 3)}), bytewise, &e);
+    CHECK(e == ChunkError::none);
+    // One byte more is not: refused at the header, with nothing of it read.
+    read_all(r, fmt0_header(5, 64 * 1024 + 1, msg_data_amf0), bytewise, &e);
+    CHECK(e == ChunkError::message_too_large);
+
+    ChunkLimits limits;
+    limits.max_message_size = 1024 * 1024;
+    for (const std::uint32_t length : {1024u * 1024, 1024u * 1024 + 1}) {
+      CAPTURE(length);
+      ChunkReader raised(limits);
+      raised.set_message_limit(64 * 1024);
+      raised.set_message_limit(16 * 1024 * 1024);  // as when a publish is accepted: up to the maximum
+      read_all(raised, fmt0_header(5, length, msg_video), bytewise, &e);
+      // Never past the reader's own maximum.
+      CHECK(e == (length <= limits.max_message_size ? ChunkError::none : ChunkError::message_too_large));
+    }
+  }
+}

@@ -10,6 +10,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <limits>
+#include <stdexcept>
 
 using namespace souk::storage;
 
@@ -150,11 +152,11 @@ TEST_CASE("stream products: attach order, skip duplicates, tags, events") {
     CHECK_FALSE(stream_products::attach(c, ids[0], "p2", 7));
     CHECK(stream_products::count(c, ids[0]) == 2);
     stream_products::set_tag(c, ids[0], "p1", ProductTag{0.25, 0.75, 12.5}, 8);
-    stream_products::record_event(c, ids[0], "p1", std::string("b"), ProductEventType::view, 0, 9);
-    stream_products::record_event(c, ids[0], "p1", std::string("b"), ProductEventType::click, 0, 9);
-    stream_products::record_event(c, ids[0], "p1", std::nullopt, ProductEventType::purchase, 1000, 9);
-    stream_products::record_event(c, ids[0], "p1", std::string("b"), ProductEventType::purchase, 900, 9);
-    stream_products::record_event(c, ids[0], "p2", std::string("b"), ProductEventType::inquiry, 0, 9);
+    CHECK(stream_products::record_event(c, ids[0], "p1", std::string("b"), ProductEventType::view, 0, 9));
+    CHECK(stream_products::record_event(c, ids[0], "p1", std::string("b"), ProductEventType::click, 0, 9));
+    CHECK(stream_products::record_event(c, ids[0], "p1", std::nullopt, ProductEventType::purchase, 1000, 9));
+    CHECK(stream_products::record_event(c, ids[0], "p1", std::string("b"), ProductEventType::purchase, 900, 9));
+    CHECK(stream_products::record_event(c, ids[0], "p2", std::string("b"), ProductEventType::inquiry, 0, 9));
   });
   const auto list = db.read([](Connection& c) { return stream_products::list(c, ids[0]); });
   REQUIRE(list.size() == 2);
@@ -169,6 +171,71 @@ TEST_CASE("stream products: attach order, skip duplicates, tags, events") {
   CHECK(list[1].counters.clicks == 1);
   CHECK(list[1].counters.purchases == 2);
   CHECK(list[1].counters.revenue_cents == 1900);
+}
+
+// Issue 21, finding 9: two purchases of 2^63-1 cents turned a product's revenue
+// into a REAL, and adding two products' revenues overflowed.
+TEST_CASE("stream products: purchases are bounded and sums are checked") {
+  Database db(":memory:");
+  db.write([](Connection& c) {
+    users::insert(c, user("s", "seller"));
+    users::insert(c, user("b", "buyer"));
+    products::insert(c, Product{"p1", "s", "one", 1000, "USD", std::nullopt, 0});
+    streams::insert(c, stream(ids[0], "s", 1));
+    CHECK(stream_products::attach(c, ids[0], "p1", 2));
+  });
+  const auto revenue = [&db] {
+    return db.read([](Connection& c) { return stream_products::list(c, ids[0]).at(0).counters; });
+  };
+  static constexpr auto max_int64 = std::numeric_limits<std::int64_t>::max();
+  db.write([&](Connection& c) {
+    const auto purchase = [&](std::int64_t cents) {
+      return stream_products::record_event(c, ids[0], "p1", std::string("b"), ProductEventType::purchase, cents, 3);
+    };
+    CHECK_FALSE(purchase(max_int64));
+    CHECK_FALSE(purchase(max_purchase_cents + 1));
+    CHECK_FALSE(purchase(-1));
+    CHECK(purchase(max_purchase_cents));
+    CHECK(purchase(0));
+  });
+  CHECK(revenue().purchases == 2);
+  CHECK(revenue().revenue_cents == max_purchase_cents);
+
+  // Near the cap on a product's revenue: what would pass it is refused, whole.
+  db.write([](Connection& c) {
+    c.execute("UPDATE stream_products SET revenue_cents = ? WHERE stream_id = ?", max_revenue_cents - 5, ids[0]);
+  });
+  db.write([](Connection& c) {
+    CHECK_FALSE(stream_products::record_event(c, ids[0], "p1", std::string("b"), ProductEventType::purchase, 6, 4));
+    CHECK(stream_products::record_event(c, ids[0], "p1", std::string("b"), ProductEventType::purchase, 5, 4));
+  });
+  CHECK(revenue().revenue_cents == max_revenue_cents);
+  CHECK(revenue().purchases == 3);
+  CHECK(db.read([](Connection& c) {
+    auto q = c.query("SELECT COUNT(*) FROM product_events WHERE stream_id = ?", ids[0]);
+    q.next();
+    return q->int64(0);
+  }) == 3);
+
+  // The schema says the same, whoever writes.
+  CHECK_THROWS_AS(db.write([](Connection& c) {
+    c.execute("INSERT INTO product_events (stream_id, product_id, type, amount_cents, created_at)"
+              " VALUES (?, 'p1', 'purchase', ?, 5)", ids[0], max_int64);
+  }), SqliteError);
+  CHECK_THROWS_AS(db.write([](Connection& c) {
+    c.execute("UPDATE stream_products SET revenue_cents = revenue_cents + ? WHERE stream_id = ?", max_int64, ids[0]);
+  }), SqliteError);
+  CHECK(revenue().revenue_cents == max_revenue_cents);
+}
+
+TEST_CASE("stream products: the total revenue is checked arithmetic") {
+  StreamProduct a, b;
+  a.counters.revenue_cents = max_revenue_cents;
+  b.counters.revenue_cents = 7;
+  CHECK(total_revenue_cents({a, b}) == max_revenue_cents + 7);
+  CHECK(total_revenue_cents({}) == 0);
+  a.counters.revenue_cents = std::numeric_limits<std::int64_t>::max();
+  CHECK_THROWS_AS(total_revenue_cents({a, b}), std::overflow_error);
 }
 
 TEST_CASE("notifications: followers, neighbours within 2 km, narrowed by audience") {
@@ -261,6 +328,30 @@ TEST_CASE("streams: an operator's end request is kept until the stream ends") {
     CHECK(streams::end_requested(c) == std::vector<std::string>{ids[0]});
     CHECK(streams::set_ended(c, ids[0], 3000, StoredStats{}, std::nullopt));
     CHECK(streams::end_requested(c).empty());
+  });
+}
+
+TEST_CASE("streams: a disabled seller's key no longer publishes, and their live streams are asked to end") {
+  Database db(":memory:");
+  db.write([](Connection& c) {
+    users::insert(c, user("s1", "seller"));
+    users::insert(c, user("s2", "seller"));
+    streams::insert(c, stream(ids[0], "s1", 1000));
+    streams::insert(c, stream(ids[1], "s1", 1001));
+    streams::insert(c, stream(ids[2], "s2", 1002));
+    CHECK(streams::set_live(c, ids[0], souk::sha256("k0"), 2000, 0));
+    CHECK(streams::set_live(c, ids[2], souk::sha256("k2"), 2000, 0));
+  });
+  db.write([](Connection& c) {
+    users::set_disabled(c, "s1", 2500);
+    // Disabled: the key is refused at once, before the stream is ended.
+    CHECK_FALSE(streams::find_live_by_key_hash(c, souk::sha256("k0")));
+    CHECK(streams::find_live_by_key_hash(c, souk::sha256("k2")) == ids[2]);
+    // Only s1's live stream: not the scheduled one, not another seller's.
+    CHECK(streams::request_end_for_seller(c, "s1", 2600) == 1);
+    CHECK(streams::end_requested(c) == std::vector<std::string>{ids[0]});
+    users::set_disabled(c, "s1", std::nullopt);
+    CHECK(streams::find_live_by_key_hash(c, souk::sha256("k0")) == ids[0]);
   });
 }
 

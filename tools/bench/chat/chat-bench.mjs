@@ -235,6 +235,10 @@ async function startSouk(cfg, dataDir, logPath) {
     ...(cfg.soukArgs.includes('--log-level') ? [] : ['--log-level', 'warn']),
     // The stream never gets a publisher: keep it live for the whole benchmark.
     '--idle-timeout', String(7 * 86400),
+    // Every viewer comes from 127.0.0.1: lift the per-address bounds.
+    '--realtime-max-per-address', '1000000',
+    '--http-max-per-address', '1000000',
+    '--joins-per-minute', '10000',
     ...cfg.soukArgs,
   ];
   const [cmd, argv] = pinned(cfg.serverCpus, cfg.souk, args);

@@ -97,8 +97,11 @@ class Souk:
 
     def start(self):
         self.log = open(self.log_path, 'ab')
+        # Every bench publisher and viewer comes from 127.0.0.1: lift the per-address caps
+        # (issue 21). An environment variable, which builds from before it ignore.
+        env = dict(os.environ, SOUK_RTMP_MAX_PER_ADDRESS='100000', SOUK_HTTP_MAX_PER_ADDRESS='1000000')
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=self.log,
-                                     preexec_fn=raise_fd_limit)
+                                     preexec_fn=raise_fd_limit, env=env)
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:

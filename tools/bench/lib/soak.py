@@ -43,7 +43,9 @@ def run(binary, rtmp_load, fixture, out, minutes):
     work = os.path.join(out, 'soak')
     os.makedirs(work, exist_ok=True)
     duration = int(minutes * 60)
-    souk = common.Souk(binary, ["--rtmp-max-connections", "200"], log_level="info").start()
+    # Every viewer comes from 127.0.0.1: the per-address bounds are lifted.
+    souk = common.Souk(binary, ["--rtmp-max-connections", "200", "--realtime-max-per-address", "1000000",
+                                "--joins-per-minute", "10000"], log_level="info").start()
     stop = threading.Event()
     try:
         seller = common.register(souk.url)

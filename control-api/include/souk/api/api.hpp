@@ -3,11 +3,13 @@
 // never on a network thread.
 #pragma once
 
+#include "souk/api/hashing_pool.hpp"
 #include "souk/api/http/http_types.hpp"
 #include "souk/api/login_limiter.hpp"
 #include "souk/api/passwords.hpp"
 #include "souk/api/router.hpp"
 #include "souk/api/stream_lifecycle.hpp"
+#include "souk/rate_limiter.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -38,6 +40,15 @@ struct ApiOptions {
   std::vector<std::string> cors_origins = {"*"};
   int login_max_failures = 5;
   std::chrono::seconds login_window{15 * 60};
+  // Failed logins allowed per minute from one client address, and from all
+  // together (429 beyond): what stops spraying many usernames.
+  int login_failures_per_minute_per_address = 30;
+  int login_failures_per_minute = 600;
+  // The hashing pool: threads that hash at once, and requests that may wait (503 beyond).
+  std::size_t hash_threads = 2;
+  std::size_t hash_queue = 16;
+  // Product events one user may post a minute (429 beyond).
+  int product_events_per_minute = 120;
   std::chrono::seconds token_lifetime{std::int64_t{30} * 86400};  // --token-ttl-seconds
   double neighborhood_radius_m = 2000;  // "users within 2 km" of the seller
   PasswordCost password_cost = PasswordCost::interactive();
@@ -69,7 +80,14 @@ class Api {
   // data_dir / "hls" as a string: the start of every HLS cache key.
   const std::string& hls_root() const { return hls_root_; }
   const PasswordHasher& passwords() const { return passwords_; }
+  // Where passwords are hashed and checked: never on the request pool itself.
+  HashingPool& hashing() { return hashing_; }
   LoginLimiter& login_limiter() { return login_limiter_; }
+  // Failed logins by client address, and all of them under one key.
+  RateLimiter& login_failures_by_address() { return login_failures_by_address_; }
+  RateLimiter& login_failures_overall() { return login_failures_overall_; }
+  // Product events by user id.
+  RateLimiter& product_events_by_user() { return product_events_by_user_; }
   // Every (method, path pattern) the router answers, in the order registered: what
   // the OpenAPI document must describe.
   std::vector<Router<Handler>::Entry> routes() const { return router_.entries(); }
@@ -87,7 +105,11 @@ class Api {
   std::string hls_root_;
   std::string_view hls_route_;  // the media route's pattern, for cached responses
   PasswordHasher passwords_;
+  HashingPool hashing_;
   LoginLimiter login_limiter_;
+  RateLimiter login_failures_by_address_;
+  RateLimiter login_failures_overall_;
+  RateLimiter product_events_by_user_;
   StreamLifecycle lifecycle_;
   Router<Handler> router_;
 };

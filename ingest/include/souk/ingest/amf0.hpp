@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <span>
@@ -67,10 +68,17 @@ struct Value {
   const Value* get(std::string_view name) const;
 };
 
+// Values one message may decode into, nested ones and property values counted:
+// a value of one byte (a null) costs ~40 bytes decoded, so a 16 MB strict array
+// of nulls took 1.2 GB and a second of a network thread (issue 21). A publisher's
+// commands and onMetaData hold a few dozen.
+constexpr std::size_t default_max_values = 4096;
+
 // Decodes values until the input ends. nullopt on malformed or truncated input,
-// or nesting deeper than max_depth.
+// nesting deeper than max_depth, or more than max_values values.
 std::optional<std::vector<Value>> decode_all(std::span<const std::uint8_t> bytes,
-                                            int max_depth = 16);
+                                            int max_depth = 16,
+                                            std::size_t max_values = default_max_values);
 
 void encode(const Value& v, std::vector<std::uint8_t>& out);
 std::vector<std::uint8_t> encode_all(std::initializer_list<Value> values);

@@ -3,6 +3,7 @@
 // cuts. Both are pure: bytes in, messages out, and the reverse.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -46,17 +47,28 @@ enum class ChunkError {
   too_many_streams,    // more chunk stream ids than allowed
   bad_chunk_size,      // Set Chunk Size of 0 or with the top bit set
   length_changed,      // a continuation chunk's header changed the message length
+  partial_bytes_exceeded,  // unfinished messages would hold more than allowed
 };
 const char* to_string(ChunkError e);
 
 struct ChunkLimits {
   std::uint32_t max_message_size = 16 * 1024 * 1024;
   std::size_t max_chunk_streams = 64;
+  // Payload bytes all unfinished messages of one connection may hold together,
+  // whatever their headers announce: without it, one message left one byte short
+  // on each of many chunk streams keeps max_message_size per stream (issue 21).
+  std::size_t max_partial_bytes = std::size_t{8} * 1024 * 1024;
 };
 
 class ChunkReader {
  public:
-  explicit ChunkReader(ChunkLimits limits = {}) : limits_(limits) {}
+  explicit ChunkReader(ChunkLimits limits = {})
+      : limits_(limits), message_limit_(limits.max_message_size) {}
+
+  // Messages announced longer than `size` (at most limits.max_message_size) are
+  // refused with message_too_large from the next header on: a session keeps it
+  // small until the peer has earned more (a publish accepted).
+  void set_message_limit(std::uint32_t size) { message_limit_ = std::min(size, limits_.max_message_size); }
 
   // Consumes `bytes`, calling `on_message` for each complete message (Set Chunk
   // Size and Abort are also applied here, as they change how the next chunks are
@@ -69,6 +81,8 @@ class ChunkReader {
 
   std::uint32_t chunk_size() const { return chunk_size_; }
   std::uint64_t bytes_received() const { return bytes_received_; }
+  // Payload bytes held in unfinished messages now.
+  std::size_t partial_bytes() const { return partial_bytes_; }
 
  private:
   struct StreamState {
@@ -98,11 +112,13 @@ class ChunkReader {
   ChunkError close_chunk(const std::function<void(RtmpMessage&&)>& on_message);
 
   ChunkLimits limits_;
+  std::uint32_t message_limit_;
   std::uint32_t chunk_size_ = 128;  // the protocol's initial chunk size
   std::optional<OpenChunk> open_;
   std::vector<std::uint8_t> header_;  // the start of a header the last read cut off
   std::unordered_map<std::uint32_t, StreamState> streams_;
   std::uint64_t bytes_received_ = 0;
+  std::size_t partial_bytes_ = 0;  // the sum of every stream's partial->size()
 };
 
 class ChunkWriter {

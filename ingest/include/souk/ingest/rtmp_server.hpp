@@ -28,7 +28,19 @@ class StreamHub;
 struct RtmpOptions {
   std::string app = "live";  // the application name publishers connect to
   std::size_t max_connections = 1000;
+  // Connections open at once from one address (the TCP peer, a proxy's own
+  // address behind one); more are closed at accept.
+  std::size_t max_per_address = 16;
   ChunkLimits chunk_limits;
+  // Until a publish is accepted, a connection has shown no key: its messages may
+  // be no longer than this (commands are a few hundred bytes; OBS and ffmpeg send
+  // media and metadata only after NetStream.Publish.Start).
+  std::uint32_t max_message_size_before_publish = 64 * 1024;
+  // onMetaData larger than this is ignored, not decoded (real ones are < 1 KiB).
+  std::size_t max_metadata_bytes = 64 * 1024;
+  // From accept to an accepted publish; a connection that has not published by
+  // then is closed, so silent connections cannot hold the slots.
+  std::chrono::seconds publish_deadline{10};
   std::uint32_t out_chunk_size = 60000;  // what the server announces and sends with
   std::uint32_t window_ack_size = 2500000;
   std::chrono::seconds handshake_timeout{10};

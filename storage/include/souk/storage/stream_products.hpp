@@ -35,6 +35,17 @@ struct StreamProduct {
   ProductCounters counters;
 };
 
+// What the counters hold, so every sum of them fits in 64 bits: a purchase is at
+// most 10^10 cents (the highest product price) and a product's revenue in one
+// stream at most 10^15, so even 9,000 products' revenues add up without
+// overflow. The schema's CHECK constraints say the same (migration 4).
+inline constexpr std::int64_t max_purchase_cents = 10'000'000'000;
+inline constexpr std::int64_t max_revenue_cents = 1'000'000'000'000'000;
+
+// The sum of the products' revenues; std::overflow_error past max 64 bits
+// (never, for fewer than 9,000 products within max_revenue_cents).
+std::int64_t total_revenue_cents(const std::vector<StreamProduct>& products);
+
 enum class ProductEventType { click, view, inquiry, purchase };
 std::optional<ProductEventType> parse_product_event_type(std::string_view s);
 const char* to_string(ProductEventType t);
@@ -51,7 +62,9 @@ void set_tag(Connection& c, std::string_view stream_id, std::string_view product
              const ProductTag& tag, UnixMillis now);
 
 // Stores the event and bumps the product's counter (and revenue for a purchase).
-void record_event(Connection& c, std::string_view stream_id, std::string_view product_id,
+// False, with nothing written, when the amount is outside 0..max_purchase_cents
+// or would take the product's revenue past max_revenue_cents.
+[[nodiscard]] bool record_event(Connection& c, std::string_view stream_id, std::string_view product_id,
                   const std::optional<std::string>& user_id, ProductEventType type,
                   std::int64_t amount_cents, UnixMillis now);
 

@@ -118,6 +118,10 @@ std::vector<std::string> idle_live(Connection& c, UnixMillis cutoff);
 // stream is not live.
 bool request_end(Connection& c, std::string_view id, UnixMillis now);
 
+// The same for every live stream of a seller (their account was disabled).
+// Returns how many.
+std::int64_t request_end_for_seller(Connection& c, std::string_view seller_id, UnixMillis now);
+
 // Live streams an operator asked to end.
 std::vector<std::string> end_requested(Connection& c);
 
@@ -128,7 +132,8 @@ std::int64_t interrupt_all_receiving(Connection& c, UnixMillis now);
 // How many streams are live now (the souk_live_streams gauge).
 std::int64_t count_live(Connection& c);
 
-// The live stream whose key hashes to `key_hash`, compared in constant time.
+// The live stream whose key hashes to `key_hash`, compared in constant time;
+// none if its seller's account is disabled.
 std::optional<std::string> find_live_by_key_hash(Connection& c, const Sha256& key_hash);
 
 // Newest first, filtered; returns at most filter.limit streams.

@@ -3,12 +3,17 @@
 #include "souk/api/realtime/events.hpp"
 
 #include "realtime_fakes.hpp"
+#include "souk/log.hpp"
 #include "souk/random.hpp"
 #include "souk/storage/sqlite.hpp"
 
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
+
+#include <spdlog/sinks/ostream_sink.h>
+
+#include <sstream>
 
 using namespace souk::api;
 using namespace souk::api::test;
@@ -186,10 +191,14 @@ TEST_CASE_FIXTURE(
                             {{"streamId", live_id}, {"viewerCount", 1}, {"userId", "buyer-1"}}})
                    .dump());
 
-  // Joining again: the state again, but no second session and no announcement.
-  emit(s, "stream:join", {{"stream_id", live_id}});
+  // Joining again (issue 21): only the ack; no second session, no announcement,
+  // and not the room's state again (tens of KB each time, for nothing).
+  s->take_sent();
+  CHECK(emit(s, "stream:join", {{"stream_id", live_id}}) ==
+        json{{"ok", true}, {"streamId", live_id}, {"viewerCount", 1}});
   CHECK(store.sessions_opened.size() == 1);
   CHECK(fanout->take().empty());
+  CHECK(events_of(s->sent()).empty());
 
   // An anonymous viewer counts under its socket id.
   auto anonymous = connect();
@@ -339,8 +348,8 @@ TEST_CASE_FIXTURE(Fixture, "events: reactions take one of the six emojis, on a s
   const auto broadcasts = fanout->take();
   REQUIRE(broadcasts.size() == 1);
   CHECK(decode_message(broadcasts[0].second).data ==
-        json::array(
-            {"reaction:new", {{"streamId", live_id}, {"emoji", fire}, {"userId", "buyer-1"}}}));
+        json::array({"reaction:new",
+                     {{"streamId", live_id}, {"emoji", fire}, {"userId", "buyer-1"}, {"count", 1}}}));
 }
 
 TEST_CASE_FIXTURE(Fixture, "events: prepare is the owner's, and answers stream:ready") {
@@ -415,4 +424,146 @@ TEST_CASE_FIXTURE(Fixture,
   }
   CHECK(seller->sent().empty());
   CHECK(anonymous->sent().empty());
+}
+
+// Issue 21: one buyer socket had 84k-129k reactions accepted in 5 s.
+TEST_CASE_FIXTURE(Fixture, "events: reactions are rate limited per user, across their sockets") {
+  options.reactions_per_second = 2;  // 4 at once
+  make_events();
+  const std::string fire = "\U0001F525";
+  auto a = connect("buyer-token");
+  auto b = connect("buyer-token");  // the same user's second socket
+  for (int i = 0; i < 4; ++i) {
+    CHECK(emit(i % 2 ? a : b, "stream:reaction", {{"stream_id", live_id}, {"emoji", fire}}) ==
+          json{{"ok", true}});
+  }
+  const auto refused = emit(a, "stream:reaction", {{"stream_id", live_id}, {"emoji", fire}});
+  CHECK(error_code(refused) == "rate_limited");
+  CHECK(refused["error"]["message"] == "at most 2 reactions a second");
+  CHECK(error_code(emit(b, "stream:reaction", {{"stream_id", live_id}, {"emoji", fire}})) ==
+        "rate_limited");
+  // Without an ack: the error event, as chat's limit sends it.
+  b->take_sent();
+  events->on_packet(b, "2" + json::array({"stream:reaction", {{"stream_id", live_id}, {"emoji", fire}}}).dump());
+  const auto got = events_of(b->sent());
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].first == "error");
+  CHECK(got[0].second["code"] == "rate_limited");
+  CHECK(store.reactions.size() == 4);  // nothing refused was stored
+
+  // Another user has a bucket of their own.
+  auto seller = connect("seller-token");
+  CHECK(emit(seller, "stream:reaction", {{"stream_id", live_id}, {"emoji", fire}})["ok"] == true);
+}
+
+TEST_CASE_FIXTURE(Fixture, "events: a busy room's reactions go out as one count per emoji") {
+  options.reactions_per_second = 100;
+  make_events();
+  const std::string fire = "\U0001F525";
+  const std::string heart = "\u2764\uFE0F";
+  auto buyer = connect("buyer-token");
+  auto seller = connect("seller-token");
+  CHECK(emit(buyer, "stream:reaction", {{"stream_id", live_id}, {"emoji", fire}})["ok"] == true);
+  CHECK(fanout->take().size() == 1);  // the room was quiet: at once
+  for (int i = 0; i < 30; ++i) {
+    CHECK(emit(i < 20 ? buyer : seller, "stream:reaction",
+               {{"stream_id", live_id}, {"emoji", i % 2 ? heart : fire}})["ok"] == true);
+  }
+  CHECK(fanout->take().empty());  // within the interval: they wait
+  CHECK(store.reactions.size() == 31);  // each is stored, whatever its broadcast
+
+  CHECK(events->flush_reactions(ReactionBatcher::Clock::now() + options.reaction_batch_interval));
+  const auto broadcasts = fanout->take();
+  REQUIRE(broadcasts.size() == 2);
+  CHECK(decode_message(broadcasts[0].second).data ==
+        json::array({"reaction:new",
+                     {{"streamId", live_id}, {"emoji", fire}, {"userId", "seller-1"}, {"count", 15}}}));
+  CHECK(decode_message(broadcasts[1].second).data ==
+        json::array({"reaction:new",
+                     {{"streamId", live_id}, {"emoji", heart}, {"userId", "seller-1"}, {"count", 15}}}));
+}
+
+// Issue 21: anonymous sockets cycling join/leave added a viewer session per cycle.
+TEST_CASE_FIXTURE(Fixture, "events: rooms entered are rate limited per socket and per address") {
+  options.joins_per_minute = 2;  // per socket; 20 per address
+  make_events();
+  auto s = connect();
+  for (int i = 0; i < 2; ++i) {
+    CHECK(emit(s, "stream:join", {{"stream_id", live_id}})["ok"] == true);
+    CHECK(emit(s, "stream:leave", {{"stream_id", live_id}})["ok"] == true);
+  }
+  const auto refused = emit(s, "stream:join", {{"stream_id", live_id}});
+  CHECK(error_code(refused) == "rate_limited");
+  CHECK(refused["error"]["message"] == "at most 2 rooms entered a minute");
+  CHECK(store.sessions_opened.size() == 2);
+  CHECK(rooms->members(live_id).empty());
+
+  // Joins that fail cost nothing: a fresh socket still has its two.
+  auto t = connect();
+  for (int i = 0; i < 5; ++i) {
+    CHECK(error_code(emit(t, "stream:join", {{"stream_id", unknown_id}})) == "stream_not_found");
+  }
+  CHECK(emit(t, "stream:join", {{"stream_id", live_id}})["ok"] == true);
+  CHECK(emit(t, "stream:join", {{"stream_id", quiet_id}})["ok"] == true);
+  CHECK(emit(t, "stream:join", {{"stream_id", live_id}})["ok"] == true);  // a repeat: free
+
+  // The address has 20 across its sockets (4 taken above); another address is apart.
+  int entered = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto u = connect();
+    for (const auto& id : {live_id, quiet_id}) {
+      if (emit(u, "stream:join", {{"stream_id", id}})["ok"] == true) ++entered;
+    }
+  }
+  CHECK(entered == 16);
+  auto elsewhere = std::make_shared<FakeSocket>("socket-elsewhere", "192.0.2.7");
+  events->on_packet(elsewhere, "0");
+  CHECK(emit(elsewhere, "stream:join", {{"stream_id", live_id}})["ok"] == true);
+}
+
+// Issue 21: on a full disk every reaction logged a line (74k in 5 s).
+TEST_CASE_FIXTURE(Fixture, "events: failing storage logs one line per interval, not per event") {
+  auto s = connect("buyer-token");
+  store.fail = [] {
+    throw souk::storage::SqliteError(13 /* SQLITE_FULL */, "database or disk is full");
+  };
+  souk::log::init(spdlog::level::trace, souk::log::Format::json);
+  std::ostringstream out;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  sink->set_formatter(souk::log::make_formatter(souk::log::Format::json));
+  spdlog::default_logger()->sinks() = {sink};
+  for (int i = 0; i < 200; ++i) {
+    CHECK(error_code(emit(s, "stream:join", {{"stream_id", live_id}})) == "storage_full");
+  }
+  souk::log::init(spdlog::level::off, souk::log::Format::text);
+  int lines = 0;
+  std::istringstream in(out.str());
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("realtime event failed") != std::string::npos) ++lines;
+  }
+  CHECK(lines == 1);
+}
+
+TEST_CASE_FIXTURE(Fixture, "events: a token revoked after CONNECT stops its chat and reactions, and the socket closes (issue 21)") {
+  const std::string fire = "\U0001F525";
+  store.tokens[souk::sha256("temp-token")] = {"buyer-2", "bo", std::nullopt};
+
+  // Within the re-check interval the token is taken as checked at CONNECT.
+  auto cached = connect("temp-token");
+  store.tokens.erase(souk::sha256("temp-token"));
+  CHECK(emit(cached, "stream:reaction", {{"stream_id", live_id}, {"emoji", fire}})["ok"] == true);
+
+  // Past it (zero here), the next event checks again and finds it revoked.
+  options.token_recheck = std::chrono::milliseconds(0);
+  make_events();
+  store.tokens[souk::sha256("temp-token")] = {"buyer-2", "bo", std::nullopt};
+  auto s = connect("temp-token");
+  CHECK(emit(s, "stream:chat", {{"stream_id", live_id}, {"message", "still here"}})["ok"] == true);
+  store.tokens.erase(souk::sha256("temp-token"));  // logout, or the account disabled
+  CHECK(error_code(emit(s, "stream:chat", {{"stream_id", live_id}, {"message", "and now?"}})) ==
+        "unauthorized");
+  CHECK(s->closed() == std::vector<std::string>{"token revoked"});
+  CHECK_FALSE(s->user);
+  CHECK(s->signed_in_user().empty());
+  CHECK(store.chat[live_id].size() == 1);
 }

@@ -30,7 +30,8 @@ inline socketio::Packet decode_message(const std::string& engine_text) {
 
 class FakeSocket final : public RealtimeSocket {
  public:
-  explicit FakeSocket(std::string id) : RealtimeSocket(std::move(id)) {}
+  explicit FakeSocket(std::string id, std::string address = "127.0.0.1")
+      : RealtimeSocket(std::move(id), std::move(address)) {}
 
   void deliver(std::span<const SharedText> packets) override {
     std::lock_guard lock(mutex_);

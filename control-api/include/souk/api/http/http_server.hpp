@@ -29,9 +29,14 @@ struct HttpServerOptions {
   std::chrono::seconds request_timeout{30};  // to read one request, idle time included
   std::size_t max_ws_message_bytes = 1000000;  // Engine.IO's maxPayload
   std::size_t max_ws_queue = 1024;             // messages waiting for a slow WebSocket reader
+  std::size_t max_ws_queue_bytes = std::size_t{4} * 1024 * 1024;  // their bytes, likewise
   HttpMetrics* metrics = nullptr;  // counts each response by its route template, when set
   // Peers whose X-Forwarded-For names the client (HttpRequest::remote, the access log).
   TrustedProxies trusted_proxies;
+  // Connections open at once, in all and from one address (trusted proxies are
+  // not capped per address); one more is closed as soon as it is accepted.
+  std::size_t max_connections = 20000;
+  std::size_t max_per_address = 2000;
 };
 
 class HttpServer {

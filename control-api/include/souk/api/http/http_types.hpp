@@ -26,6 +26,9 @@ struct HttpRequest {
   std::map<std::string, std::string, std::less<>> headers;  // names lowercased
   std::string body;
   std::string remote;  // peer address
+  // The client's IP address without a port: the peer's, or the one a trusted
+  // proxy's X-Forwarded-For names (the key of bounds kept per client address).
+  std::string client_address;
   bool body_too_large = false;  // the body was over the limit and not read
 
   std::string_view header(std::string_view lowercase_name) const {

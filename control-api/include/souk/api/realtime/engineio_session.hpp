@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -41,8 +42,8 @@ class EngineIoServer;
 class EngineIoClient final : public RealtimeSocket,
                              public std::enable_shared_from_this<EngineIoClient> {
  public:
-  EngineIoClient(EngineIoServer& server, std::string engine_sid, boost::asio::io_context& ioc,
-                 boost::asio::thread_pool& blocking);
+  EngineIoClient(EngineIoServer& server, std::string engine_sid, std::string address,
+                 boost::asio::io_context& ioc, boost::asio::thread_pool& blocking);
 
   // RealtimeSocket
   void deliver(std::span<const SharedText> packets) override;
@@ -58,8 +59,10 @@ class EngineIoClient final : public RealtimeSocket,
   bool closed = false;
   bool upgrading = false;  // a WebSocket probe succeeded; polls end with noop until the upgrade
   bool upgraded = false;   // websocket is the transport
+  bool probed = false;     // a WebSocket came to upgrade the session: no second one may
   std::shared_ptr<WsConnection> ws;
   std::deque<SharedText> queue;  // for polling
+  std::size_t queued_bytes = 0;  // of `queue`
   std::function<void(HttpResponse)> pending_poll;
   bool awaiting_pong = false;
 
@@ -81,6 +84,7 @@ class EngineIoServer : public std::enable_shared_from_this<EngineIoServer> {
   void polling(const HttpRequest& request, std::function<void(HttpResponse)> reply);
   std::shared_ptr<WsHandler> websocket(const HttpRequest& request,
                                        std::shared_ptr<WsConnection> connection);
+  std::optional<HttpResponse> check_upgrade(const HttpRequest& request) const;
 
   // Queues packets to a client: on its WebSocket, or for its next poll (which
   // a poll waiting takes at once). A client that does not keep up is closed.
@@ -97,7 +101,13 @@ class EngineIoServer : public std::enable_shared_from_this<EngineIoServer> {
  private:
   friend class EngineWsHandler;
 
-  std::shared_ptr<EngineIoClient> create_client(bool websocket);
+  // Why a new session may not open now (nullptr: it may): the caps on
+  // sessions, in all and per address. mutex_ held.
+  const char* refuse_new_session(const std::string& address) const;
+  HttpResponse session_refusal(const char* why) const;
+  // A new session, or nullptr with `refusal` set to why not.
+  std::shared_ptr<EngineIoClient> create_client(bool websocket, const std::string& address,
+                                                const char*& refusal);
   std::shared_ptr<EngineIoClient> find(const std::string& sid) const;
   void schedule_ping(const std::shared_ptr<EngineIoClient>& c);
   // Returns false when the packet is a protocol violation (the caller closes).
@@ -116,6 +126,7 @@ class EngineIoServer : public std::enable_shared_from_this<EngineIoServer> {
 
   mutable std::mutex mutex_;                                                  // clients_, stopped_
   std::unordered_map<std::string, std::shared_ptr<EngineIoClient>> clients_;  // by sid
+  std::unordered_map<std::string, std::size_t> per_address_;  // sessions open, by client address
   bool stopped_ = false;
 };
 

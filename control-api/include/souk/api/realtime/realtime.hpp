@@ -8,6 +8,7 @@
 //   events            the Socket.IO events and their rules (data via RealtimeStore)
 //   rooms             membership and fan-out (RoomFanout: the multi-node seam)
 //   chat_limiter      the per-user chat rate limit
+//   reaction_batcher  a busy room's reactions, one reaction:new per emoji per interval
 //
 //   client                                   server
 //   GET  /socket.io/?EIO=4&transport=polling  -> 0{"sid",...}        (open)
@@ -48,6 +49,7 @@ class Realtime final : public RealtimeEndpoint, public StreamObserver {
   void polling(const HttpRequest& request, std::function<void(HttpResponse)> reply) override;
   std::shared_ptr<WsHandler> websocket(const HttpRequest& request,
                                        std::shared_ptr<WsConnection> connection) override;
+  std::optional<HttpResponse> check_upgrade(const HttpRequest& request) override;
 
   // StreamObserver
   void stream_live(const std::string& stream_id, const std::vector<std::string>& notified) override;

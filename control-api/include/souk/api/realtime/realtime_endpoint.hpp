@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -38,6 +39,10 @@ class RealtimeEndpoint {
   virtual ~RealtimeEndpoint() = default;
   // A long-polling GET or POST; `reply` is called once, later, from any thread.
   virtual void polling(const HttpRequest& request, std::function<void(HttpResponse)> reply) = 0;
+  // A WebSocket upgrade, before it is accepted: an HTTP response refusing it
+  // (403 for an Origin --cors-origins does not list, 429 or 503 past the
+  // session caps), or nullopt to go on.
+  virtual std::optional<HttpResponse> check_upgrade(const HttpRequest& request) = 0;
   // A WebSocket was accepted for this request (its query names the session, if
   // any). Returns the handler for its messages, or nullptr to close it.
   virtual std::shared_ptr<WsHandler> websocket(const HttpRequest& request,

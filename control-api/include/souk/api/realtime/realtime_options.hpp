@@ -18,6 +18,9 @@ struct RealtimeOptions {
   std::size_t max_payload = 1000000;
   // Packets waiting for a polling client; one more closes it (it stopped polling).
   std::size_t max_queue = 1024;
+  // Bytes waiting for a client, polling or WebSocket; past them it is closed
+  // as past max_queue (a few large packets weigh as much as many small ones).
+  std::size_t max_queue_bytes = std::size_t{4} * 1024 * 1024;
   // Socket.IO packets a client may have waiting for its strand; one more closes
   // it: a client may not queue more work than it lets the server finish.
   int max_backlog = 256;
@@ -36,6 +39,28 @@ struct RealtimeOptions {
   // Past this many users tracked, the chat limiter forgets those whose minute
   // has passed, so its map stays as small as the set of recent chatters.
   std::size_t chat_limiter_prune_threshold = 4096;
+
+  // Reactions per user, across their sockets: this many a second on average,
+  // twice as many at once.
+  double reactions_per_second = 10;
+  // A room's reactions go out at most once per interval: the first after a
+  // quiet interval at once, the rest as one reaction:new per emoji with its
+  // count when the interval ends. Zero: each reaction at once, alone.
+  std::chrono::milliseconds reaction_batch_interval{200};
+  // Rooms a socket may enter per minute (a join of a room it is not in); a
+  // client address may enter ten times as many, across its sockets. Repeat
+  // joins and leaves are not counted: a leave needs a join before it.
+  int joins_per_minute = 30;
+
+  // A signed-in socket's token is checked again before a chat message, reaction
+  // or prepare once this long has passed since the last check: a revoked token
+  // (logout, a disabled account) stops working within it.
+  std::chrono::milliseconds token_recheck{5000};
+
+  // Engine.IO sessions (one per Socket.IO client, polling or WebSocket) open at
+  // once, and per client address.
+  std::size_t max_connections = 10000;
+  std::size_t max_per_address = 1000;  // many viewers may share an address (NAT, CGNAT)
 };
 
 }  // namespace souk::api

@@ -18,9 +18,13 @@ namespace souk::api {
 
 class RealtimeSocket : public RoomMember {
  public:
-  explicit RealtimeSocket(std::string id) : id_(std::move(id)) {}
+  // `address`: the client's IP address as the HTTP server saw it (behind a
+  // trusted proxy, the one it names), for the bounds kept per address.
+  explicit RealtimeSocket(std::string id, std::string address = {})
+      : id_(std::move(id)), address_(std::move(address)) {}
 
   const std::string& id() const { return id_; }  // the Socket.IO socket id
+  const std::string& address() const { return address_; }
 
   // One packet, after those sent before (thread-safe).
   void send(const SharedText& packet) { deliver(std::span<const SharedText>(&packet, 1)); }
@@ -31,6 +35,12 @@ class RealtimeSocket : public RoomMember {
   // Socket.IO state, touched only by the handler on the socket's strand.
   bool connected = false;
   std::optional<RealtimeUser> user;
+  // The token CONNECT signed in with, and when it was last found valid: a
+  // logout or `souk-live user disable` revokes it, and the socket's next chat,
+  // reaction or prepare after RealtimeOptions::token_recheck finds out.
+  std::optional<Sha256> token_hash;
+  UnixMillis token_checked_at = 0;
+  bool token_revoked = false;  // the socket closes once told why
   std::map<std::string, std::int64_t> rooms;  // stream id -> viewer session id
   std::string viewer_key() const { return user ? user->id : id_; }
 
@@ -46,6 +56,7 @@ class RealtimeSocket : public RoomMember {
 
  private:
   const std::string id_;
+  const std::string address_;
   mutable std::mutex signed_in_mutex_;
   std::string signed_in_user_;
 };

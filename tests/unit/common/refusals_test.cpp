@@ -1,0 +1,36 @@
+#include "souk/metrics.hpp"
+#include "souk/refusals.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using namespace std::chrono_literals;
+
+namespace {
+// The value of souk_refused_total{reason} in the process's registry (0 if absent).
+double refused(const std::string& reason) {
+  const auto text = souk::metrics::Registry::global().render();
+  const auto line = "souk_refused_total{reason=\"" + reason + "\"} ";
+  const auto at = text.find(line);
+  if (at == std::string::npos) return 0;
+  return std::stod(text.substr(at + line.size()));
+}
+}  // namespace
+
+TEST_CASE("a refusal is counted under its reason") {
+  const double before = refused("test_reason");
+  souk::count_refusal("test_reason");
+  souk::count_refusal("test_reason");
+  CHECK(refused("test_reason") == before + 2);
+}
+
+TEST_CASE("the log throttle lets one line through per interval and counts the rest") {
+  souk::LogThrottle throttle(10s);
+  const auto t0 = souk::LogThrottle::Clock::time_point{} + 1h;
+  CHECK(throttle.admit(t0) == std::optional<std::uint64_t>{0});
+  CHECK_FALSE(throttle.admit(t0 + 1s));
+  CHECK_FALSE(throttle.admit(t0 + 9s));
+  CHECK(throttle.admit(t0 + 10s) == std::optional<std::uint64_t>{2});
+  CHECK(throttle.admit(t0 + 30s) == std::optional<std::uint64_t>{0});
+}
