@@ -63,6 +63,13 @@ bool RateLimiter::take(std::string_view key, Clock::time_point now, double cost)
   return true;
 }
 
+void RateLimiter::give_back(std::string_view key, Clock::time_point now, double cost) {
+  const auto h = hash(key);
+  std::lock_guard lock(mutex_);
+  Bucket& b = bucket(h, now);
+  b.tokens = std::min(burst_, b.tokens + cost);
+}
+
 std::chrono::milliseconds RateLimiter::wait(std::string_view key, Clock::time_point now, double cost) {
   const auto h = hash(key);
   std::lock_guard lock(mutex_);

@@ -23,6 +23,9 @@ class RateLimiter {
 
   // Takes `cost` tokens from the key's bucket if it has them.
   bool take(std::string_view key, Clock::time_point now, double cost = 1);
+  // Returns `cost` tokens taken for something that then did not happen (never
+  // beyond the burst).
+  void give_back(std::string_view key, Clock::time_point now, double cost = 1);
   // How long until `cost` tokens are there (zero if they are now).
   std::chrono::milliseconds wait(std::string_view key, Clock::time_point now, double cost = 1);
 

@@ -235,7 +235,7 @@ json RealtimeEvents::join(const std::shared_ptr<RealtimeSocket>& s, const std::s
   }
   // Each room entered is a viewer session written and announced: a socket, and
   // an address across its sockets, may enter only so many a minute. A join
-  // that fails gives its tokens back (taking a negative cost).
+  // that fails gives its tokens back.
   const auto at = RateLimiter::Clock::now();
   if (!join_limiter_.take(s->id(), at)) {
     count_refusal("realtime_join_rate");
@@ -243,13 +243,13 @@ json RealtimeEvents::join(const std::shared_ptr<RealtimeSocket>& s, const std::s
                                          " rooms entered a minute"};
   }
   if (!address_join_limiter_.take(s->address(), at)) {
-    join_limiter_.take(s->id(), at, -1);
+    join_limiter_.give_back(s->id(), at);
     count_refusal("realtime_join_rate_address");
     throw EventError{"rate_limited", "too many rooms entered from this address; try again later"};
   }
   const auto give_back = [&] {
-    join_limiter_.take(s->id(), at, -1);
-    address_join_limiter_.take(s->address(), at, -1);
+    join_limiter_.give_back(s->id(), at);
+    address_join_limiter_.give_back(s->address(), at);
   };
   const auto now = now_millis();
   const auto [fresh, count] = rooms_->join(stream_id, s);

@@ -61,3 +61,17 @@ TEST_CASE("memory is bounded whatever the keys: huge keys are hashed, and a spra
   CHECK(limiter.tracked_keys() <= 100);
   CHECK(limiter.take("user1", t0 + 1h));
 }
+
+TEST_CASE("tokens given back are there again, never beyond the burst") {
+  RateLimiter limiter(1, 2);
+  const auto t0 = RateLimiter::Clock::time_point{} + 1h;
+  CHECK(limiter.take("k", t0));
+  CHECK(limiter.take("k", t0));
+  CHECK_FALSE(limiter.take("k", t0));
+  limiter.give_back("k", t0);
+  CHECK(limiter.take("k", t0));
+  limiter.give_back("k", t0, 5);
+  CHECK(limiter.take("k", t0));
+  CHECK(limiter.take("k", t0));
+  CHECK_FALSE(limiter.take("k", t0));
+}
