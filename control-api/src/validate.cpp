@@ -13,8 +13,8 @@ constexpr std::size_t max_password = 128;
 
 std::size_t utf8_length(std::string_view s) {
   std::size_t n = 0;
-  for (unsigned char c : s) {
-    if ((c & 0xC0) != 0x80) ++n;  // count every byte that is not a continuation byte
+  for (const char ch : s) {
+    if ((static_cast<unsigned char>(ch) & 0xC0) != 0x80) ++n;  // count every byte that is not a continuation byte
   }
   return n;
 }
@@ -41,7 +41,8 @@ void http_url(const char* field, std::string_view value) {
   const bool scheme_ok = value.starts_with("https://") || value.starts_with("http://");
   const auto host_start = value.find("://") + 3;
   bool chars_ok = value.size() <= 2048;
-  for (unsigned char c : value) {
+  for (const char ch : value) {
+    const auto c = static_cast<unsigned char>(ch);
     if (c <= 0x20 || c == 0x7f) chars_ok = false;
   }
   if (!scheme_ok || !chars_ok || host_start >= value.size() || value[host_start] == '/') {

@@ -7,6 +7,8 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
+#include "refusal_count.hpp"
+
 #include <doctest/doctest.h>
 #include <spdlog/sinks/ostream_sink.h>
 
@@ -96,14 +98,7 @@ struct Fixture {
   }
 };
 
-// The value of souk_refused_total{reason} in the process's registry (0 if absent).
-double refused(const std::string& reason) {
-  const auto text = souk::metrics::Registry::global().render();
-  const auto line = "souk_refused_total{reason=\"" + reason + "\"} ";
-  const auto at = text.find(line);
-  if (at == std::string::npos) return 0;
-  return std::stod(text.substr(at + line.size()));
-}
+using souk::test::refusal_count;
 
 // Whether the server closed the client's connection within the time.
 bool closed_by_server(tcp::socket& client, Fixture& f, std::chrono::milliseconds limit = 3000ms) {
@@ -167,13 +162,13 @@ TEST_CASE("listener: a connection over max_per_address from one address is close
   Fixture f(options);
   const auto one = net::ip::make_address("127.0.0.1");
   const auto two = net::ip::make_address("127.0.0.2");
-  const double refused_before = refused("test_per_address");
+  const double refused_before = refusal_count("test_per_address");
   auto a = f.connect_from("127.0.0.1");
   auto b = f.connect_from("127.0.0.1");
   REQUIRE(f.run_until([&] { return f.listener->connection_count(one) == 2; }));
   auto refused_one = f.connect_from("127.0.0.1");
   CHECK(closed_by_server(refused_one, f));
-  CHECK(refused("test_per_address") == refused_before + 1);
+  CHECK(refusal_count("test_per_address") == refused_before + 1);
 
   // Another address has slots of its own.
   auto c = f.connect_from("127.0.0.2");
@@ -189,7 +184,7 @@ TEST_CASE("listener: a connection over max_per_address from one address is close
   auto e = f.connect_from("127.0.0.1");
   CHECK(f.run_until([&] { return f.listener->connection_count(one) == 2; }));
   CHECK_FALSE(closed_by_server(e, f, 300ms));
-  CHECK(refused("test_per_address") == refused_before + 1);
+  CHECK(refusal_count("test_per_address") == refused_before + 1);
 
   f.listener->shutdown();
   CHECK(f.run_until([&] { return f.listener->connection_count() == 0; }));
@@ -203,12 +198,12 @@ TEST_CASE("listener: the total cap comes first and is counted under its own reas
   options.max_connections = 1;
   options.max_per_address = 5;
   Fixture f(options);
-  const double refused_before = refused("test_connections");
+  const double refused_before = refusal_count("test_connections");
   auto a = f.connect();
   REQUIRE(f.run_until([&] { return f.listener->connection_count() == 1; }));
   auto b = f.connect_from("127.0.0.3");
   CHECK(closed_by_server(b, f));
-  CHECK(refused("test_connections") == refused_before + 1);
+  CHECK(refusal_count("test_connections") == refused_before + 1);
   f.listener->shutdown();
   f.run_until([&] { return f.listener->connection_count() == 0; });
 }

@@ -1,5 +1,6 @@
-#include "souk/metrics.hpp"
 #include "souk/refusals.hpp"
+
+#include "refusal_count.hpp"
 
 #include <doctest/doctest.h>
 
@@ -7,22 +8,13 @@
 
 using namespace std::chrono_literals;
 
-namespace {
-// The value of souk_refused_total{reason} in the process's registry (0 if absent).
-double refused(const std::string& reason) {
-  const auto text = souk::metrics::Registry::global().render();
-  const auto line = "souk_refused_total{reason=\"" + reason + "\"} ";
-  const auto at = text.find(line);
-  if (at == std::string::npos) return 0;
-  return std::stod(text.substr(at + line.size()));
-}
-}  // namespace
+using souk::test::refusal_count;
 
 TEST_CASE("a refusal is counted under its reason") {
-  const double before = refused("test_reason");
+  const double before = refusal_count("test_reason");
   souk::count_refusal("test_reason");
   souk::count_refusal("test_reason");
-  CHECK(refused("test_reason") == before + 2);
+  CHECK(refusal_count("test_reason") == before + 2);
 }
 
 TEST_CASE("the log throttle lets one line through per interval and counts the rest") {

@@ -37,7 +37,7 @@ struct RtmpOptions {
   // media and metadata only after NetStream.Publish.Start).
   std::uint32_t max_message_size_before_publish = 64 * 1024;
   // onMetaData larger than this is ignored, not decoded (real ones are < 1 KiB).
-  std::size_t max_metadata_bytes = 64 * 1024;
+  std::size_t max_metadata_bytes = std::size_t{64} * 1024;
   // From accept to an accepted publish; a connection that has not published by
   // then is closed, so silent connections cannot hold the slots.
   std::chrono::seconds publish_deadline{10};
