@@ -42,6 +42,15 @@ void put_basic_header(std::vector<std::uint8_t>& out, std::uint8_t fmt, std::uin
 
 }  // namespace
 
+const char* refusal_reason(ChunkError e) {
+  switch (e) {
+    case ChunkError::message_too_large: return "rtmp_message_size";
+    case ChunkError::partial_bytes_exceeded: return "rtmp_partial_bytes";
+    case ChunkError::too_many_streams: return "rtmp_chunk_streams";
+    default: return nullptr;
+  }
+}
+
 const char* to_string(ChunkError e) {
   switch (e) {
     case ChunkError::none: return "no error";

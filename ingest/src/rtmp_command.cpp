@@ -17,6 +17,36 @@ std::vector<std::uint8_t> user_control(std::uint16_t event, std::uint32_t value)
 
 }  // namespace
 
+std::string connect_app(const Command& connect) {
+  std::string app;
+  if (const auto* a = connect.object.get("app"); a && a->as_string()) app = *a->as_string();
+  app = app.substr(0, app.find('?'));
+  while (!app.empty() && app.back() == '/') app.pop_back();
+  return app;
+}
+
+std::string loggable_app(std::string_view app, const std::string& ours) {
+  const auto redacted = [](std::string_view s) {
+    return s.size() <= 4 ? std::string(s) : std::string(s.substr(0, 4)) + "\u2026";
+  };
+  if (app.size() > ours.size() && app.substr(0, ours.size()) == ours && app[ours.size()] == '/') {
+    return ours + "/" + redacted(app.substr(ours.size() + 1));
+  }
+  return redacted(app);
+}
+
+std::optional<amf0::Value> metadata_of(std::span<const std::uint8_t> payload) {
+  auto values = amf0::decode_all(payload);
+  if (!values || values->empty()) return std::nullopt;
+  const auto* first = (*values)[0].as_string();
+  if (!first) return std::nullopt;
+  const std::size_t at = *first == "@setDataFrame" ? 1 : 0;
+  if (values->size() <= at + 1) return std::nullopt;
+  const auto* name = (*values)[at].as_string();
+  if (!name || *name != "onMetaData") return std::nullopt;
+  return std::move((*values)[at + 1]);
+}
+
 std::optional<Command> parse_command(std::span<const std::uint8_t> payload) {
   auto values = amf0::decode_all(payload);
   if (!values || values->size() < 2) return std::nullopt;

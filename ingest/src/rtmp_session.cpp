@@ -38,7 +38,6 @@
 
 #include <algorithm>
 #include <deque>
-#include <string_view>
 
 namespace souk::ingest {
 
@@ -57,24 +56,7 @@ constexpr std::uint32_t publish_stream_id = 1;  // the one message stream we cre
 // Commands are a few hundred bytes; one larger is not from a publisher.
 constexpr std::size_t max_command_size = std::size_t{64} * 1024;
 
-// What the log shows of something that may hold a stream key (OBS users paste
-// rtmp://host/live/KEY into the Server field, so the key arrives as the app):
-// its first 4 characters.
-std::string redacted(std::string_view s) {
-  if (s.size() <= 4) return std::string(s);
-  return std::string(s.substr(0, 4)) + "\u2026";
-}
 
-// The chunk reader's errors that are bounds on what a client may use (the rest
-// are protocol errors): the reason souk_refused_total counts them under.
-const char* refusal_reason(ChunkError e) {
-  switch (e) {
-    case ChunkError::message_too_large: return "rtmp_message_size";
-    case ChunkError::partial_bytes_exceeded: return "rtmp_partial_bytes";
-    case ChunkError::too_many_streams: return "rtmp_chunk_streams";
-    default: return nullptr;
-  }
-}
 
 class RtmpSession : public Publisher, public Connection, public std::enable_shared_from_this<RtmpSession> {
  public:
@@ -330,12 +312,9 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
 
   void on_connect(const Command& cmd) {
     if (connected_) return protocol_error("connect twice");
-    std::string app;
-    if (const auto* a = cmd.object.get("app"); a && a->as_string()) app = *a->as_string();
-    app = app.substr(0, app.find('?'));
-    while (!app.empty() && app.back() == '/') app.pop_back();
+    const auto app = connect_app(cmd);
     if (app != server_->options.app) {
-      log::info("rtmp connect refused", {{"remote", remote_}, {"app", loggable_app(app)}});
+      log::info("rtmp connect refused", {{"remote", remote_}, {"app", loggable_app(app, server_->options.app)}});
       send_command(csid_command, 0, "_error",
                    {cmd.transaction_id, nullptr,
                     status_object("error", "NetConnection.Connect.Rejected",
@@ -356,17 +335,6 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
                        {"description", "Connection succeeded."},
                        {"objectEncoding", 0.0}}};
     send_command(csid_command, 0, "_result", {cmd.transaction_id, props, amf0::Value(info)});
-  }
-
-  // The app as the log may show it: a stream key pasted into OBS's Server field
-  // (rtmp://host/live/KEY) comes as "live/KEY", and any other unknown app may be
-  // a key too; only the configured app is shown whole.
-  std::string loggable_app(std::string_view app) const {
-    const std::string& ours = server_->options.app;
-    if (app.size() > ours.size() && app.substr(0, ours.size()) == ours && app[ours.size()] == '/') {
-      return ours + "/" + redacted(app.substr(ours.size() + 1));
-    }
-    return redacted(app);
   }
 
   void on_publish(const Command& cmd) {
@@ -439,20 +407,12 @@ class RtmpSession : public Publisher, public Connection, public std::enable_shar
       }
       return;
     }
-    auto values = amf0::decode_all(payload);
-    if (!values || values->empty()) return;  // malformed metadata is not worth a disconnect
-    const auto* first = (*values)[0].as_string();
-    if (!first) return;
-    std::size_t at = 0;
-    if (*first == "@setDataFrame") at = 1;
-    if (values->size() <= at + 1) return;
-    const auto* name = (*values)[at].as_string();
-    if (!name || *name != "onMetaData") return;
-    const auto& metadata = (*values)[at + 1];
+    auto metadata = metadata_of(payload);
+    if (!metadata) return;  // another data message, or malformed: not worth a disconnect
     if (publishing_) {
-      server_->hub.on_metadata(stream_id_, this, metadata);
+      server_->hub.on_metadata(stream_id_, this, *metadata);
     } else {
-      pending_metadata_ = metadata;
+      pending_metadata_ = std::move(metadata);
     }
   }
 

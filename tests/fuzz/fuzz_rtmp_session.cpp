@@ -146,11 +146,7 @@ std::vector<std::string> expected_codes(std::span<const std::uint8_t> chunks) {
     if (!cmd) return {};
     if (cmd->name == "connect") {
       if (connected) return {};
-      std::string app;
-      if (const auto* a = cmd->object.get("app"); a && a->as_string()) app = *a->as_string();
-      app = app.substr(0, app.find('?'));
-      while (!app.empty() && app.back() == '/') app.pop_back();
-      if (app != RtmpOptions{}.app) {
+      if (connect_app(*cmd) != RtmpOptions{}.app) {
         codes.emplace_back("NetConnection.Connect.Rejected");
         ended = true;
         continue;

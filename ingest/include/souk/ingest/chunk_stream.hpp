@@ -50,6 +50,9 @@ enum class ChunkError {
   partial_bytes_exceeded,  // unfinished messages would hold more than allowed
 };
 const char* to_string(ChunkError e);
+// For the errors that are bounds on what a client may use (the rest are
+// protocol errors): the reason souk_refused_total counts them under; else null.
+const char* refusal_reason(ChunkError e);
 
 struct ChunkLimits {
   std::uint32_t max_message_size = 16 * 1024 * 1024;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace souk::ingest {
@@ -21,6 +22,20 @@ struct Command {
 };
 
 std::optional<Command> parse_command(std::span<const std::uint8_t> payload);
+
+// The onMetaData object of a data message (type 18): `onMetaData, {…}` or, as
+// OBS and ffmpeg send it, `@setDataFrame, onMetaData, {…}`. None for any other
+// data message, or one that does not decode.
+std::optional<amf0::Value> metadata_of(std::span<const std::uint8_t> payload);
+
+// The application a connect command asks for: its command object's `app`,
+// without a query string or trailing slashes ("live/?x=1" is "live").
+std::string connect_app(const Command& connect);
+
+// The app as the log may show it: a stream key pasted into OBS's Server field
+// (rtmp://host/live/KEY) comes as "live/KEY", and any other unknown app may be a
+// key too, so only `ours` is shown whole; the rest as its first 4 characters.
+std::string loggable_app(std::string_view app, const std::string& ours);
 
 // The stream name of a publish command is the key; anything after '?' is ignored
 // (OBS and some apps append query parameters).
