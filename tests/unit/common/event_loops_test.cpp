@@ -110,8 +110,10 @@ TEST_CASE("event loops: each runs on a thread of its own; next() takes them in t
 }
 
 TEST_CASE("event loops: a listener runs each connection on one loop's thread, spread over the loops") {
-  net::io_context ioc;  // accepts; run by this thread
+  // The loops outlive the accepting io_context: an accept still pending there
+  // when it is destroyed holds a socket made on a loop's io_context.
   souk::EventLoops loops(2);
+  net::io_context ioc;  // accepts; run by this thread
   loops.start();
   Seen seen;
   std::size_t accepted = 0;  // on the acceptor's strand, which this thread runs
