@@ -61,4 +61,18 @@ bool constant_time_equal(const Sha256& a, const Sha256& b) {
   return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+KeyedHash::KeyedHash() {
+  init_crypto();
+  static_assert(crypto_shorthash_KEYBYTES == sizeof key_);
+  crypto_shorthash_keygen(key_.data());
+}
+
+std::uint64_t KeyedHash::operator()(std::string_view data) const {
+  std::uint64_t h = 0;
+  static_assert(crypto_shorthash_BYTES == sizeof h);
+  crypto_shorthash(reinterpret_cast<unsigned char*>(&h), reinterpret_cast<const unsigned char*>(data.data()),
+                   data.size(), key_.data());
+  return h;
+}
+
 }  // namespace souk

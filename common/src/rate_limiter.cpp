@@ -1,8 +1,6 @@
 // Token buckets by keyed hash.
 #include "souk/rate_limiter.hpp"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -12,17 +10,6 @@ namespace souk {
 RateLimiter::RateLimiter(double rate_per_second, double burst, std::size_t max_keys)
     : rate_(rate_per_second), burst_(std::max(1.0, burst)), max_keys_(std::max<std::size_t>(1, max_keys)) {
   if (!(rate_per_second > 0)) throw std::invalid_argument("rate limiter: the rate must be positive");
-  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialize");
-  static_assert(crypto_shorthash_KEYBYTES == 16);
-  crypto_shorthash_keygen(hash_key_.data());
-}
-
-std::uint64_t RateLimiter::hash(std::string_view key) const {
-  std::uint64_t h = 0;
-  static_assert(crypto_shorthash_BYTES == sizeof h);
-  crypto_shorthash(reinterpret_cast<unsigned char*>(&h), reinterpret_cast<const unsigned char*>(key.data()),
-                   key.size(), hash_key_.data());
-  return h;
 }
 
 void RateLimiter::make_room(Clock::time_point now) {
@@ -55,7 +42,7 @@ RateLimiter::Bucket& RateLimiter::bucket(std::uint64_t h, Clock::time_point now)
 }
 
 bool RateLimiter::take(std::string_view key, Clock::time_point now, double cost) {
-  const auto h = hash(key);
+  const auto h = hash_(key);
   std::lock_guard lock(mutex_);
   Bucket& b = bucket(h, now);
   if (b.tokens < cost) return false;
@@ -64,14 +51,14 @@ bool RateLimiter::take(std::string_view key, Clock::time_point now, double cost)
 }
 
 void RateLimiter::give_back(std::string_view key, Clock::time_point now, double cost) {
-  const auto h = hash(key);
+  const auto h = hash_(key);
   std::lock_guard lock(mutex_);
   Bucket& b = bucket(h, now);
   b.tokens = std::min(burst_, b.tokens + cost);
 }
 
 std::chrono::milliseconds RateLimiter::wait(std::string_view key, Clock::time_point now, double cost) {
-  const auto h = hash(key);
+  const auto h = hash_(key);
   std::lock_guard lock(mutex_);
   const Bucket& b = bucket(h, now);
   if (b.tokens >= cost) return std::chrono::milliseconds(0);

@@ -1,8 +1,6 @@
 // Growing login delays per username, keyed by hash.
 #include "souk/api/login_limiter.hpp"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <stdexcept>
 #include <string>
@@ -13,9 +11,6 @@ LoginLimiter::LoginLimiter(int free_failures, std::chrono::seconds window, std::
     : free_failures_(std::max(1, free_failures)),
       window_(std::max(window, std::chrono::seconds(1))),
       max_tracked_(std::max<std::size_t>(1, max_tracked)) {
-  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialize");
-  static_assert(crypto_shorthash_KEYBYTES == 16);
-  crypto_shorthash_keygen(hash_key_.data());
 }
 
 // Usernames are unique without regard to case, so "Bob" and "bob" share a record.
@@ -24,11 +19,7 @@ std::uint64_t LoginLimiter::key(std::string_view username) const {
   for (char& c : lower) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
-  std::uint64_t h = 0;
-  static_assert(crypto_shorthash_BYTES == sizeof h);
-  crypto_shorthash(reinterpret_cast<unsigned char*>(&h), reinterpret_cast<const unsigned char*>(lower.data()),
-                   lower.size(), hash_key_.data());
-  return h;
+  return hash_(lower);
 }
 
 std::chrono::seconds LoginLimiter::delay_after(int failures) const {

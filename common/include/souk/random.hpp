@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -26,5 +27,17 @@ Sha256 sha256(std::string_view data);
 
 // Timing-independent equality for secrets.
 bool constant_time_equal(const Sha256& a, const Sha256& b);
+
+// A 64-bit keyed hash (SipHash-2-4) under a key drawn when it is made: the bounded
+// form of a client's string (a username, an address) for tables of limits. A
+// client who does not know the key cannot aim collisions at someone else's entry.
+class KeyedHash {
+ public:
+  KeyedHash();
+  std::uint64_t operator()(std::string_view data) const;
+
+ private:
+  std::array<unsigned char, 16> key_{};
+};
 
 }  // namespace souk

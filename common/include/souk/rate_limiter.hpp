@@ -5,7 +5,8 @@
 // buckets are forgotten, then the oldest. Thread-safe; time is passed in, for tests.
 #pragma once
 
-#include <array>
+#include "souk/random.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -38,14 +39,13 @@ class RateLimiter {
     double tokens;
     Clock::time_point updated;
   };
-  std::uint64_t hash(std::string_view key) const;
   Bucket& bucket(std::uint64_t h, Clock::time_point now);  // refilled to now; mutex_ held
   void make_room(Clock::time_point now);                   // mutex_ held
 
   const double rate_;
   const double burst_;
   const std::size_t max_keys_;
-  std::array<unsigned char, 16> hash_key_{};
+  const KeyedHash hash_;
   mutable std::mutex mutex_;
   std::unordered_map<std::uint64_t, Bucket> buckets_;
 };

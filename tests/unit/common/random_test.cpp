@@ -44,3 +44,13 @@ TEST_CASE("sha256 matches the standard test vector") {
   CHECK(souk::constant_time_equal(h, souk::sha256("abc")));
   CHECK_FALSE(souk::constant_time_equal(h, souk::sha256("abd")));
 }
+
+TEST_CASE("a keyed hash is stable under its key and differs between keys") {
+  const souk::KeyedHash a;
+  const souk::KeyedHash b;
+  CHECK(a("bob") == a("bob"));
+  CHECK(a("bob") != a("bob2"));
+  CHECK(a("bob") != b("bob"));  // 2^-64 to fail by chance
+  const std::string huge(1 << 20, 'x');
+  CHECK(a(huge) == a(huge));
+}

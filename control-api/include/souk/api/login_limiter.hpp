@@ -7,7 +7,8 @@
 // so memory is bounded whatever clients send. Thread-safe; time is passed in.
 #pragma once
 
-#include <array>
+#include "souk/random.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -45,7 +46,7 @@ class LoginLimiter {
   const int free_failures_;
   const std::chrono::seconds window_;
   const std::size_t max_tracked_;
-  std::array<unsigned char, 16> hash_key_{};
+  const KeyedHash hash_;
   mutable std::mutex mutex_;
   std::unordered_map<std::uint64_t, Record> records_;
 };
