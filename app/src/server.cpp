@@ -284,6 +284,11 @@ int run_server(const ServerConfig& config) {
   ioc.stop();
   rtmp_loops.stop();
   for (auto& t : threads) t.join();
+  // Completions still queued on ioc run now, while everything they touch is
+  // alive: among them the RTMP accept that shutdown cancelled, whose operation
+  // holds a socket of one of rtmp_loops' io_contexts, destroyed before ioc.
+  ioc.restart();
+  ioc.poll();
   rtmp_loops.join();
   blocking.join();
   media_pool.join();  // queued packaging finishes; open recordings are finalized at next start
