@@ -130,8 +130,8 @@ std::size_t ChunkReader::parse_header(std::span<const std::uint8_t> in, ChunkErr
     n = 3;
   }
 
-  auto it = streams_.find(csid);
-  if (it == streams_.end()) {
+  StreamState* const known = find_stream(csid);
+  if (!known) {
     if (fmt != 0) {
       err = ChunkError::missing_header;
       return 0;
@@ -144,7 +144,7 @@ std::size_t ChunkReader::parse_header(std::span<const std::uint8_t> in, ChunkErr
   // Read-only until the whole header is known to be here: a header cut by the
   // end of a read is parsed again, whole, with the next.
   static const StreamState fresh{};
-  const StreamState& st = it == streams_.end() ? fresh : it->second;
+  const StreamState& st = known ? *known : fresh;
   if (fmt != 0 && !st.has_header) {
     err = ChunkError::missing_header;
     return 0;
@@ -188,7 +188,7 @@ std::size_t ChunkReader::parse_header(std::span<const std::uint8_t> in, ChunkErr
   }
 
   // The whole header is here: commit it.
-  StreamState& s = it != streams_.end() ? it->second : streams_.try_emplace(csid).first->second;
+  StreamState& s = known ? *known : add_stream(csid);
   if (new_message) {
     switch (fmt) {
       case 0:
@@ -237,10 +237,10 @@ ChunkError ChunkReader::close_chunk(const std::function<void(RtmpMessage&&)>& on
     if (size == 0 || (size & 0x80000000u) != 0) return ChunkError::bad_chunk_size;
     chunk_size_ = std::min(size, limits_.max_message_size);
   } else if (done.type == msg_abort && done.payload->size() >= 4) {
-    auto aborted = streams_.find(be32(done.payload->data()));
-    if (aborted != streams_.end() && aborted->second.partial) {
-      partial_bytes_ -= aborted->second.partial->size();
-      aborted->second.partial.reset();
+    StreamState* const aborted = find_stream(be32(done.payload->data()));
+    if (aborted && aborted->partial) {
+      partial_bytes_ -= aborted->partial->size();
+      aborted->partial.reset();
     }
   }
   on_message(std::move(done));

@@ -57,6 +57,35 @@ TEST_CASE("chunks: writer output reassembles, whole and byte by byte") {
   }
 }
 
+TEST_CASE("chunks: chunk stream ids either side of 64 are told apart (one-byte 63, two-byte 64), continuations included") {
+  // The reader looks ids below 64 up in a table and the rest in a map: a
+  // message on each, cut into chunks that interleave, must land on its own.
+  ChunkWriter w;
+  std::vector<std::uint8_t> first_63, first_64, rest_63, rest_64;
+  const auto a = payload_of(200, 3);
+  const auto b = payload_of(200, 77);
+  w.write(63, msg_audio, 10, 1, a, first_63);
+  w.write(64, msg_video, 20, 1, b, first_64);
+  // Each writes a 128-byte chunk then a format 3 continuation: send both first chunks, then both rests.
+  const auto split = [](const std::vector<std::uint8_t>& wire, std::size_t header) {
+    return std::pair(std::vector<std::uint8_t>(wire.begin(), wire.begin() + static_cast<std::ptrdiff_t>(header + 128)),
+                     std::vector<std::uint8_t>(wire.begin() + static_cast<std::ptrdiff_t>(header + 128), wire.end()));
+  };
+  const auto [head_63, tail_63] = split(first_63, 12);  // 1-byte basic + 11-byte message header
+  const auto [head_64, tail_64] = split(first_64, 13);  // 2-byte basic header
+  std::vector<std::uint8_t> wire;
+  for (const auto* part : {&head_63, &head_64, &tail_63, &tail_64}) wire.insert(wire.end(), part->begin(), part->end());
+  ChunkReader r;
+  const auto msgs = read_all(r, wire, false);
+  REQUIRE(msgs.size() == 2);
+  CHECK(msgs[0].csid == 63);
+  CHECK(msgs[0].timestamp == 10);
+  CHECK(*msgs[0].payload == a);
+  CHECK(msgs[1].csid == 64);
+  CHECK(msgs[1].timestamp == 20);
+  CHECK(*msgs[1].payload == b);
+}
+
 TEST_CASE("chunks: reads cut anywhere give the same messages as one read") {
   // As a publisher's stream arrives: audio and video interleaved, chunk size
   // 4096, a keyframe larger than what a message's buffer first reserves.

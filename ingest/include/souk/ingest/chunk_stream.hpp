@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -67,6 +68,9 @@ class ChunkReader {
  public:
   explicit ChunkReader(ChunkLimits limits = {})
       : limits_(limits), message_limit_(limits.max_message_size) {}
+  // Not copyable: low_ points into streams_.
+  ChunkReader(const ChunkReader&) = delete;
+  ChunkReader& operator=(const ChunkReader&) = delete;
 
   // Messages announced longer than `size` (at most limits.max_message_size) are
   // refused with message_too_large from the next header on: a session keeps it
@@ -119,7 +123,23 @@ class ChunkReader {
   std::uint32_t chunk_size_ = 128;  // the protocol's initial chunk size
   std::optional<OpenChunk> open_;
   std::vector<std::uint8_t> header_;  // the start of a header the last read cut off
+  // The stream of `csid`, or null. Every chunk looks its stream up: chunk
+  // stream ids below 64 (one-byte basic headers, what encoders use) go through
+  // `low_`, pointers into streams_, whose nodes never move.
+  StreamState* find_stream(std::uint32_t csid) {
+    if (csid < low_.size()) return low_[csid];
+    const auto it = streams_.find(csid);
+    return it == streams_.end() ? nullptr : &it->second;
+  }
+
+  StreamState& add_stream(std::uint32_t csid) {
+    StreamState& s = streams_.try_emplace(csid).first->second;
+    if (csid < low_.size()) low_[csid] = &s;
+    return s;
+  }
+
   std::unordered_map<std::uint32_t, StreamState> streams_;
+  std::array<StreamState*, 64> low_{};
   std::uint64_t bytes_received_ = 0;
   std::size_t partial_bytes_ = 0;  // the sum of every stream's partial->size()
 };
