@@ -159,13 +159,12 @@ void Packager::post_drain(const std::shared_ptr<Lane>& l) {
 }
 
 void Packager::drain(Lane& l) {
-  std::vector<Queued> batch;
   {
     std::lock_guard lock(l.inbox_mutex);
-    batch.swap(l.inbox);
+    l.draining.swap(l.inbox);
     l.drain_pending = false;
   }
-  for (const auto& q : batch) {
+  for (const auto& q : l.draining) {
     switch (q.kind) {
       case Queued::Kind::started:
         if (l.ended) break;
@@ -187,6 +186,7 @@ void Packager::drain(Lane& l) {
         break;
     }
   }
+  l.draining.clear();  // the frames go now; the capacity stays for the next batch
 }
 
 void Packager::publish_stopped(const std::string& stream_id) {

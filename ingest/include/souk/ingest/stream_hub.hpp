@@ -11,11 +11,11 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace souk::metrics {
@@ -111,7 +111,7 @@ class StreamHub {
   metrics::Gauge& publishers_metric_;
   metrics::Gauge& bitrate_metric_;
   mutable std::mutex mutex_;
-  std::map<std::string, Entry> streams_;
+  std::unordered_map<std::string, Entry> streams_;
   std::vector<FrameSink*> sinks_;            // fixed once publishers arrive
   std::vector<IngestListener*> listeners_;  // likewise
 };

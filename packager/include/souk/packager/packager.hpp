@@ -14,11 +14,11 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace souk::packager {
@@ -91,6 +91,9 @@ class Packager final : public ingest::FrameSink {
     bool ended = false;
     std::mutex inbox_mutex;
     std::vector<Queued> inbox;     // frames not yet handed to the strand
+    // The batch drain() works through (on the strand); swapped with the inbox,
+    // so the two vectors' capacity is reused instead of grown anew each batch.
+    std::vector<Queued> draining;
     bool drain_pending = false;    // the lane is in ready_ or its drain is posted
   };
 
@@ -113,7 +116,7 @@ class Packager final : public ingest::FrameSink {
   RecordingSink& recordings_;
 
   mutable std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<Lane>> lanes_;
+  std::unordered_map<std::string, std::shared_ptr<Lane>> lanes_;
   std::set<std::string> recording_;
   std::atomic<std::uint64_t> dropped_{0};  // by this packager (the metric: by all)
   metrics::Counter& dropped_metric_;
