@@ -6,6 +6,7 @@ Standard library only. Only 127.0.0.1 is ever a network target.
 """
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -26,9 +27,22 @@ OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+    """A port free to listen on, below the kernel's ephemeral range: a port the
+    kernel picked (bind to 0) comes from that range, where the load generator's
+    hundreds of outgoing connections take theirs, and one of them can hold it by
+    the time the server binds ("Address already in use", seen at N = 200)."""
+    with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
+        ephemeral_low = int(f.read().split()[0])
+    low = 10000 if ephemeral_low > 11000 else 1024
+    for _ in range(200):
+        port = random.randrange(low, ephemeral_low)
+        with socket.socket() as s:
+            try:
+                s.bind(('127.0.0.1', port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f'no free port in {low}-{ephemeral_low - 1}')
 
 
 def wait_port(port, timeout=15.0):

@@ -338,7 +338,13 @@ def runs_of(setups, n, binary, rtmp_load, fixture, out, rounds):
         server, pattern, record, real = setup
         who = f'{n} ffmpeg processes' if real else f'rtmp-load {pattern}, {n} publishers'
         print(f'   {server}{" recording" if record else ""} with {who} (round {r + 1} of {rounds})', flush=True)
-        runs[setup].append(one(server, n, binary, rtmp_load, fixture, out, pattern, record, real))
+        row = one(server, n, binary, rtmp_load, fixture, out, pattern, record, real)
+        runs[setup].append(row)
+        # Each run as it ends, so a section cut short still leaves its numbers.
+        with open(os.path.join(out, 'ingest-runs.jsonl'), 'a') as f:
+            f.write(json.dumps({'round': r + 1, 'n': n, 'server': server, 'pattern': pattern,
+                                'record': record, 'real': real, **row}, default=str) + '\n')
+        print(f'      {row["cpu_s_per_stream_min"]:.4f} CPU-s / stream-min', flush=True)
     return [median_run(runs[setup]) for setup in setups]
 
 
