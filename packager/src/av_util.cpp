@@ -81,8 +81,7 @@ std::string av_error_text(int err) {
 }
 
 OutputFile::OutputFile(const std::string& path, const char* format, const AVCodecParameters* video,
-                       const AVCodecParameters* audio, AVDictionary** options, Order order)
-    : order_(order) {
+                       const AVCodecParameters* audio, AVDictionary** options) {
   check_av(avformat_alloc_output_context2(&ctx_, nullptr, format, path.c_str()), "allocate muxer");
   try {
     const auto add = [&](const AVCodecParameters* par) {
@@ -116,12 +115,8 @@ void OutputFile::write(int index, AVPacket* pkt, AVRational time_base) {
   pkt->stream_index = index;
   av_packet_rescale_ts(pkt, time_base, ctx_->streams[index]->time_base);
   pkt->pos = -1;
-  if (order_ == Order::interleaved) {
-    // Takes the packet's contents; interleaves audio and video by dts.
-    check_av(av_interleaved_write_frame(ctx_, pkt), "write packet");
-  } else {
-    check_av(av_write_frame(ctx_, pkt), "write packet");
-  }
+  // Takes the packet's contents; interleaves audio and video by dts.
+  check_av(av_interleaved_write_frame(ctx_, pkt), "write packet");
 }
 
 void OutputFile::finish() {

@@ -49,16 +49,16 @@ void HlsTsWriter::publish_started() {
 void HlsTsWriter::frame(const Frame& f, const MediaTracks& tracks, std::int64_t wall_clock_ms) {
   const bool has_video = tracks.video != nullptr;
   const bool cut_point = has_video ? (f.kind == MediaKind::video && f.keyframe) : true;
-  if (segment_ && cut_point &&
+  if (segment_open() && cut_point &&
       static_cast<double>(f.dts_ms - segment_start_dts_) >= segment_seconds_ * 1000) {
     close_segment(f.dts_ms, wall_clock_ms);
   }
-  if (!segment_) {
+  if (!segment_open()) {
     if (hls_failing_ && !cut_point) return;  // after a failed write, try again at a keyframe
     open_segment(f, tracks, wall_clock_ms);
   }
-  if (!segment_) return;
-  const int index = f.kind == MediaKind::video ? segment_->video_index() : segment_->audio_index();
+  if (!segment_open()) return;
+  const int index = f.kind == MediaKind::video ? muxer_->video_index() : muxer_->audio_index();
   if (index < 0) return;
   // Video before the segment's first keyframe cannot be decoded: drop it. Audio
   // is kept, so audio that precedes the first keyframe is not lost.
@@ -69,7 +69,7 @@ void HlsTsWriter::frame(const Frame& f, const MediaTracks& tracks, std::int64_t 
   try {
     auto pkt = ts_packet(f, tracks);
     if (!pkt) return;  // NAL lengths that run past the frame: nothing a player could decode
-    segment_->write(index, pkt.get());
+    muxer_->write(index, pkt.get());
     last_dts_ = std::max(last_dts_, f.dts_ms);
   } catch (const AvError& e) {
     abandon_segment("write", e.what());
@@ -99,10 +99,14 @@ void HlsTsWriter::open_segment(const Frame& f, const MediaTracks& tracks,
   files_.uncache(dir_ / segment_uri_);
   files_.take_spare(dir_ / segment_uri_);
   try {
-    // Frames arrive in the publisher's order: no interleaving queue to hold them.
-    segment_ =
-        std::make_unique<OutputFile>((dir_ / segment_uri_).string(), "mpegts", tracks.video.get(),
-                                     tracks.audio.get(), nullptr, OutputFile::Order::as_written);
+    // A track that appeared since the muxer was made (audio whose header came
+    // late) needs a muxer that has it: the counters restart with it.
+    if (muxer_ && ((muxer_->video_index() >= 0) != (tracks.video != nullptr) ||
+                   (muxer_->audio_index() >= 0) != (tracks.audio != nullptr))) {
+      muxer_.reset();
+    }
+    if (!muxer_) muxer_ = std::make_unique<TsMuxer>(tracks.video.get(), tracks.audio.get());
+    muxer_->open_segment(dir_ / segment_uri_);
   } catch (const AvError& e) {
     abandon_segment("open", e.what());
     return;
@@ -114,13 +118,12 @@ void HlsTsWriter::open_segment(const Frame& f, const MediaTracks& tracks,
 }
 
 void HlsTsWriter::close_segment(std::int64_t end_dts_ms, std::int64_t closing_arrival_ms) {
-  if (!segment_) return;
+  if (!segment_open()) return;
   try {
-    segment_->finish();
+    muxer_->close_segment();
   } catch (const AvError& e) {
     return abandon_segment("close", e.what());
   }
-  segment_.reset();
   files_.cache_file(dir_ / segment_uri_);
   HlsSegment s;
   s.uri = segment_uri_;
@@ -164,8 +167,9 @@ bool HlsTsWriter::write_playlist() {
 
 void HlsTsWriter::abandon_segment(const char* step, const std::string& error) {
   // A segment that could not be written whole is never listed: its file goes
-  // (which also gives back the space), and the playlist marks the gap.
-  segment_.reset();
+  // (which also gives back the space), and the playlist marks the gap. The
+  // muxer may hold bytes of it: the next segment starts a new one.
+  muxer_.reset();
   std::error_code ec;
   fs::remove(dir_ / segment_uri_, ec);
   files_.uncache(dir_ / segment_uri_);  // a reader may have copied part of it
@@ -180,10 +184,14 @@ void HlsTsWriter::hls_failed(const char* step, const std::string& error) {
              {{"stream_id", id_}, {"step", step}, {"error", error}});
 }
 
-void HlsTsWriter::publish_stopped() { close_segment(last_dts_ + 1); }
+void HlsTsWriter::publish_stopped() {
+  close_segment(last_dts_ + 1);
+  muxer_.reset();  // the next publisher's tracks may differ
+}
 
 void HlsTsWriter::end() {
   close_segment(last_dts_ + 1);
+  muxer_.reset();
   playlist_.end();
   if (published_before_) write_playlist();
   files_.drop_spare();

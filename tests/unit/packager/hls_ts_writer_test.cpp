@@ -7,7 +7,10 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <map>
+#include <set>
 #include <string>
+#include <vector>
 
 using namespace souk;
 using namespace souk::packager;
@@ -158,5 +161,85 @@ TEST_CASE(
   CHECK(segments[1].uri == "seg-000001.ts");
   CHECK(segments[1].discontinuity);  // 2..4 s are missing
   CHECK(segments[1].duration == doctest::Approx(2.0));
+  fs::remove_all(data);
+}
+
+namespace {
+
+// One 188-byte TS packet's header fields (ISO/IEC 13818-1, 2.4.3.2).
+struct TsHeader {
+  int pid;
+  bool payload;
+  int continuity;
+  bool discontinuity_flag;  // the adaptation field's discontinuity_indicator
+};
+
+std::vector<TsHeader> ts_headers(const std::string& bytes) {
+  REQUIRE(bytes.size() % 188 == 0);
+  std::vector<TsHeader> out;
+  for (std::size_t at = 0; at < bytes.size(); at += 188) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data() + at);
+    REQUIRE(p[0] == 0x47);
+    const int control = (p[3] >> 4) & 3;
+    const bool adaptation = (control & 2) != 0;
+    out.push_back({(p[1] & 0x1f) << 8 | p[2], (control & 1) != 0, p[3] & 0x0f,
+                   adaptation && p[4] > 0 && (p[5] & 0x80) != 0});
+  }
+  return out;
+}
+
+constexpr int pat_pid = 0;
+constexpr int pmt_pid = 0x1000;  // libavformat's first PMT PID
+
+}  // namespace
+
+TEST_CASE(
+    "hls ts writer: the segments of a publish are one transport stream (continuity counters run on), "
+    "and each starts with PAT and PMT") {
+  const auto data = fresh_dir("souk-ts-continuity");
+  Stream s(data);
+  REQUIRE(s.tracks.add_sequence_header(audio(0, aac_config, true)));
+  s.publish();
+  // 7 s of 30 fps video and 44.1 kHz AAC (a frame each 1024 samples), in dts order.
+  std::int64_t audio_frames = 0;
+  for (int v = 0; v < 7 * 30; ++v) {
+    const std::int64_t dts = v * 100 / 3;
+    for (; audio_frames * 1024 * 1000 / 44100 <= dts; ++audio_frames) {
+      s.writer.frame(audio(audio_frames * 1024 * 1000 / 44100, Bytes(300, 0x21)), s.tracks, 1000);
+    }
+    s.writer.frame(video(dts, v % 60 == 0, picture(v % 60 == 0, 3000)), s.tracks, 1000);
+  }
+  const auto& segments = s.writer.playlist().segments();
+  REQUIRE(segments.size() == 3);
+
+  std::map<int, int> last;  // PID → the continuity counter of its last packet with payload
+  std::set<int> media_pids;
+  for (const auto& segment : segments) {
+    CAPTURE(segment.uri);
+    const auto headers = ts_headers(contents(s.dir() / segment.uri));
+    // PAT and PMT before the segment's first PES packet, so it decodes alone.
+    bool pat = false, pmt = false;
+    for (const auto& h : headers) {
+      if (h.pid == pat_pid) pat = true;
+      if (h.pid == pmt_pid) pmt = true;
+      if (h.pid != pat_pid && h.pid != pmt_pid && h.pid != 0x11) {  // 0x11: SDT
+        CHECK(pat);
+        CHECK(pmt);
+        break;
+      }
+    }
+    for (const auto& h : headers) {
+      if (!h.payload) continue;  // the counter counts packets with payload only
+      if (h.pid != pat_pid && h.pid != pmt_pid && h.pid != 0x11) media_pids.insert(h.pid);
+      const auto it = last.find(h.pid);
+      if (it != last.end()) {
+        CAPTURE(h.pid);
+        CHECK_FALSE(h.discontinuity_flag);
+        CHECK(h.continuity == (it->second + 1) % 16);
+      }
+      last[h.pid] = h.continuity;
+    }
+  }
+  CHECK(media_pids.size() == 2);  // video and audio both carried
   fs::remove_all(data);
 }

@@ -52,16 +52,12 @@ PacketPtr packet_of(const ingest::Frame& f, std::int64_t offset_ms = 0);
 // or abandoned by the destructor.
 class OutputFile {
  public:
-  // How packets reach the muxer: interleaved by dts across streams
-  // (av_interleaved_write_frame, which queues them), or in the order written
-  // (av_write_frame), for a caller whose packets are in order already.
-  enum class Order { interleaved, as_written };
-
   // Opens `path` with `format` ("mpegts", "mp4"); one output stream per given
-  // parameters (nullptr entries are skipped and get index -1).
+  // parameters (nullptr entries are skipped and get index -1). Packets reach
+  // the muxer interleaved by dts across streams (av_interleaved_write_frame,
+  // which queues them).
   OutputFile(const std::string& path, const char* format, const AVCodecParameters* video,
-             const AVCodecParameters* audio, AVDictionary** options = nullptr,
-             Order order = Order::interleaved);
+             const AVCodecParameters* audio, AVDictionary** options = nullptr);
   ~OutputFile();
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
@@ -81,7 +77,6 @@ class OutputFile {
   AVFormatContext* ctx_ = nullptr;
   int video_index_ = -1;
   int audio_index_ = -1;
-  Order order_;
   bool finished_ = false;
 };
 

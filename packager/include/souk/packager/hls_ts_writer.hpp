@@ -1,5 +1,5 @@
-// Live HLS as MPEG-TS: segments cut at keyframes (muxed by libavformat), the
-// sliding playlist rewritten atomically after each, and the pause and retry when
+// Live HLS as MPEG-TS: segments cut at keyframes (one libavformat muxer per
+// publish, TsMuxer), the sliding playlist rewritten atomically after each, and the pause and retry when
 // the disk is full. Its files' lives (grace time, spare, cache) are SegmentFiles'.
 #pragma once
 
@@ -8,6 +8,7 @@
 #include "souk/packager/hls_writer.hpp"
 #include "souk/packager/packager_options.hpp"
 #include "souk/packager/segment_files.hpp"
+#include "souk/packager/ts_muxer.hpp"
 
 #include <filesystem>
 #include <memory>
@@ -29,6 +30,7 @@ class HlsTsWriter final : public HlsWriter {
   const HlsPlaylist& playlist() const override { return playlist_; }
 
  private:
+  bool segment_open() const { return muxer_ && muxer_->segment_open(); }
   // The frame as MPEG-TS carries it (ts_packets.hpp); nullptr when it is malformed.
   static PacketPtr ts_packet(const ingest::Frame& f, const MediaTracks& tracks);
   void open_segment(const ingest::Frame& f, const MediaTracks& tracks, std::int64_t wall_clock_ms);
@@ -47,7 +49,9 @@ class HlsTsWriter final : public HlsWriter {
   std::filesystem::path dir_;
   SegmentFiles files_;
   HlsPlaylist playlist_;
-  std::unique_ptr<OutputFile> segment_;
+  // The publish's transport stream, one segment file after another; made at
+  // its first segment, dropped when the publisher leaves or a write fails.
+  std::unique_ptr<TsMuxer> muxer_;
   std::string segment_uri_;
   std::int64_t segment_start_dts_ = 0;
   std::int64_t segment_wall_clock_ = 0;
