@@ -80,20 +80,21 @@ std::string av_error_text(int err) {
   return buf;
 }
 
+int add_output_stream(AVFormatContext* ctx, const AVCodecParameters* par) {
+  AVStream* st = avformat_new_stream(ctx, nullptr);
+  if (!st) throw AvError("new stream", AVERROR(ENOMEM));
+  check_av(avcodec_parameters_copy(st->codecpar, par), "copy codec parameters");
+  st->codecpar->codec_tag = 0;  // let the muxer pick its tag
+  st->time_base = AVRational{1, 1000};
+  return st->index;
+}
+
 OutputFile::OutputFile(const std::string& path, const char* format, const AVCodecParameters* video,
                        const AVCodecParameters* audio, AVDictionary** options) {
   check_av(avformat_alloc_output_context2(&ctx_, nullptr, format, path.c_str()), "allocate muxer");
   try {
-    const auto add = [&](const AVCodecParameters* par) {
-      AVStream* st = avformat_new_stream(ctx_, nullptr);
-      if (!st) throw AvError("new stream", AVERROR(ENOMEM));
-      check_av(avcodec_parameters_copy(st->codecpar, par), "copy codec parameters");
-      st->codecpar->codec_tag = 0;  // let the muxer pick its tag
-      st->time_base = AVRational{1, 1000};
-      return st->index;
-    };
-    if (video) video_index_ = add(video);
-    if (audio) audio_index_ = add(audio);
+    if (video) video_index_ = add_output_stream(ctx_, video);
+    if (audio) audio_index_ = add_output_stream(ctx_, audio);
     check_av(avio_open(&ctx_->pb, path.c_str(), AVIO_FLAG_WRITE), "open output");
     // The muxer may change each stream's time base here.
     check_av(avformat_write_header(ctx_, options), "write header");

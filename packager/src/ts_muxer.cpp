@@ -23,16 +23,8 @@ constexpr int io_buffer_size = 32768;
 TsMuxer::TsMuxer(const AVCodecParameters* video, const AVCodecParameters* audio) {
   check_av(avformat_alloc_output_context2(&ctx_, nullptr, "mpegts", nullptr), "allocate muxer");
   try {
-    const auto add = [&](const AVCodecParameters* par) {
-      AVStream* st = avformat_new_stream(ctx_, nullptr);
-      if (!st) throw AvError("new stream", AVERROR(ENOMEM));
-      check_av(avcodec_parameters_copy(st->codecpar, par), "copy codec parameters");
-      st->codecpar->codec_tag = 0;  // let the muxer pick its tag
-      st->time_base = AVRational{1, 1000};
-      return st->index;
-    };
-    if (video) video_index_ = add(video);
-    if (audio) audio_index_ = add(audio);
+    if (video) video_index_ = add_output_stream(ctx_, video);
+    if (audio) audio_index_ = add_output_stream(ctx_, audio);
     auto* buffer = static_cast<unsigned char*>(av_malloc(io_buffer_size));
     if (!buffer) throw AvError("allocate output buffer", AVERROR(ENOMEM));
     ctx_->pb = avio_alloc_context(buffer, io_buffer_size, 1, this, nullptr, &TsMuxer::write_packet, nullptr);

@@ -48,6 +48,10 @@ using PacketPtr = std::unique_ptr<AVPacket, PacketDeleter>;
 // `offset_ms`, pts likewise but never before dts; flagged key for a keyframe.
 PacketPtr packet_of(const ingest::Frame& f, std::int64_t offset_ms = 0);
 
+// Adds an output stream to `ctx` with a copy of `par` (the muxer picks the
+// codec tag; timestamps come in milliseconds); returns its index.
+int add_output_stream(AVFormatContext* ctx, const AVCodecParameters* par);
+
 // An output file: muxer context and its AVIO, closed (trailer written) by finish()
 // or abandoned by the destructor.
 class OutputFile {
